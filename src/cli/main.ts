@@ -1,0 +1,311 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { CONFIG_PATH } from '../core/config-schema.js';
+import { ConfigError } from '../core/config.js';
+import { SINGLE_RUN_NOTE } from '../core/judge.js';
+import { LedgerError } from '../core/ledger.js';
+import { renderProgressChart } from '../core/chart.js';
+import { renderMarkdownReport, summarizeRun } from '../core/report.js';
+import { describeViolations } from '../core/scope.js';
+import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/units.js';
+import { loadConfigFile } from '../engine/config-file.js';
+import { prepareDemoRepo } from '../engine/demo.js';
+import { RunSetupError } from '../engine/errors.js';
+import { evalRefs } from '../engine/eval-refs.js';
+import { GitError, repoRoot } from '../engine/git.js';
+import { runLoop, type RunResult } from '../engine/loop.js';
+import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
+import { TuneError } from '../proposers/tune.js';
+import { ProgressPrinter, type Output } from './progress.js';
+
+/** Exit codes, documented in the README. */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  config: 3,
+  failed: 4,
+  interrupted: 130,
+} as const;
+
+/** Where the CLI reads and writes; tests pass their own. */
+export interface CliIO {
+  stdout: Output;
+  stderr: Output;
+  cwd: string;
+  /** Aborted on Ctrl-C; the loop stops cleanly and `--resume` continues. */
+  signal?: AbortSignal;
+}
+
+class UsageError extends Error {}
+
+const USAGE = `autoloop — propose a change, measure it, keep it only if it is really better, repeat.
+
+Usage:
+  autoloop run [--config PATH] [--tag TAG] [--base REF] [--experiments N] [--goal TEXT] [--resume] [--json]
+  autoloop eval [HEAD] [--base REF] [--config PATH] [--repeats N] [--json]
+  autoloop validate [--config PATH] [--json]
+  autoloop report [RUN_DIR] [--tag TAG] [--chart FILE] [--json]
+  autoloop demo [--dir DIR] [--experiments N] [--json]
+
+Commands:
+  run       run the loop in this repository: kept experiments become commits on autoloop/<tag>/run
+  eval      measure HEAD (default: the working tree) against --base (default: HEAD), as CI would
+  validate  check ${CONFIG_PATH} and print what it means
+  report    print a run's Markdown report (default: the latest run) and write its SVG chart
+  demo      copy the bundled example to a temp repository and optimise it, offline
+
+Exit codes: 0 done, 1 unexpected error, 2 bad usage, 3 invalid config,
+            4 measurement failed (baseline, too many failures, invalid eval), 130 interrupted.
+`;
+
+const COMMON = { config: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = 0) {
+  try {
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 });
+    if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals])}`);
+    return parsed;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of at least 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function json(io: CliIO, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+function summaryLines(result: RunResult, repo: string): string {
+  const summary = summarizeRun(result.run, result.experiments);
+  const { paths } = result;
+  const show = (p: string) => relative(repo, p) || p;
+  const lines = [''];
+  if (summary.baseline !== null && summary.best !== null) {
+    lines.push(
+      `${result.run.metric.name}: baseline ${formatNumber(summary.baseline, 6)} → best ${formatNumber(summary.best, 6)} ` +
+        `(${formatPercent(summary.improvementRelative ?? 0)}, experiment ${summary.bestExperiment})`,
+    );
+  }
+  lines.push(
+    `${summary.counts.keep} kept, ${summary.counts.discard} discarded, ${summary.counts.invalid + summary.counts.crash} invalid of ${result.experiments.length - 1} experiments`,
+    `Run branch: ${result.run.branch}`,
+    `Ledger:  ${show(paths.ledger)}`,
+    `Table:   ${show(paths.results)}`,
+    `Chart:   ${show(paths.chart)}`,
+    `Report:  ${show(paths.report)}`,
+    `Traces:  ${show(paths.traces)}/`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function exitFor(result: RunResult): number {
+  return result.outcome === 'interrupted' ? EXIT.interrupted : result.outcome === 'failed' ? EXIT.failed : EXIT.ok;
+}
+
+async function commandRun(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, {
+    ...COMMON,
+    tag: { type: 'string' },
+    base: { type: 'string' },
+    experiments: { type: 'string' },
+    goal: { type: 'string' },
+    resume: { type: 'boolean' },
+  });
+  if (values.help) return help(io);
+  const printer = new ProgressPrinter(io.stderr);
+  const result = await runLoop({
+    cwd: io.cwd,
+    configPath: values.config,
+    tag: values.tag,
+    base: values.base,
+    resume: values.resume,
+    experiments: positiveInt(values.experiments, '--experiments'),
+    goal: values.goal,
+    signal: io.signal,
+    onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir } : event) : printer.handle(event)),
+  });
+  if (!values.json) {
+    io.stdout.write(summaryLines(result, await repoRoot(io.cwd)));
+    if (result.outcome === 'interrupted') io.stderr.write(`Interrupted. Continue with: autoloop run --resume --tag ${result.run.tag}\n`);
+  }
+  return exitFor(result);
+}
+
+async function commandEval(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON, base: { type: 'string' }, repeats: { type: 'string' } }, 1);
+  if (values.help) return help(io);
+  const result = await evalRefs({
+    cwd: io.cwd,
+    configPath: values.config,
+    base: values.base,
+    head: positionals[0],
+    repeats: positiveInt(values.repeats, '--repeats'),
+    signal: io.signal,
+  });
+  const { measurement: m, config } = result;
+  const valid = m.status !== 'invalid' && m.status !== 'crash';
+  if (values.json) {
+    json(io, { base: result.baseCommit, head: result.headCommit, status: m.status, reason: m.reason, judgement: m.judgement, scopeViolations: m.scopeViolations, changedFiles: m.changedFiles, traceDir: result.traceDir });
+    return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
+  }
+  const out: string[] = [`${result.headLabel} (${result.headCommit.slice(0, 7)}) against ${values.base ?? 'HEAD'} (${result.baseCommit.slice(0, 7)}), ${config.evaluate.repeats} run(s) per side, interleaved`];
+  const j = m.judgement;
+  if (j) {
+    out.push(
+      `${config.metric.name} (${config.metric.goal}): baseline ${formatNumber(j.baseline.mean, 6)} → candidate ${formatNumber(j.candidate.mean, 6)}`,
+      `delta ${formatNumber(j.delta, 4)} (${formatPercent(j.deltaRelative)}); min_effect ${formatEffect(config.metric.min_effect)}`,
+      j.interval
+        ? `${Math.round(j.interval.level * 100)}% interval of the delta: [${formatNumber(j.interval.low)}, ${formatNumber(j.interval.high)}] (${j.interval.method})`
+        : SINGLE_RUN_NOTE,
+    );
+    for (const guard of j.guards) {
+      out.push(`guard ${guard.name}: ${formatNumber(guard.baseline)} → ${formatNumber(guard.candidate)} (${guard.held ? 'held' : 'REGRESSED'})`);
+    }
+    out.push(`verdict: ${j.verdict}${j.suspicious ? ' (suspicious: needs a human)' : ''}`, ...j.reasons.map((r) => `  ${r}`));
+  } else {
+    out.push(`verdict: invalid — ${m.scopeViolations.length ? describeViolations(m.scopeViolations) : m.reason}`);
+  }
+  out.push(`traces: ${relative(result.repo, result.traceDir)}/`);
+  io.stdout.write(`${out.join('\n')}\n`);
+  return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
+}
+
+async function commandValidate(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, COMMON);
+  if (values.help) return help(io);
+  const root = await repoRoot(io.cwd).catch(() => io.cwd);
+  const path = resolve(root, values.config ?? CONFIG_PATH);
+  const { config, file } = await loadConfigFile(path, relative(root, path) || path);
+  if (values.json) {
+    json(io, { valid: true, file, config });
+    return EXIT.ok;
+  }
+  const tune = config.proposer.tune;
+  io.stdout.write(
+    [
+      `${file} is valid.`,
+      `  metric:   ${config.metric.name}, ${config.metric.goal}, keep when better by more than ${formatEffect(config.metric.min_effect)} (suspicious beyond ${formatEffect(config.metric.suspicious_effect)})`,
+      ...config.guards.map((g) => `  guard:    ${g.name}, ${g.goal}, may regress at most ${formatEffect(g.max_regression)}`),
+      `  evaluate: ${config.evaluate.command} (timeout ${formatDuration(config.evaluate.timeout)}, ${config.evaluate.repeats} run(s) per side)`,
+      `  scope:    edit ${config.scope.edit.join(', ')}; protect ${['.github/**', ...config.scope.protect].join(', ')}`,
+      `  proposer: ${config.proposer.kind}${tune ? ` over ${Object.keys(tune.params).join(', ')} in ${tune.file}` : ''}`,
+      `  budget:   ${config.budget.experiments} experiments, stop after ${config.budget.max_failures} failures in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,
+    ].join('\n') + '\n',
+  );
+  return EXIT.ok;
+}
+
+async function commandReport(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON, tag: { type: 'string' }, chart: { type: 'string' } }, 1);
+  if (values.help) return help(io);
+  let dir = positionals[0] ? resolve(io.cwd, positionals[0]) : null;
+  if (!dir) {
+    const root = await repoRoot(io.cwd).catch(() => io.cwd);
+    dir = values.tag ? join(root, RUNS_DIR, values.tag) : await latestRunDir(join(root, RUNS_DIR));
+  }
+  if (!dir || !existsSync(join(dir, 'ledger.jsonl'))) {
+    throw new RunSetupError(`no ledger found${dir ? ` in ${dir}` : ` under ${RUNS_DIR}/`}: pass a run directory, or run autoloop run first`);
+  }
+  const paths = runPaths(dir);
+  const ledger = await readLedger(paths.ledger);
+  const chartFile = values.chart ? resolve(io.cwd, values.chart) : paths.chart;
+  await writeFile(chartFile, renderProgressChart(ledger.run, ledger.experiments));
+  if (values.json) {
+    json(io, { run: ledger.run, summary: summarizeRun(ledger.run, ledger.experiments), stop: ledger.stop, chart: chartFile });
+  } else {
+    io.stdout.write(renderMarkdownReport(ledger.run, ledger.experiments, { chartPath: relative(dir, chartFile) }));
+    io.stderr.write(`Chart written to ${chartFile}\n`);
+  }
+  return EXIT.ok;
+}
+
+async function commandDemo(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, { json: COMMON.json, help: COMMON.help, dir: { type: 'string' }, experiments: { type: 'string' } });
+  if (values.help) return help(io);
+  const dir = await prepareDemoRepo(values.dir ? resolve(io.cwd, values.dir) : undefined);
+  if (!values.json) io.stderr.write(`Demo repository: ${dir} (a copy of examples/mlp; your files are not touched)\n`);
+  const code = await commandRun(['--tag', 'demo', ...(values.experiments ? ['--experiments', values.experiments] : []), ...(values.json ? ['--json'] : [])], { ...io, cwd: dir });
+  if (!values.json) {
+    const paths = runPaths(join(dir, RUNS_DIR, 'demo'));
+    const ledger = await readLedger(paths.ledger);
+    io.stdout.write(`\n${renderMarkdownReport(ledger.run, ledger.experiments)}\nFiles of the run are in ${paths.dir}\n`);
+  }
+  return code;
+}
+
+function help(io: CliIO): number {
+  io.stdout.write(USAGE);
+  return EXIT.ok;
+}
+
+async function version(io: CliIO): Promise<number> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  io.stdout.write(`${pkg.version}\n`);
+  return EXIT.ok;
+}
+
+const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = {
+  run: commandRun,
+  eval: commandEval,
+  validate: commandValidate,
+  report: commandReport,
+  demo: commandDemo,
+};
+
+function defaultIO(): CliIO {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    // First Ctrl-C stops cleanly (the ledger stays consistent); a second one leaves at once.
+    if (++interrupts > 1) process.exit(EXIT.interrupted);
+    process.stderr.write('\nStopping after killing the running command (Ctrl-C again to quit at once)…\n');
+    controller.abort();
+  });
+  process.on('SIGTERM', () => controller.abort());
+  const wrap = (stream: NodeJS.WriteStream): Output => ({ write: (text) => void stream.write(text), isTTY: Boolean(stream.isTTY) });
+  return { stdout: wrap(process.stdout), stderr: wrap(process.stderr), cwd: process.cwd(), signal: controller.signal };
+}
+
+/** The `autoloop` command. Returns the exit code. */
+export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') return help(io);
+  if (command === '--version' || command === '-v') return version(io);
+  const handler = COMMANDS[command];
+  if (!handler) {
+    io.stderr.write(`autoloop: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  try {
+    return await handler(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`autoloop ${command}: ${error.message}\nRun autoloop ${command} --help for usage.\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof ConfigError || error instanceof TuneError) {
+      io.stderr.write(`autoloop ${command}: invalid config\n${error.message}\n`);
+      return EXIT.config;
+    }
+    if (error instanceof RunSetupError || error instanceof LedgerError) {
+      io.stderr.write(`autoloop ${command}: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof GitError) {
+      io.stderr.write(`autoloop ${command}: ${error.message}\n`);
+      return EXIT.error;
+    }
+    io.stderr.write(`autoloop ${command}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.error;
+  }
+}

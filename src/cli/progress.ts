@@ -1,0 +1,113 @@
+import type { ExperimentRecord } from '../core/records.js';
+import { SINGLE_RUN_NOTE } from '../core/judge.js';
+import { formatDuration, formatNumber, formatPercent } from '../core/units.js';
+import type { LoopEvent } from '../engine/loop.js';
+
+/** Where the CLI writes; a TTY gets a live line, anything else plain lines. */
+export interface Output {
+  write(text: string): void;
+  isTTY: boolean;
+}
+
+const STATUS_WIDTH = 7;
+
+function deltaText(record: ExperimentRecord): string {
+  const j = record.judgement;
+  if (!j || j.verdict === 'invalid') return '';
+  return `${formatPercent(j.deltaRelative)} vs parent`;
+}
+
+/** One line for a finished experiment: what it was, the verdict, the best so far, keep rate and time left. */
+export function experimentLine(event: Extract<LoopEvent, { type: 'experiment' }>, metricName: string, etaMs: number | null): string {
+  const { record } = event;
+  const number = record.experiment === 0 ? 'base' : `${record.experiment}/${event.budget}`;
+  const value = record.metric === null ? '—' : formatNumber(record.metric, 6);
+  const parts = [`exp ${number.padStart(5)}`, record.status.padEnd(STATUS_WIDTH), `${metricName} ${value}`];
+  const delta = deltaText(record);
+  if (delta) parts.push(`(${delta})`);
+  if (event.best !== null) {
+    const vsBaseline = event.baseline ? ` ${formatPercent((event.best - event.baseline) / Math.abs(event.baseline))}` : '';
+    parts.push(`best ${formatNumber(event.best, 6)}${record.experiment > 0 ? vsBaseline : ''}`);
+  }
+  if (record.experiment > 0) parts.push(`keep rate ${Math.round(event.keepRate * 100)}%`);
+  if (etaMs !== null) parts.push(`~${formatDuration(etaMs)} left`);
+  const about = record.experiment === 0 ? 'baseline' : record.description;
+  parts.push(`· ${about}`);
+  if (record.reason) parts.push(`— ${record.reason}`);
+  else if (record.judgement?.singleRun && record.experiment > 0) parts.push(`(${SINGLE_RUN_NOTE})`);
+  return parts.join('  ');
+}
+
+/**
+ * Renders loop events for people: a permanent line per experiment and, on a terminal, a live
+ * status line (spinner, elapsed time) while one runs.
+ */
+export class ProgressPrinter {
+  private metricName = '';
+  private running: { experiment: number; since: number } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private durations: number[] = [];
+  private wallTimeMs: number | null = null;
+  private frame = 0;
+
+  constructor(
+    private readonly out: Output,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  handle(event: LoopEvent, wallTimeMs?: number): void {
+    if (wallTimeMs !== undefined) this.wallTimeMs = wallTimeMs;
+    switch (event.type) {
+      case 'start': {
+        this.metricName = event.run.metric.name;
+        const goal = event.run.metric.goal === 'minimize' ? 'lower is better' : 'higher is better';
+        this.out.write(
+          `${event.resumed ? 'Resuming' : 'Starting'} run ${event.run.tag} on ${event.run.branch} (${this.metricName}, ${goal}), ` +
+            `${event.budget} experiments; ledger in ${event.paths.dir}\n`,
+        );
+        break;
+      }
+      case 'experiment-start':
+        this.running = { experiment: event.experiment, since: this.now() };
+        if (this.out.isTTY) {
+          this.drawLive();
+          this.timer = setInterval(() => this.drawLive(), 250);
+          this.timer.unref();
+        }
+        break;
+      case 'experiment': {
+        this.clearLive();
+        if (event.record.experiment > 0) this.durations.push(event.record.durations.totalMs);
+        const remaining = event.budget - event.record.experiment;
+        this.out.write(`${experimentLine(event, this.metricName, this.eta(remaining, event.elapsedMs))}\n`);
+        break;
+      }
+      case 'stop':
+        this.clearLive();
+        this.out.write(`Stopped: ${event.reason}\n`);
+        break;
+    }
+  }
+
+  /** Estimated time left: the average experiment time × experiments left, capped by the wall-time budget. */
+  private eta(remaining: number, elapsedMs: number): number | null {
+    if (remaining <= 0 || this.durations.length === 0) return remaining <= 0 ? 0 : null;
+    const average = this.durations.reduce((a, b) => a + b, 0) / this.durations.length;
+    const estimate = average * remaining;
+    return this.wallTimeMs !== null ? Math.max(0, Math.min(estimate, this.wallTimeMs - elapsedMs)) : estimate;
+  }
+
+  private drawLive(): void {
+    if (!this.running) return;
+    const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[this.frame++ % 10];
+    const label = this.running.experiment === 0 ? 'measuring the baseline' : `experiment ${this.running.experiment} running`;
+    this.out.write(`\r\x1b[K${spinner} ${label} … ${formatDuration(this.now() - this.running.since)}`);
+  }
+
+  private clearLive(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.running = null;
+    if (this.out.isTTY) this.out.write('\r\x1b[K');
+  }
+}

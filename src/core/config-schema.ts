@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { parseDuration, parseEffect, type Effect } from './units.js';
+
+/** Where the App and the CLI look for the config, relative to the repository root. */
+export const CONFIG_PATH = '.github/autoloop.yml';
+/** Default instructions file for proposers, always protected. */
+export const DEFAULT_INSTRUCTIONS_PATH = '.github/autoloop.md';
+
+/** How a value the user wrote reads in a message: `"abc"`, `12`, `a list`, `a mapping`, `an empty value`. */
+function shown(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return JSON.stringify(value);
+}
+
+// The union's own error replaces zod's "Invalid input" plus one sub-issue per branch (string, number).
+const duration = z
+  .union([z.string(), z.number()], { error: (issue) => `expected a duration such as 90s, 5m or 8h, got ${shown(issue.input)}` })
+  .describe('A duration: `90s`, `5m`, `1h30m`, `250ms`, or a number of seconds.')
+  .transform((value, ctx): number => {
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 5m or 8h, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const effect = z
+  .union([z.string(), z.number()], { error: (issue) => `expected an effect such as 1% or 0.002, got ${shown(issue.input)}` })
+  .describe('An effect size: relative to the baseline (`1%`) or absolute in the metric\'s unit (`0.002`).')
+  .transform((value, ctx): Effect => {
+    const parsed = parseEffect(value);
+    if (!parsed) {
+      ctx.addIssue({ code: 'custom', message: `expected an effect such as 1% or 0.002, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const metricName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_.\-/]*$/, 'expected a metric name of letters, digits, _ . - / (as printed in `METRIC name=value`)');
+
+const goal = z.enum(['minimize', 'maximize']).describe('Whether smaller (`minimize`) or larger (`maximize`) is better.');
+
+const globList = z.array(z.string().min(1)).describe('Glob patterns relative to the repository root, e.g. `src/**` or `params.json`.');
+
+export const metricSchema = z
+  .strictObject({
+    name: metricName.describe('The metric to optimise, as the evaluator reports it (`METRIC name=value`).'),
+    goal,
+    min_effect: effect
+      .prefault(0)
+      .describe('The smallest improvement worth keeping: `1%` of the baseline, or an absolute amount such as `0.002`.'),
+    suspicious_effect: effect
+      .prefault('50%')
+      .describe('A gain larger than this is too good to be true: it is flagged for a human and never kept silently.'),
+  })
+  .describe('The one number that says what "better" means.');
+
+export const guardSchema = z
+  .strictObject({
+    name: metricName.describe('A secondary metric the evaluator also reports.'),
+    goal,
+    max_regression: effect
+      .prefault(0)
+      .describe('How much worse than the baseline this guard may get before a candidate is rejected: `10%` or an absolute amount.'),
+  })
+  .describe('A metric that must not regress past its tolerance.');
+
+export const evaluateSchema = z
+  .strictObject({
+    command: z.string().min(1).describe('The command that measures a checkout and prints `METRIC name=value` lines (or writes $AUTOLOOP_METRICS_FILE).'),
+    setup: z.string().min(1).optional().describe('Runs once per checkout before anything is measured, e.g. `npm ci`.'),
+    check: z.string().min(1).optional().describe('Must pass on a checkout before its timing counts, e.g. `npm test`.'),
+    timeout: duration.prefault('5m').describe('Hard time budget for one run of `command` (and for `setup` and `check` each).'),
+    repeats: z.number().int().min(1).max(100).default(1).describe('Runs per side; baseline and candidate alternate B C B C.'),
+  })
+  .describe('How a checkout is measured.');
+
+export const scopeSchema = z
+  .strictObject({
+    edit: globList.min(1).describe('The only paths a proposal may add, change, delete or rename.'),
+    protect: globList.default([]).describe('Paths a proposal may never touch (the evaluator, its data). `.github/**` is always protected.'),
+  })
+  .describe('What a proposal may change.');
+
+const tuneNumberParam = z
+  .strictObject({
+    min: z.number().describe('Smallest value searched.'),
+    max: z.number().describe('Largest value searched.'),
+    scale: z.enum(['linear', 'log']).default('linear').describe('`log` searches orders of magnitude evenly (learning rates, weight decay).'),
+    type: z.enum(['float', 'int']).default('float').describe('`int` rounds every proposal to a whole number.'),
+  })
+  .superRefine((param, ctx) => {
+    if (param.min >= param.max) ctx.addIssue({ code: 'custom', path: ['max'], message: `expected max greater than min (${param.min})` });
+    if (param.scale === 'log' && param.min <= 0) ctx.addIssue({ code: 'custom', path: ['min'], message: 'expected min > 0 with scale: log' });
+  });
+
+const tuneChoiceParam = z.strictObject({
+  choices: z
+    .array(z.union([z.string(), z.number(), z.boolean()]))
+    .min(2)
+    .describe('The values to choose from.'),
+});
+
+export const tuneParamSchema = z
+  .union([tuneNumberParam, tuneChoiceParam])
+  .describe('A numeric range (`min`, `max`, optional `scale`, `type`) or a list of `choices`.');
+
+export const tuneSchema = z
+  .strictObject({
+    file: z.string().min(1).describe('The JSON or YAML file whose keys are tuned, relative to the repository root.'),
+    params: z
+      .record(z.string().min(1), tuneParamSchema)
+      .refine((params) => Object.keys(params).length > 0, 'expected at least one parameter')
+      .describe('Keys of `file` to tune (dotted paths reach nested keys), each with its search space.'),
+    seed: z.number().int().default(1).describe('Seed of the search, so that a run can be reproduced.'),
+    explore: z.number().min(0).max(1).default(0.15).describe('Share of proposals drawn at random from the whole space instead of near the best.'),
+  })
+  .describe('The built-in parameter search.');
+
+export const proposerSchema = z
+  .strictObject({
+    kind: z.enum(['tune', 'llm', 'command']).default('tune').describe('`tune` searches parameters; `llm` asks a model; `command` runs an agent CLI.'),
+    instructions: z.string().min(1).default(DEFAULT_INSTRUCTIONS_PATH).describe('Instructions for the proposer (always protected).'),
+    tune: tuneSchema.optional(),
+  })
+  .superRefine((proposer, ctx) => {
+    if (proposer.kind === 'tune' && !proposer.tune) {
+      ctx.addIssue({ code: 'custom', path: ['tune'], message: 'expected a `tune` section (file and params) with kind: tune' });
+    }
+    if (proposer.kind !== 'tune') {
+      ctx.addIssue({ code: 'custom', path: ['kind'], message: `proposer kind "${proposer.kind}" is not available in this version; use kind: tune` });
+    }
+  })
+  .describe('What writes candidate changes.');
+
+export const budgetSchema = z
+  .strictObject({
+    experiments: z.number().int().min(1).default(20).describe('How many experiments a run makes.'),
+    parallel: z.number().int().min(1).default(1).describe('Experiments in flight at once (the App; the local loop runs one at a time).'),
+    max_failures: z.number().int().min(1).default(5).describe('Stop after this many invalid experiments in a row.'),
+    wall_time: duration.optional().describe('Stop starting experiments after this much time, e.g. `8h`.'),
+  })
+  .describe('When a run stops.');
+
+export const reviewSchema = z
+  .strictObject({
+    reviewers: z.array(z.string().min(1)).default([]).describe('GitHub users or teams asked to review the finished run.'),
+    approve_each: z.boolean().default(false).describe('Ask a human before each kept experiment, not only at the end.'),
+  })
+  .describe('Who reviews what the run found.');
+
+/** The whole `.github/autoloop.yml`. The single source of truth for validation, types and the JSON Schema. */
+export const configSchema = z
+  .strictObject({
+    metric: metricSchema,
+    guards: z.array(guardSchema).default([]).describe('Secondary metrics that must not regress.'),
+    evaluate: evaluateSchema,
+    scope: scopeSchema,
+    proposer: proposerSchema.prefault({}),
+    budget: budgetSchema.prefault({}),
+    review: reviewSchema.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    config.guards.forEach((guard, index) => {
+      if (guard.name === config.metric.name) {
+        ctx.addIssue({ code: 'custom', path: ['guards', index, 'name'], message: `guard "${guard.name}" is the primary metric; pick another metric` });
+      }
+    });
+  })
+  .describe('autoloop: what "better" means, how to measure it and what may change.');
+
+/** A validated config, with durations in milliseconds and effects parsed. */
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type TuneParam = z.output<typeof tuneParamSchema>;
+export type TuneConfig = z.output<typeof tuneSchema>;
+export type Goal = z.output<typeof goal>;
+export type Guard = z.output<typeof guardSchema>;

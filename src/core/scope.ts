@@ -1,0 +1,54 @@
+import picomatch from 'picomatch';
+import type { ScopeViolation } from './records.js';
+
+/** Paths no proposal may ever touch, whatever the config says. */
+export const ALWAYS_PROTECTED = ['.github/**'];
+
+/** One changed path between a parent and a candidate commit (rename = delete old + add new). */
+export interface FileChange {
+  change: 'added' | 'modified' | 'deleted' | 'renamed';
+  path: string;
+  /** The path before a rename. */
+  oldPath?: string;
+}
+
+export interface ScopeRules {
+  edit: readonly string[];
+  protect: readonly string[];
+  /** The config file and the instructions file: protected like `.github/**`. */
+  alwaysProtect: readonly string[];
+}
+
+function matcher(patterns: readonly string[]): (path: string) => string | undefined {
+  const compiled = patterns.map((pattern) => ({ pattern, test: picomatch(pattern, { dot: true }) }));
+  return (path) => compiled.find((entry) => entry.test(path))?.pattern;
+}
+
+/**
+ * The paths of a proposal that leave its scope: anything outside `edit`, or inside `protect`
+ * and the always-protected paths. A rename is checked at both its old and its new path.
+ */
+export function checkScope(changes: readonly FileChange[], rules: ScopeRules): ScopeViolation[] {
+  const protectedBy = matcher([...ALWAYS_PROTECTED, ...rules.alwaysProtect, ...rules.protect]);
+  const editableBy = matcher(rules.edit);
+  const violations: ScopeViolation[] = [];
+  for (const change of changes) {
+    const paths = change.oldPath && change.oldPath !== change.path ? [change.oldPath, change.path] : [change.path];
+    for (const path of paths) {
+      const protectedPattern = protectedBy(path);
+      if (protectedPattern) {
+        violations.push({ path, change: change.change, rule: 'protected', pattern: protectedPattern });
+      } else if (!editableBy(path)) {
+        violations.push({ path, change: change.change, rule: 'outside-edit', pattern: rules.edit.join(', ') });
+      }
+    }
+  }
+  return violations;
+}
+
+/** One line per violation, for the ledger and the terminal. */
+export function describeViolations(violations: readonly ScopeViolation[]): string {
+  return violations
+    .map((v) => (v.rule === 'protected' ? `${v.path} (${v.change}) is protected by ${v.pattern}` : `${v.path} (${v.change}) is outside scope.edit (${v.pattern})`))
+    .join('; ');
+}

@@ -1,0 +1,37 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError, parseConfig } from '../core/config.js';
+import type { Config } from '../core/config-schema.js';
+
+/** A config read from disk: the validated config, the exact text (for {@link configHash}) and the name used in messages. */
+export interface LoadedConfig {
+  config: Config;
+  text: string;
+  file: string;
+}
+
+/**
+ * Reads and validates a config file. `displayPath` is how the file is named in messages
+ * (e.g. `.github/autoloop.yml` rather than an absolute path); it defaults to `path`.
+ * Throws {@link ConfigError} when the file is missing or invalid; other I/O errors pass through.
+ */
+export async function loadConfigFile(path: string, displayPath?: string): Promise<LoadedConfig> {
+  const file = displayPath ?? path;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new ConfigError(
+        file,
+        [{ file, path: '', line: null, message: 'config file not found; create it with at least metric, evaluate and scope' }],
+        "See the README's config section (and schema/autoloop.schema.json), then check the file with `autoloop validate`.",
+      );
+    }
+    if (code === 'EISDIR') {
+      throw new ConfigError(file, [{ file, path: '', line: null, message: 'is a directory; expected a YAML config file' }]);
+    }
+    throw error;
+  }
+  return { config: parseConfig(text, file), text, file };
+}

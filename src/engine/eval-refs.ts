@@ -1,0 +1,72 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { CONFIG_PATH, type Config } from '../core/config-schema.js';
+import { loadConfigFile } from './config-file.js';
+import { Evaluator } from './evaluator.js';
+import { git, removeWorktree, repoRoot, resolveCommit, snapshotWorkingTree } from './git.js';
+import { measureCandidate, type Measurement } from './measure.js';
+import { excludeFromGit, RUNS_DIR } from './run-files.js';
+import { RunSetupError } from './errors.js';
+
+export interface EvalOptions {
+  cwd: string;
+  configPath?: string;
+  /** The commit measured against; defaults to HEAD. */
+  base?: string;
+  /** The commit measured; defaults to the working tree as it is (uncommitted changes included). */
+  head?: string;
+  /** Overrides `evaluate.repeats`. */
+  repeats?: number;
+  signal?: AbortSignal;
+}
+
+export interface EvalResult {
+  repo: string;
+  config: Config;
+  baseCommit: string;
+  headCommit: string;
+  /** What was measured, for people: a ref name or "working tree". */
+  headLabel: string;
+  measurement: Measurement;
+  traceDir: string;
+}
+
+/**
+ * `autoloop eval`: the measurement CI makes for a pull request, made locally — head against base,
+ * paired and interleaved, scope checked, judged with the config's rules.
+ */
+export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
+  const repo = await repoRoot(options.cwd).catch(() => {
+    throw new RunSetupError(`${options.cwd} is not inside a git repository with a commit: autoloop eval compares commits`);
+  });
+  const configPath = resolve(repo, options.configPath ?? CONFIG_PATH);
+  const loaded = await loadConfigFile(configPath, relative(repo, configPath) || configPath);
+  const config: Config = options.repeats ? { ...loaded.config, evaluate: { ...loaded.config.evaluate, repeats: options.repeats } } : loaded.config;
+  const resolveRef = (ref: string) =>
+    resolveCommit(repo, ref).catch(() => {
+      throw new RunSetupError(`${JSON.stringify(ref)} is not a commit in ${repo}: name a branch, tag or SHA`);
+    });
+  const baseCommit = await resolveRef(options.base ?? 'HEAD');
+  const headCommit = options.head ? await resolveRef(options.head) : await snapshotWorkingTree(repo, 'autoloop eval: working tree');
+
+  const commonDir = resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
+  await excludeFromGit(commonDir, `/${RUNS_DIR}/`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const traceDir = join(repo, RUNS_DIR, 'eval', stamp);
+  await mkdir(traceDir, { recursive: true });
+  const worktreeRoot = join(commonDir, 'autoloop', `eval-${process.pid}`);
+  const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
+  try {
+    const measurement = await measureCandidate(
+      { repo, config, configFile: relative(repo, configPath), evaluator: new Evaluator(config, process.env, options.signal), worktrees, signal: options.signal },
+      baseCommit,
+      headCommit,
+      traceDir,
+    );
+    return { repo, config, baseCommit, headCommit, headLabel: options.head ?? 'working tree', measurement, traceDir };
+  } finally {
+    await removeWorktree(repo, worktrees.baseline);
+    await removeWorktree(repo, worktrees.candidate);
+    await rm(worktreeRoot, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,133 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../core/config-schema.js';
+import { readMetrics } from '../core/metrics.js';
+import type { CommandOutcome, RunSample } from '../core/records.js';
+import { formatDuration } from '../core/units.js';
+import { runCommand } from './process.js';
+
+/** Outcome of `setup` or `check`: they must succeed before anything is measured. */
+export interface StepResult {
+  ok: boolean;
+  reason?: string;
+  outcome: CommandOutcome;
+}
+
+/** One side of a measurement: a checkout of one commit. */
+export interface Checkout {
+  side: RunSample['side'];
+  worktree: string;
+  commit: string;
+}
+
+function logText(outcome: CommandOutcome, stdout: string, stderr: string): string {
+  const end = outcome.timedOut
+    ? `timed out after ${formatDuration(outcome.durationMs)}`
+    : outcome.signal
+      ? `killed by ${outcome.signal} after ${formatDuration(outcome.durationMs)}`
+      : `exit ${outcome.exitCode} after ${formatDuration(outcome.durationMs)}`;
+  return `$ ${outcome.command}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}\n--- ${end} ---\n`;
+}
+
+function failureReason(what: string, outcome: CommandOutcome, stderr: string): string {
+  const lastLine = stderr.trim().split('\n').slice(-1)[0]?.slice(0, 200) ?? '';
+  const how = outcome.timedOut
+    ? `timed out after ${formatDuration(outcome.durationMs)}`
+    : outcome.signal
+      ? `was killed by ${outcome.signal}`
+      : `exited with code ${outcome.exitCode}`;
+  return `${what} ${how}${lastLine ? `: ${lastLine}` : ''}`;
+}
+
+/**
+ * Runs the user's evaluator under its budget: `setup` once per worktree, `check` before a checkout's
+ * runs count, then `command`, whose metrics come from the harness-owned metrics file or stdout.
+ */
+export class Evaluator {
+  private readonly setUp = new Set<string>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  private async step(name: 'setup' | 'check', command: string, worktree: string, logFile: string): Promise<StepResult> {
+    const { outcome, stdout, stderr } = await runCommand({
+      command,
+      cwd: worktree,
+      env: this.env,
+      timeoutMs: this.config.evaluate.timeout,
+      signal: this.signal,
+    });
+    await writeFile(logFile, logText(outcome, stdout, stderr));
+    const ok = outcome.exitCode === 0 && !outcome.timedOut;
+    return ok ? { ok, outcome } : { ok, outcome, reason: failureReason(`evaluate.${name} (${command})`, outcome, stderr) };
+  }
+
+  /** Runs `evaluate.setup` the first time a worktree is used. */
+  async setup(worktree: string, traceDir: string, label: string): Promise<StepResult | null> {
+    const command = this.config.evaluate.setup;
+    if (!command || this.setUp.has(worktree)) return null;
+    await mkdir(traceDir, { recursive: true });
+    const result = await this.step('setup', command, worktree, join(traceDir, `setup-${label}.log`));
+    if (result.ok) this.setUp.add(worktree);
+    return result;
+  }
+
+  /** Runs `evaluate.check` (the tests); a failing check makes the checkout invalid. */
+  async check(worktree: string, traceDir: string, label: string): Promise<StepResult | null> {
+    const command = this.config.evaluate.check;
+    if (!command) return null;
+    await mkdir(traceDir, { recursive: true });
+    return this.step('check', command, worktree, join(traceDir, `check-${label}.log`));
+  }
+
+  /** One run of `evaluate.command`, logged to the trace, its metrics read under the metric contract. */
+  async measure(checkout: Checkout, index: number, traceDir: string): Promise<RunSample> {
+    await mkdir(traceDir, { recursive: true });
+    const label = `${checkout.side}-${index + 1}`;
+    // The harness owns this file and it lives outside the worktree, so candidate code cannot pre-fill it.
+    const metricsFile = join(traceDir, `metrics-${label}.json`);
+    await rm(metricsFile, { force: true });
+    const { outcome, stdout, stderr } = await runCommand({
+      command: this.config.evaluate.command,
+      cwd: checkout.worktree,
+      env: { ...this.env, AUTOLOOP_METRICS_FILE: metricsFile, AUTOLOOP_SIDE: checkout.side, AUTOLOOP_RUN: String(index + 1) },
+      timeoutMs: this.config.evaluate.timeout,
+      signal: this.signal,
+    });
+    await writeFile(join(traceDir, `${label}.log`), logText(outcome, stdout, stderr));
+    const base = { side: checkout.side, index, commit: checkout.commit, outcome };
+    if (outcome.timedOut || outcome.exitCode !== 0) {
+      return { ...base, ok: false, reason: failureReason('evaluate.command', outcome, stderr), metrics: {} };
+    }
+    const fileText = await readFile(metricsFile, 'utf8').catch(() => null);
+    let metrics;
+    try {
+      metrics = readMetrics(
+        { stdout, fileText: fileText && fileText.trim() !== '' ? fileText : null },
+        { primary: this.config.metric.name, guards: this.config.guards.map((g) => g.name) },
+      );
+    } catch (error) {
+      return { ...base, ok: false, reason: (error as Error).message, metrics: {} };
+    }
+    return metrics.ok ? { ...base, ok: true, metrics: metrics.values } : { ...base, ok: false, reason: metrics.reason, metrics: metrics.values };
+  }
+
+  /**
+   * Paired, interleaved measurement: B C B C … for `evaluate.repeats` runs per side, so that drift of
+   * the machine hits both sides alike. Stops early once a run fails: the comparison is already invalid.
+   */
+  async measurePair(baseline: Checkout, candidate: Checkout, traceDir: string): Promise<RunSample[]> {
+    const samples: RunSample[] = [];
+    for (let i = 0; i < this.config.evaluate.repeats; i++) {
+      for (const checkout of [baseline, candidate]) {
+        const sample = await this.measure(checkout, i, traceDir);
+        samples.push(sample);
+        if (!sample.ok || this.signal?.aborted) return samples;
+      }
+    }
+    return samples;
+  }
+}

@@ -1,0 +1,389 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { CONFIG_PATH, type Config } from '../core/config-schema.js';
+import { configHash } from '../core/config.js';
+import { SINGLE_RUN_NOTE } from '../core/judge.js';
+import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/records.js';
+import { renderProgressChart } from '../core/chart.js';
+import { renderMarkdownReport, renderResultsTsv } from '../core/report.js';
+import { mean } from '../core/stats.js';
+import { formatNumber, formatPercent } from '../core/units.js';
+import type { Proposer } from '../proposers/proposer.js';
+import { createProposer } from '../proposers/index.js';
+import { loadConfigFile } from './config-file.js';
+import { Evaluator, type Checkout } from './evaluator.js';
+import { measureCandidate, sampleValues, type MeasureContext } from './measure.js';
+import { branchHead, commitAll, git, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
+import { RunSetupError } from './errors.js';
+import { appendRecord, excludeFromGit, latestRunDir, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
+
+export interface RunOptions {
+  /** Any directory inside the repository. */
+  cwd: string;
+  /** Config file; defaults to `.github/autoloop.yml` at the repository root. */
+  configPath?: string;
+  /** Names the run: branch `autoloop/<tag>/run`, files in `.autoloop/<tag>/`. */
+  tag?: string;
+  /** Commit the run starts from; defaults to HEAD. */
+  base?: string;
+  /** Continue the run named by `tag` (or the latest) from its ledger. */
+  resume?: boolean;
+  /** Overrides `budget.experiments`. */
+  experiments?: number;
+  /** Free-text goal for the proposer. */
+  goal?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: LoopEvent) => void;
+  /** Replaces the proposer chosen by the config (tests, embedding). */
+  proposer?: Proposer;
+  /** Clock, for tests of the wall-time budget. */
+  now?: () => number;
+}
+
+export type LoopEvent =
+  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number }
+  | { type: 'experiment-start'; experiment: number }
+  | { type: 'experiment'; record: ExperimentRecord; best: number | null; baseline: number | null; keepRate: number; elapsedMs: number; budget: number }
+  | { type: 'stop'; reason: string };
+
+export interface RunResult {
+  run: RunRecord;
+  experiments: ExperimentRecord[];
+  paths: RunPaths;
+  /** Why the loop ended, for people. */
+  stopReason: string;
+  /** `completed`: a budget ran out or the proposer was done; `failed`: the baseline or too many experiments failed; `interrupted`: the signal fired (`--resume` continues). */
+  outcome: 'completed' | 'failed' | 'interrupted';
+}
+
+const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function defaultTag(now: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
+}
+
+/** The run branch for a tag; kept experiments accumulate there. */
+export function runBranch(tag: string): string {
+  return `autoloop/${tag}/run`;
+}
+
+function commitMessage(hypothesis: string, experiment: number, judgement: Judgement, metric: string): string {
+  const interval = judgement.interval
+    ? `${Math.round(judgement.interval.level * 100)}% interval of the delta: [${formatNumber(judgement.interval.low)}, ${formatNumber(judgement.interval.high)}] (${judgement.interval.method})`
+    : SINGLE_RUN_NOTE;
+  return [
+    hypothesis,
+    '',
+    `${metric}: ${formatNumber(judgement.baseline.mean)} → ${formatNumber(judgement.candidate.mean)} (${formatPercent(judgement.deltaRelative)})`,
+    interval,
+    `autoloop experiment ${experiment}`,
+  ].join('\n');
+}
+
+interface RunState {
+  repo: string;
+  config: Config;
+  configFile: string;
+  paths: RunPaths;
+  run: RunRecord;
+  experiments: ExperimentRecord[];
+  evaluator: Evaluator;
+  proposer: Proposer;
+  worktrees: { baseline: string; candidate: string };
+  measure: MeasureContext;
+  options: RunOptions;
+}
+
+async function gitCommonDir(repo: string): Promise<string> {
+  return resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
+}
+
+/** Writes results.tsv, the chart and the report from the ledger: they are derived, never the source of truth. */
+async function writeDerivedFiles(state: RunState): Promise<void> {
+  const { paths, run, experiments } = state;
+  await Promise.all([
+    writeFileAtomic(paths.results, renderResultsTsv(run, experiments)),
+    writeFileAtomic(paths.chart, renderProgressChart(run, experiments)),
+    writeFileAtomic(paths.report, renderMarkdownReport(run, experiments, { chartPath: 'progress.svg' })),
+  ]);
+}
+
+async function record(state: RunState, experiment: ExperimentRecord): Promise<void> {
+  await appendRecord(state.paths.ledger, experiment);
+  state.experiments.push(experiment);
+  await writeDerivedFiles(state);
+}
+
+function bestOf(experiments: ExperimentRecord[]): { commit: string; metric: number | null } {
+  const last = experiments[experiments.length - 1]!;
+  return { commit: last.bestCommit, metric: last.best };
+}
+
+async function measureBaseline(state: RunState): Promise<ExperimentRecord> {
+  const { config, run, evaluator } = state;
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const trace = traceDir(state.paths, 0);
+  await mkdir(trace, { recursive: true });
+  await prepareWorktree(state.repo, state.worktrees.baseline, run.baseCommit);
+  const checkout: Checkout = { side: 'baseline', worktree: state.worktrees.baseline, commit: run.baseCommit };
+  const failedStep = (await evaluator.setup(checkout.worktree, trace, 'baseline')) ?? null;
+  const check = failedStep?.ok === false ? failedStep : await evaluator.check(checkout.worktree, trace, 'baseline');
+  const samples: RunSample[] = [];
+  if (check?.ok !== false) {
+    for (let i = 0; i < config.evaluate.repeats; i++) {
+      const sample = await evaluator.measure(checkout, i, trace);
+      samples.push(sample);
+      if (!sample.ok) break;
+    }
+  }
+  const failed = check?.ok === false ? check.reason! : samples.find((s) => !s.ok)?.reason;
+  const values = sampleValues(samples, 'baseline', config.metric.name);
+  const metric = failed ? null : mean(values);
+  const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
+  const totalMs = performance.now() - t0;
+  return {
+    type: 'experiment',
+    experiment: 0,
+    status: failed ? (samples.some((s) => s.outcome.timedOut || s.outcome.exitCode !== 0) ? 'crash' : 'invalid') : 'keep',
+    description: 'baseline',
+    parentCommit: run.baseCommit,
+    candidateCommit: run.baseCommit,
+    keptCommit: failed ? null : run.baseCommit,
+    bestCommit: run.baseCommit,
+    metric,
+    guards: Object.fromEntries(config.guards.map((g) => [g.name, mean(samples.filter((s) => s.ok).map((s) => s.metrics[g.name]!))])),
+    best: metric,
+    judgement: null,
+    samples,
+    scopeViolations: [],
+    changedFiles: [],
+    reason: failed ?? null,
+    proposer: { kind: 'baseline', notes: {} },
+    durations: { proposeMs: 0, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
+    traceDir: relative(state.paths.dir, trace),
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/** Proposes, checks scope, measures and judges experiment `k`; records it and moves the run branch on a keep. */
+async function runExperiment(state: RunState, k: number): Promise<ExperimentRecord | 'exhausted' | 'interrupted'> {
+  const { config, repo, options } = state;
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const trace = traceDir(state.paths, k);
+  await mkdir(trace, { recursive: true });
+  const best = bestOf(state.experiments);
+
+  // Both sides start from the best commit; the proposer then edits the candidate's copy.
+  await Promise.all([prepareWorktree(repo, state.worktrees.candidate, best.commit), prepareWorktree(repo, state.worktrees.baseline, best.commit)]);
+  const tPropose = performance.now();
+  let proposal;
+  try {
+    proposal = await state.proposer.propose({
+      worktree: state.worktrees.candidate,
+      config,
+      experiment: k,
+      history: state.experiments,
+      goal: options.goal,
+      signal: options.signal,
+    });
+  } catch (error) {
+    if (options.signal?.aborted) return 'interrupted';
+    throw error;
+  }
+  const proposeMs = performance.now() - tPropose;
+  if (options.signal?.aborted) return 'interrupted';
+  if (!proposal) return 'exhausted';
+  await writeFile(join(trace, 'proposal.json'), `${JSON.stringify({ experiment: k, parent: best.commit, ...proposal }, null, 2)}\n`);
+
+  const base: Omit<ExperimentRecord, 'status' | 'candidateCommit' | 'keptCommit' | 'bestCommit' | 'metric' | 'guards' | 'best' | 'judgement' | 'samples' | 'reason' | 'durations' | 'finishedAt'> = {
+    type: 'experiment',
+    experiment: k,
+    description: proposal.hypothesis,
+    parentCommit: best.commit,
+    scopeViolations: [],
+    changedFiles: [],
+    proposer: { kind: state.proposer.kind, notes: proposal.notes },
+    traceDir: relative(state.paths.dir, trace),
+    startedAt: startedAt.toISOString(),
+  };
+  const finish = (fields: Pick<ExperimentRecord, 'status' | 'candidateCommit' | 'reason'> & Partial<ExperimentRecord>, samples: RunSample[] = []): ExperimentRecord => {
+    const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
+    const totalMs = performance.now() - t0;
+    return {
+      ...base,
+      keptCommit: null,
+      bestCommit: best.commit,
+      metric: null,
+      guards: {},
+      best: best.metric,
+      judgement: null,
+      samples,
+      ...fields,
+      durations: { proposeMs, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
+      finishedAt: new Date().toISOString(),
+    };
+  };
+
+  const candidate = await commitAll(state.worktrees.candidate, `${proposal.hypothesis}\n\nautoloop experiment ${k} (candidate)`);
+  const measured = await measureCandidate(state.measure, best.commit, candidate, trace, { checkedOut: true });
+  if (options.signal?.aborted) return 'interrupted';
+  const { judgement } = measured;
+  const fields = {
+    status: measured.status,
+    candidateCommit: candidate,
+    reason: measured.reason,
+    changedFiles: measured.changedFiles,
+    scopeViolations: measured.scopeViolations,
+    metric: judgement && judgement.verdict !== 'invalid' ? judgement.candidate.mean : null,
+    guards: Object.fromEntries((judgement?.guards ?? []).map((g) => [g.name, g.candidate])),
+    judgement,
+  };
+  if (measured.status !== 'keep' || !judgement) return finish(fields, measured.samples);
+  const kept = await recommit(repo, candidate, best.commit, commitMessage(proposal.hypothesis, k, judgement, config.metric.name));
+  return finish({ ...fields, keptCommit: kept, bestCommit: kept, best: judgement.candidate.mean }, measured.samples);
+}
+
+async function openRun(options: RunOptions): Promise<{ state: RunState; resumed: boolean }> {
+  const repo = await repoRoot(options.cwd).catch(() => {
+    throw new RunSetupError(`${options.cwd} is not inside a git repository: run autoloop from a repository with at least one commit (git init && git commit)`);
+  });
+  const configPath = resolve(repo, options.configPath ?? CONFIG_PATH);
+  const { config, text, file } = await loadConfigFile(configPath, relative(repo, configPath) || configPath);
+  const commonDir = await gitCommonDir(repo);
+  await excludeFromGit(commonDir, `/${RUNS_DIR}/`);
+  const runsDir = join(repo, RUNS_DIR);
+
+  let dir: string;
+  if (options.resume) {
+    const found = options.tag ? join(runsDir, options.tag) : await latestRunDir(runsDir);
+    if (!found || !existsSync(join(found, 'ledger.jsonl'))) {
+      throw new RunSetupError(`no run to resume${options.tag ? ` named ${options.tag}` : ''} in ${RUNS_DIR}/: start one with autoloop run`);
+    }
+    dir = found;
+  } else {
+    const tag = options.tag ?? defaultTag(new Date(options.now?.() ?? Date.now()));
+    if (!TAG_PATTERN.test(tag)) throw new RunSetupError(`--tag ${JSON.stringify(tag)} is not a valid name: use letters, digits, . _ -`);
+    dir = join(runsDir, tag);
+    if (existsSync(join(dir, 'ledger.jsonl'))) {
+      throw new RunSetupError(`run ${tag} already exists in ${relative(repo, dir)}: continue it with --resume, or pick another --tag`);
+    }
+    if (await branchHead(repo, runBranch(tag))) {
+      throw new RunSetupError(`branch ${runBranch(tag)} already exists: pick another --tag, or delete the branch`);
+    }
+  }
+  const paths = runPaths(dir);
+  await mkdir(paths.traces, { recursive: true });
+
+  let run: RunRecord;
+  let experiments: ExperimentRecord[] = [];
+  const hash = configHash(text);
+  if (options.resume) {
+    const ledger = await readLedger(paths.ledger);
+    run = ledger.run;
+    experiments = ledger.experiments;
+    if (run.configHash !== hash) {
+      throw new RunSetupError(`${file} changed since run ${run.tag} started: restore it to resume, or start a new run (another --tag)`);
+    }
+    if (experiments.length > 0) {
+      // The ledger is the source of truth: a crash between the ledger append and the ref update is mended here.
+      await setBranch(repo, run.branch, bestOf(experiments).commit);
+    }
+  } else {
+    const tag = relative(runsDir, dir);
+    const baseCommit = await resolveCommit(repo, options.base ?? 'HEAD').catch(() => {
+      throw new RunSetupError(`base ${JSON.stringify(options.base ?? 'HEAD')} is not a commit in ${repo}: name a branch, tag or SHA (the repository needs at least one commit)`);
+    });
+    run = {
+      type: 'run',
+      version: 1,
+      tag,
+      branch: runBranch(tag),
+      baseCommit,
+      metric: { name: config.metric.name, goal: config.metric.goal },
+      guards: config.guards.map((g) => g.name),
+      configFile: relative(repo, configPath),
+      configHash: hash,
+      startedAt: new Date(options.now?.() ?? Date.now()).toISOString(),
+    };
+    await setBranch(repo, run.branch, baseCommit);
+    await appendRecord(paths.ledger, run);
+  }
+  const worktreeRoot = join(commonDir, 'autoloop', run.tag);
+  const evaluator = new Evaluator(config, process.env, options.signal);
+  const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
+  const state: RunState = {
+    repo,
+    config,
+    configFile: file,
+    paths,
+    run,
+    experiments,
+    evaluator,
+    proposer: options.proposer ?? createProposer(config),
+    worktrees,
+    measure: { repo, config, configFile: run.configFile, evaluator, worktrees, signal: options.signal },
+    options,
+  };
+  return { state, resumed: Boolean(options.resume) };
+}
+
+/**
+ * The local loop: measure the base, then propose → check scope → measure paired → judge → keep or
+ * discard → record, until the budget, the wall time, too many failures in a row, or the signal.
+ */
+export async function runLoop(options: RunOptions): Promise<RunResult> {
+  const { state, resumed } = await openRun(options);
+  const { config, paths, run } = state;
+  const now = options.now ?? Date.now;
+  const budget = options.experiments ?? config.budget.experiments;
+  const emit = options.onEvent ?? (() => undefined);
+  const startedAt = now();
+  const previousMs = state.experiments.reduce((sum, e) => sum + e.durations.totalMs, 0);
+  const elapsed = () => previousMs + (now() - startedAt);
+  emit({ type: 'start', run, paths, resumed, nextExperiment: state.experiments.length, budget });
+
+  const stop = async (reason: string, outcome: RunResult['outcome'] = 'completed'): Promise<RunResult> => {
+    if (outcome !== 'interrupted') await appendRecord(paths.ledger, { type: 'stop', reason, at: new Date(now()).toISOString() });
+    if (state.experiments.length > 0) await writeDerivedFiles(state);
+    emit({ type: 'stop', reason });
+    return { run, experiments: state.experiments, paths, stopReason: reason, outcome };
+  };
+  const report = (record: ExperimentRecord) => {
+    const decided = state.experiments.filter((e) => e.experiment > 0 && (e.status === 'keep' || e.status === 'discard' || e.status === 'invalid' || e.status === 'crash'));
+    const kept = decided.filter((e) => e.status === 'keep').length;
+    emit({ type: 'experiment', record, best: record.best, baseline: state.experiments[0]?.metric ?? null, keepRate: decided.length ? kept / decided.length : 0, elapsedMs: elapsed(), budget });
+  };
+
+  if (state.experiments.length === 0) {
+    emit({ type: 'experiment-start', experiment: 0 });
+    const baseline = await measureBaseline(state);
+    if (options.signal?.aborted) return stop('interrupted', 'interrupted');
+    await record(state, baseline);
+    report(baseline);
+    if (baseline.status !== 'keep') return stop(`the baseline could not be measured: ${baseline.reason}`, 'failed');
+  }
+  if (state.experiments[0]!.status !== 'keep') return stop(`the baseline could not be measured: ${state.experiments[0]!.reason}`, 'failed');
+
+  for (let k = state.experiments.length; ; k++) {
+    if (options.signal?.aborted) return stop('interrupted', 'interrupted');
+    if (k > budget) return stop(`budget of ${budget} experiments spent`);
+    if (config.budget.wall_time !== undefined && elapsed() >= config.budget.wall_time) return stop('wall_time budget spent');
+    const tail = state.experiments.slice(-config.budget.max_failures);
+    if (tail.length === config.budget.max_failures && tail.every((e) => e.experiment > 0 && (e.status === 'invalid' || e.status === 'crash'))) {
+      return stop(`${config.budget.max_failures} invalid experiments in a row (budget.max_failures): see ${relative(state.repo, paths.traces)}`, 'failed');
+    }
+    emit({ type: 'experiment-start', experiment: k });
+    const outcome = await runExperiment(state, k);
+    // An experiment cut short by the signal is not recorded: --resume runs it again in full.
+    if (outcome === 'interrupted' || options.signal?.aborted) return stop('interrupted', 'interrupted');
+    if (outcome === 'exhausted') return stop('the proposer has nothing left to propose');
+    await record(state, outcome);
+    if (outcome.keptCommit) await setBranch(state.repo, run.branch, outcome.keptCommit, outcome.parentCommit);
+    report(outcome);
+  }
+}

@@ -1,0 +1,122 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../core/config-schema.js';
+import { judgeExperiment } from '../core/judge.js';
+import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/records.js';
+import { checkScope, describeViolations, type FileChange } from '../core/scope.js';
+import type { Evaluator, Checkout } from './evaluator.js';
+import { changedFiles, diffPatch, prepareWorktree } from './git.js';
+
+/** What a measurement needs: the repository, its config and two worktrees autoloop owns. */
+export interface MeasureContext {
+  repo: string;
+  config: Config;
+  /** Config file path relative to the repository root: always protected. */
+  configFile: string;
+  evaluator: Evaluator;
+  worktrees: { baseline: string; candidate: string };
+  signal?: AbortSignal;
+}
+
+/** The measured comparison of a candidate commit against its parent. */
+export interface Measurement {
+  status: ExperimentStatus;
+  reason: string | null;
+  changedFiles: string[];
+  scopeViolations: ScopeViolation[];
+  samples: RunSample[];
+  judgement: Judgement | null;
+}
+
+/** One metric's values from the valid runs of one side. */
+export function sampleValues(samples: RunSample[], side: RunSample['side'], name: string): number[] {
+  return samples.filter((s) => s.side === side && s.ok).map((s) => s.metrics[name]!);
+}
+
+/** Judges paired samples under the config: the one place the loop and `autoloop eval` decide. */
+export function judgeSamples(config: Config, samples: RunSample[]): Judgement {
+  return judgeExperiment({
+    goal: config.metric.goal,
+    minEffect: config.metric.min_effect,
+    suspiciousEffect: config.metric.suspicious_effect,
+    baseline: sampleValues(samples, 'baseline', config.metric.name),
+    candidate: sampleValues(samples, 'candidate', config.metric.name),
+    guards: config.guards.map((g) => ({
+      name: g.name,
+      goal: g.goal,
+      maxRegression: g.max_regression,
+      baseline: samples.filter((s) => s.side === 'baseline' && s.ok).map((s) => s.metrics[g.name]!),
+      candidate: samples.filter((s) => s.side === 'candidate' && s.ok).map((s) => s.metrics[g.name]!),
+    })),
+  });
+}
+
+/**
+ * Measures `candidate` against `parent` as CI would: scope first (nothing out of scope is ever run),
+ * then setup, the candidate's check, paired interleaved runs, and the judge. With
+ * `candidateCheckedOut`, the candidate worktree already holds exactly `candidate` (the loop just
+ * committed it there).
+ */
+export async function measureCandidate(
+  context: MeasureContext,
+  parent: string,
+  candidate: string,
+  trace: string,
+  options: { checkedOut?: boolean } = {},
+): Promise<Measurement> {
+  const { repo, worktrees } = context;
+  // The patch is only for the trace: it is written while the rest goes on, and awaited before returning.
+  const patchWritten = diffPatch(repo, parent, candidate).then((patch) => writeFile(join(trace, 'diff.patch'), patch));
+  try {
+    const [changes] = await Promise.all([
+      changedFiles(repo, parent, candidate),
+      options.checkedOut ? undefined : Promise.all([prepareWorktree(repo, worktrees.baseline, parent), prepareWorktree(repo, worktrees.candidate, candidate)]),
+    ]);
+    return await measureChanges(context, parent, candidate, trace, changes);
+  } finally {
+    await patchWritten;
+  }
+}
+
+async function measureChanges(context: MeasureContext, parent: string, candidate: string, trace: string, changes: FileChange[]): Promise<Measurement> {
+  const { config, evaluator, worktrees } = context;
+  const changed = changes.map((c) => c.path);
+  const result = (status: ExperimentStatus, reason: string | null, extra: Partial<Measurement> = {}): Measurement => ({
+    status,
+    reason,
+    changedFiles: changed,
+    scopeViolations: [],
+    samples: [],
+    judgement: null,
+    ...extra,
+  });
+  if (changes.length === 0) return result('invalid', 'the proposal changed nothing');
+
+  const scopeViolations = checkScope(changes, {
+    edit: config.scope.edit,
+    protect: config.scope.protect,
+    alwaysProtect: [context.configFile, config.proposer.instructions],
+  });
+  if (scopeViolations.length > 0) return result('invalid', `out of scope: ${describeViolations(scopeViolations)}`, { scopeViolations });
+
+  const baseline: Checkout = { side: 'baseline', worktree: worktrees.baseline, commit: parent };
+  const candidateCheckout: Checkout = { side: 'candidate', worktree: worktrees.candidate, commit: candidate };
+  for (const checkout of [baseline, candidateCheckout]) {
+    const setup = await evaluator.setup(checkout.worktree, trace, checkout.side);
+    if (setup && !setup.ok) return result('crash', setup.reason!);
+  }
+  const check = await evaluator.check(candidateCheckout.worktree, trace, 'candidate');
+  if (check && !check.ok) return result('invalid', check.reason!);
+
+  const samples = await evaluator.measurePair(baseline, candidateCheckout, trace);
+  const failed = samples.find((s) => !s.ok);
+  if (failed) {
+    const crashed = failed.outcome.timedOut || failed.outcome.exitCode !== 0;
+    return result(crashed ? 'crash' : 'invalid', `${failed.side} run ${failed.index + 1}: ${failed.reason}`, { samples });
+  }
+  const judgement = judgeSamples(config, samples);
+  const status: ExperimentStatus = judgement.verdict === 'invalid' ? 'invalid' : judgement.keep ? 'keep' : 'discard';
+  // A suspicious gain is not kept; its reason must travel with the record so a human sees why.
+  const reason = status === 'invalid' || judgement.suspicious ? judgement.reasons.join('; ') : null;
+  return result(status, reason, { samples, judgement });
+}

@@ -1,0 +1,154 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { unlink, rename as renameFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readLedger } from '../../src/engine/run-files.js';
+import { runLoop, type LoopEvent } from '../../src/engine/loop.js';
+import type { Proposer } from '../../src/proposers/proposer.js';
+import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
+
+/** A proposer that applies scripted edits in turn, to drive the loop through each case. */
+function scriptedProposer(steps: Array<(worktree: string) => Promise<void>>): Proposer {
+  return {
+    kind: 'scripted',
+    async propose({ worktree, experiment }) {
+      const step = steps[experiment - 1];
+      if (!step) return null;
+      await step(worktree);
+      return { hypothesis: `step ${experiment}`, notes: {} };
+    },
+  };
+}
+
+describe('runLoop', () => {
+  it('improves the metric with the tune proposer, records everything, and leaves the user\'s tree alone', async () => {
+    const repo = makeQuadraticRepo();
+    await writeFile(join(repo, 'scratch.txt'), 'uncommitted work of the user\n');
+    const head = gitSync(repo, 'rev-parse', 'HEAD');
+    const events: LoopEvent['type'][] = [];
+    const result = await runLoop({ cwd: repo, tag: 't1', onEvent: (e) => events.push(e.type) });
+
+    expect(result.outcome).toBe('completed');
+    expect(result.stopReason).toBe('budget of 6 experiments spent');
+    expect(result.experiments).toHaveLength(7);
+    const baseline = result.experiments[0]!;
+    expect(baseline.metric).toBe(10.5);
+    const best = result.experiments.at(-1)!.best!;
+    expect(best).toBeLessThan(10.5);
+
+    // The user's working tree, index and HEAD are untouched; run files are ignored by git.
+    expect(gitSync(repo, 'rev-parse', 'HEAD')).toBe(head);
+    expect(gitSync(repo, 'status', '--porcelain')).toBe('?? scratch.txt');
+    expect(JSON.parse(readFileSync(join(repo, 'params.json'), 'utf8'))).toEqual({ x: 0, y: 0 });
+
+    // Kept experiments are commits on the run branch, with hypothesis and measured delta.
+    const kept = result.experiments.filter((e) => e.experiment > 0 && e.status === 'keep');
+    expect(kept.length).toBeGreaterThan(0);
+    expect(gitSync(repo, 'rev-parse', 'autoloop/t1/run')).toBe(kept.at(-1)!.keptCommit);
+    const log = gitSync(repo, 'log', '--format=%B%x00', `${head}..autoloop/t1/run`).split('\0').map((m) => m.trim()).filter(Boolean);
+    expect(log).toHaveLength(kept.length);
+    expect(log[0]).toContain(kept.at(-1)!.description);
+    expect(log[0]).toMatch(/loss: [\d.]+ → [\d.]+ \(−[\d.]+%\)/);
+    expect(log[0]).toContain('single run, no noise estimate');
+
+    // Ledger, table, chart, report and traces, with discarded diffs kept in the traces.
+    const ledger = await readLedger(result.paths.ledger);
+    expect(ledger.experiments).toEqual(result.experiments);
+    expect(ledger.stop?.reason).toBe('budget of 6 experiments spent');
+    const tsv = readFileSync(result.paths.results, 'utf8').trim().split('\n');
+    expect(tsv[0]!.split('\t')).toEqual(expect.arrayContaining(['commit', 'loss', 'status', 'description']));
+    expect(tsv).toHaveLength(8);
+    expect(readFileSync(result.paths.chart, 'utf8')).toMatch(/^<svg/);
+    expect(existsSync(result.paths.report)).toBe(true);
+    for (const e of result.experiments.filter((x) => x.experiment > 0)) {
+      const trace = join(result.paths.dir, e.traceDir);
+      expect(readFileSync(join(trace, 'diff.patch'), 'utf8')).toContain('params.json');
+      expect(readFileSync(join(trace, 'candidate-1.log'), 'utf8')).toContain('METRIC loss=');
+    }
+    expect(events[0]).toBe('start');
+    expect(events.at(-1)).toBe('stop');
+  });
+
+  it('rejects out-of-scope proposals before measuring them, with the paths in the ledger, and stops at max_failures', async () => {
+    const repo = makeQuadraticRepo(undefined, { 'README.md': 'hello\n', 'notes/a.md': 'a\n' });
+    const result = await runLoop({
+      cwd: repo,
+      tag: 'scope',
+      proposer: scriptedProposer([
+        async (wt) => writeFile(join(wt, 'README.md'), 'changed\n'),
+        async (wt) => writeFile(join(wt, 'eval.mjs'), 'console.log("METRIC loss=0")\n'),
+        async (wt) => unlink(join(wt, 'notes/a.md')),
+        async (wt) => renameFile(join(wt, 'params.json'), join(wt, 'params2.json')),
+        async (wt) => writeFile(join(wt, '.github/autoloop.yml'), 'metric: {}\n'),
+      ]),
+    });
+    const [, ...experiments] = result.experiments;
+    expect(experiments.map((e) => e.status)).toEqual(['invalid', 'invalid', 'invalid', 'invalid', 'invalid']);
+    expect(experiments.map((e) => e.scopeViolations.map((v) => `${v.change} ${v.path} ${v.rule}`))).toEqual([
+      ['modified README.md outside-edit'],
+      ['modified eval.mjs protected'],
+      ['deleted notes/a.md outside-edit'],
+      ['renamed params2.json outside-edit'],
+      ['modified .github/autoloop.yml protected'],
+    ]);
+    // Nothing out of scope was ever run: no evaluator logs in those traces.
+    for (const e of experiments) expect(readdirSync(join(result.paths.dir, e.traceDir)).filter((f) => f.endsWith('.log'))).toEqual([]);
+    expect(result.outcome).toBe('failed');
+    expect(result.stopReason).toMatch(/^5 invalid experiments in a row \(budget.max_failures\)/);
+    expect(gitSync(repo, 'rev-parse', 'autoloop/scope/run')).toBe(gitSync(repo, 'rev-parse', 'main'));
+  });
+
+  it('records a crashing candidate as crash and an empty proposal as invalid, and goes on', async () => {
+    const repo = makeQuadraticRepo();
+    const result = await runLoop({
+      cwd: repo,
+      tag: 'crash',
+      experiments: 3,
+      proposer: scriptedProposer([
+        async (wt) => writeFile(join(wt, 'params.json'), '{"x": "oops"'),
+        async () => undefined,
+        async (wt) => writeFile(join(wt, 'params.json'), '{"x": 3, "y": -1}\n'),
+      ]),
+    });
+    const [, crash, empty, win] = result.experiments;
+    expect(crash!.status).toBe('crash');
+    expect(crash!.reason).toMatch(/candidate run 1: evaluate.command exited with code 1/);
+    expect(empty!.status).toBe('invalid');
+    expect(empty!.reason).toBe('the proposal changed nothing');
+    expect(win!.status).toBe('keep');
+    expect(win!.metric).toBe(0.5);
+  });
+
+  it('stops when the wall-time budget is spent', async () => {
+    const repo = makeQuadraticRepo('{ experiments: 50, wall_time: 10m }');
+    let clock = 0;
+    const result = await runLoop({
+      cwd: repo,
+      tag: 'wall',
+      configPath: '.github/autoloop.yml',
+      now: () => clock,
+      onEvent: (e) => {
+        if (e.type === 'experiment') clock += 4 * 60_000;
+      },
+    });
+    expect(result.stopReason).toBe('wall_time budget spent');
+    expect(result.experiments.map((e) => e.experiment)).toEqual([0, 1, 2]);
+  });
+
+  it('fails clearly when the baseline reports no metric', async () => {
+    const repo = makeQuadraticRepo(undefined, { 'eval.mjs': 'console.log("METRIC accuracy=1")\n' });
+    const result = await runLoop({ cwd: repo, tag: 'nometric' });
+    expect(result.outcome).toBe('failed');
+    expect(result.experiments).toHaveLength(1);
+    expect(result.experiments[0]!.status).toBe('invalid');
+    expect(result.stopReason).toMatch(/the baseline could not be measured: .*no metric "loss"/);
+  });
+
+  it('refuses to start a run whose tag exists, and to resume one that does not', async () => {
+    const repo = makeQuadraticRepo();
+    await runLoop({ cwd: repo, tag: 'dup', experiments: 1 });
+    await expect(runLoop({ cwd: repo, tag: 'dup' })).rejects.toThrow(/run dup already exists in .autoloop\/dup: continue it with --resume/);
+    await expect(runLoop({ cwd: repo, tag: 'nope', resume: true })).rejects.toThrow(/no run to resume named nope/);
+    await expect(runLoop({ cwd: repo, tag: 'bad tag' })).rejects.toThrow(/--tag "bad tag" is not a valid name/);
+  });
+});
