@@ -66,16 +66,27 @@ export async function measureCandidate(
 ): Promise<Measurement> {
   const { repo, worktrees } = context;
   // The patch is only for the trace: it is written while the rest goes on, and awaited before returning.
-  const patchWritten = diffPatch(repo, parent, candidate).then((patch) => writeFile(join(trace, 'diff.patch'), patch));
+  // Its failure is held as a value until then, so it cannot surface as an unhandled rejection meanwhile.
+  const patchWritten = diffPatch(repo, parent, candidate)
+    .then((patch) => writeFile(join(trace, 'diff.patch'), patch))
+    .then(
+      () => null,
+      (error: unknown) => error,
+    );
+  let measurement: Measurement;
   try {
     const [changes] = await Promise.all([
       changedFiles(repo, parent, candidate),
       options.checkedOut ? undefined : Promise.all([prepareWorktree(repo, worktrees.baseline, parent), prepareWorktree(repo, worktrees.candidate, candidate)]),
     ]);
-    return await measureChanges(context, parent, candidate, trace, changes);
-  } finally {
+    measurement = await measureChanges(context, parent, candidate, trace, changes);
+  } catch (error) {
     await patchWritten;
+    throw error;
   }
+  const failure = await patchWritten;
+  if (failure) throw failure;
+  return measurement;
 }
 
 async function measureChanges(context: MeasureContext, parent: string, candidate: string, trace: string, changes: FileChange[]): Promise<Measurement> {
