@@ -88,7 +88,9 @@ export class CommandShell {
       this.settle();
     });
     const fail = (error: Error) => {
-      if (this.child === child) this.child = null;
+      // A shell closed on purpose may exit after its successor started: its end concerns no one.
+      if (this.child !== child) return;
+      this.child = null;
       const pending = [this.current, ...this.queue.splice(0)].filter((p): p is Pending => p !== null);
       this.current = null;
       for (const p of pending) p.reject(error);
