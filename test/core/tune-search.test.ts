@@ -13,6 +13,7 @@ import {
   type Point,
   type SearchInput,
 } from '../../src/core/tune-search.js';
+import { makeExperiment } from '../fixtures/ledger.js';
 
 /** Runs the loop against an objective (minimised): keep strictly better points, as the engine does. */
 function simulate(
@@ -239,29 +240,7 @@ describe('replaySigma', () => {
 
 describe('readTuneHistory', () => {
   function record(experiment: number, status: ExperimentStatus, notes: Record<string, unknown>): ExperimentRecord {
-    return {
-      type: 'experiment',
-      experiment,
-      status,
-      description: '',
-      parentCommit: 'a',
-      candidateCommit: 'b',
-      keptCommit: null,
-      bestCommit: 'a',
-      metric: 1,
-      guards: {},
-      best: 1,
-      judgement: null,
-      samples: [],
-      scopeViolations: [],
-      changedFiles: [],
-      reason: null,
-      proposer: { kind: 'tune', notes },
-      durations: { proposeMs: 0, evaluateMs: 0, totalMs: 0, overheadMs: 0 },
-      traceDir: '',
-      startedAt: '',
-      finishedAt: '',
-    };
+    return makeExperiment({ experiment, status, proposer: { kind: 'tune', notes } });
   }
 
   it('reads proposals with their status, and baseline and start points as visited', () => {

@@ -7,6 +7,7 @@ import { configSchema, type ConfigInput } from '../../src/core/config-schema.js'
 import type { ExperimentRecord, ExperimentStatus } from '../../src/core/records.js';
 import type { Proposal, ProposalContext } from '../../src/proposers/proposer.js';
 import { TuneError, createTuneProposer } from '../../src/proposers/tune.js';
+import { makeExperiment } from '../fixtures/ledger.js';
 
 type TuneInput = NonNullable<NonNullable<ConfigInput['proposer']>['tune']>;
 
@@ -20,29 +21,7 @@ function configFor(tune: TuneInput) {
 }
 
 function record(experiment: number, status: ExperimentStatus, notes: Record<string, unknown>): ExperimentRecord {
-  return {
-    type: 'experiment',
-    experiment,
-    status,
-    description: '',
-    parentCommit: 'a',
-    candidateCommit: 'b',
-    keptCommit: null,
-    bestCommit: 'a',
-    metric: 1,
-    guards: {},
-    best: 1,
-    judgement: null,
-    samples: [],
-    scopeViolations: [],
-    changedFiles: [],
-    reason: null,
-    proposer: { kind: 'tune', notes },
-    durations: { proposeMs: 0, evaluateMs: 0, totalMs: 0, overheadMs: 0 },
-    traceDir: '',
-    startedAt: '',
-    finishedAt: '',
-  };
+  return makeExperiment({ experiment, status, proposer: { kind: 'tune', notes } });
 }
 
 let worktree: string;
