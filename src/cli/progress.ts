@@ -45,6 +45,8 @@ export function experimentLine(event: Extract<LoopEvent, { type: 'experiment' }>
 export class ProgressPrinter {
   private metricName = '';
   private running: { experiment: number; since: number } | null = null;
+  /** What the live line repeats from the last finished experiment. */
+  private standing: { best: number | null; baseline: number | null; keepRate: number; budget: number; etaMs: number | null } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private durations: number[] = [];
   private wallTimeMs: number | null = null;
@@ -79,7 +81,9 @@ export class ProgressPrinter {
         this.clearLive();
         if (event.record.experiment > 0) this.durations.push(event.record.durations.totalMs);
         const remaining = event.budget - event.record.experiment;
-        this.out.write(`${experimentLine(event, this.metricName, this.eta(remaining, event.elapsedMs))}\n`);
+        const etaMs = this.eta(remaining, event.elapsedMs);
+        this.standing = { best: event.best, baseline: event.baseline, keepRate: event.keepRate, budget: event.budget, etaMs };
+        this.out.write(`${experimentLine(event, this.metricName, etaMs)}\n`);
         break;
       }
       case 'stop':
@@ -100,8 +104,16 @@ export class ProgressPrinter {
   private drawLive(): void {
     if (!this.running) return;
     const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[this.frame++ % 10];
-    const label = this.running.experiment === 0 ? 'measuring the baseline' : `experiment ${this.running.experiment} running`;
-    this.out.write(`\r\x1b[K${spinner} ${label} … ${formatDuration(this.now() - this.running.since)}`);
+    const { experiment, since } = this.running;
+    const parts = [`${spinner} ${experiment === 0 ? 'measuring the baseline' : `experiment ${experiment}/${this.standing?.budget ?? '?'}`} ${formatDuration(this.now() - since)}`];
+    const standing = this.standing;
+    if (standing?.best != null) {
+      const vsBaseline = standing.baseline ? ` (${formatPercent((standing.best - standing.baseline) / Math.abs(standing.baseline))})` : '';
+      parts.push(`best ${this.metricName} ${formatNumber(standing.best, 6)}${vsBaseline}`);
+    }
+    if (standing && experiment > 1) parts.push(`keep rate ${Math.round(standing.keepRate * 100)}%`);
+    if (standing?.etaMs != null) parts.push(`~${formatDuration(standing.etaMs)} left`);
+    this.out.write(`\r\x1b[K${parts.join(' · ')}`);
   }
 
   private clearLive(): void {

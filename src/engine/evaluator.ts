@@ -39,6 +39,18 @@ function failureReason(what: string, outcome: CommandOutcome, stderr: string): s
   return `${what} ${how}${lastLine ? `: ${lastLine}` : ''}`;
 }
 
+/** Why a checkout could not be measured: `crash` when a command failed or timed out, `invalid` when it ran but reported no usable metric or failed its check. */
+export interface MeasureFailure {
+  status: 'crash' | 'invalid';
+  reason: string;
+}
+
+/** A failed run crashed when its command failed; it is invalid when it ran but its metrics were unusable. */
+export function sampleFailure(sample: RunSample): MeasureFailure {
+  const crashed = sample.outcome.timedOut || sample.outcome.exitCode !== 0;
+  return { status: crashed ? 'crash' : 'invalid', reason: `${sample.side} run ${sample.index + 1}: ${sample.reason}` };
+}
+
 /**
  * Runs the user's evaluator under its budget: `setup` once per worktree, `check` before a checkout's
  * runs count, then `command`, whose metrics come from the harness-owned metrics file or stdout.
@@ -113,6 +125,21 @@ export class Evaluator {
       return { ...base, ok: false, reason: (error as Error).message, metrics: {} };
     }
     return metrics.ok ? { ...base, ok: true, metrics: metrics.values } : { ...base, ok: false, reason: metrics.reason, metrics: metrics.values };
+  }
+
+  /** Setup, check, then `evaluate.repeats` runs of one checkout alone: how the base of a run is measured. */
+  async measureAlone(checkout: Checkout, traceDir: string): Promise<{ samples: RunSample[]; failure: MeasureFailure | null }> {
+    const setup = await this.setup(checkout.worktree, traceDir, checkout.side);
+    if (setup && !setup.ok) return { samples: [], failure: { status: 'crash', reason: setup.reason! } };
+    const check = await this.check(checkout.worktree, traceDir, checkout.side);
+    if (check && !check.ok) return { samples: [], failure: { status: 'invalid', reason: check.reason! } };
+    const samples: RunSample[] = [];
+    for (let i = 0; i < this.config.evaluate.repeats; i++) {
+      const sample = await this.measure(checkout, i, traceDir);
+      samples.push(sample);
+      if (!sample.ok) return { samples, failure: sampleFailure(sample) };
+    }
+    return { samples, failure: null };
   }
 
   /**

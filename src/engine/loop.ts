@@ -4,7 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config-schema.js';
 import { configHash } from '../core/config.js';
 import { SINGLE_RUN_NOTE } from '../core/judge.js';
-import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/records.js';
+import type { ExperimentRecord, Judgement, RunRecord } from '../core/records.js';
 import { renderProgressChart } from '../core/chart.js';
 import { renderMarkdownReport, renderResultsTsv } from '../core/report.js';
 import { mean } from '../core/stats.js';
@@ -12,7 +12,7 @@ import { formatNumber, formatPercent } from '../core/units.js';
 import type { Proposer } from '../proposers/proposer.js';
 import { createProposer } from '../proposers/index.js';
 import { loadConfigFile } from './config-file.js';
-import { Evaluator, type Checkout } from './evaluator.js';
+import { Evaluator } from './evaluator.js';
 import { measureCandidate, sampleValues, type MeasureContext } from './measure.js';
 import { branchHead, commitAll, git, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
 import { RunSetupError } from './errors.js';
@@ -85,13 +85,11 @@ function commitMessage(hypothesis: string, experiment: number, judgement: Judgem
 interface RunState {
   repo: string;
   config: Config;
-  configFile: string;
   paths: RunPaths;
   run: RunRecord;
   experiments: ExperimentRecord[];
-  evaluator: Evaluator;
   proposer: Proposer;
-  worktrees: { baseline: string; candidate: string };
+  /** The evaluator and the two worktrees (baseline, candidate) the run measures in. */
   measure: MeasureContext;
   options: RunOptions;
 }
@@ -121,46 +119,36 @@ function bestOf(experiments: ExperimentRecord[]): { commit: string; metric: numb
   return { commit: last.bestCommit, metric: last.best };
 }
 
+/** Experiment 0: the base commit measured alone, the reference every later experiment builds on. */
 async function measureBaseline(state: RunState): Promise<ExperimentRecord> {
-  const { config, run, evaluator } = state;
+  const { config, run } = state;
   const startedAt = new Date();
   const t0 = performance.now();
   const trace = traceDir(state.paths, 0);
   await mkdir(trace, { recursive: true });
-  await prepareWorktree(state.repo, state.worktrees.baseline, run.baseCommit);
-  const checkout: Checkout = { side: 'baseline', worktree: state.worktrees.baseline, commit: run.baseCommit };
-  const failedStep = (await evaluator.setup(checkout.worktree, trace, 'baseline')) ?? null;
-  const check = failedStep?.ok === false ? failedStep : await evaluator.check(checkout.worktree, trace, 'baseline');
-  const samples: RunSample[] = [];
-  if (check?.ok !== false) {
-    for (let i = 0; i < config.evaluate.repeats; i++) {
-      const sample = await evaluator.measure(checkout, i, trace);
-      samples.push(sample);
-      if (!sample.ok) break;
-    }
-  }
-  const failed = check?.ok === false ? check.reason! : samples.find((s) => !s.ok)?.reason;
-  const values = sampleValues(samples, 'baseline', config.metric.name);
-  const metric = failed ? null : mean(values);
+  await prepareWorktree(state.repo, state.measure.worktrees.baseline, run.baseCommit);
+  const { samples, failure } = await state.measure.evaluator.measureAlone({ side: 'baseline', worktree: state.measure.worktrees.baseline, commit: run.baseCommit }, trace);
+  const metricOf = (name: string) => mean(sampleValues(samples, 'baseline', name));
+  const metric = failure ? null : metricOf(config.metric.name);
   const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
   const totalMs = performance.now() - t0;
   return {
     type: 'experiment',
     experiment: 0,
-    status: failed ? (samples.some((s) => s.outcome.timedOut || s.outcome.exitCode !== 0) ? 'crash' : 'invalid') : 'keep',
+    status: failure?.status ?? 'keep',
     description: 'baseline',
     parentCommit: run.baseCommit,
     candidateCommit: run.baseCommit,
-    keptCommit: failed ? null : run.baseCommit,
+    keptCommit: failure ? null : run.baseCommit,
     bestCommit: run.baseCommit,
     metric,
-    guards: Object.fromEntries(config.guards.map((g) => [g.name, mean(samples.filter((s) => s.ok).map((s) => s.metrics[g.name]!))])),
+    guards: failure ? {} : Object.fromEntries(config.guards.map((g) => [g.name, metricOf(g.name)])),
     best: metric,
     judgement: null,
     samples,
     scopeViolations: [],
     changedFiles: [],
-    reason: failed ?? null,
+    reason: failure?.reason ?? null,
     proposer: { kind: 'baseline', notes: {} },
     durations: { proposeMs: 0, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
     traceDir: relative(state.paths.dir, trace),
@@ -179,12 +167,12 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
   const best = bestOf(state.experiments);
 
   // Both sides start from the best commit; the proposer then edits the candidate's copy.
-  await Promise.all([prepareWorktree(repo, state.worktrees.candidate, best.commit), prepareWorktree(repo, state.worktrees.baseline, best.commit)]);
+  await Promise.all([prepareWorktree(repo, state.measure.worktrees.candidate, best.commit), prepareWorktree(repo, state.measure.worktrees.baseline, best.commit)]);
   const tPropose = performance.now();
   let proposal;
   try {
     proposal = await state.proposer.propose({
-      worktree: state.worktrees.candidate,
+      worktree: state.measure.worktrees.candidate,
       config,
       experiment: k,
       history: state.experiments,
@@ -200,52 +188,37 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
   if (!proposal) return 'exhausted';
   await writeFile(join(trace, 'proposal.json'), `${JSON.stringify({ experiment: k, parent: best.commit, ...proposal }, null, 2)}\n`);
 
-  const base: Omit<ExperimentRecord, 'status' | 'candidateCommit' | 'keptCommit' | 'bestCommit' | 'metric' | 'guards' | 'best' | 'judgement' | 'samples' | 'reason' | 'durations' | 'finishedAt'> = {
-    type: 'experiment',
-    experiment: k,
-    description: proposal.hypothesis,
-    parentCommit: best.commit,
-    scopeViolations: [],
-    changedFiles: [],
-    proposer: { kind: state.proposer.kind, notes: proposal.notes },
-    traceDir: relative(state.paths.dir, trace),
-    startedAt: startedAt.toISOString(),
-  };
-  const finish = (fields: Pick<ExperimentRecord, 'status' | 'candidateCommit' | 'reason'> & Partial<ExperimentRecord>, samples: RunSample[] = []): ExperimentRecord => {
-    const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
-    const totalMs = performance.now() - t0;
-    return {
-      ...base,
-      keptCommit: null,
-      bestCommit: best.commit,
-      metric: null,
-      guards: {},
-      best: best.metric,
-      judgement: null,
-      samples,
-      ...fields,
-      durations: { proposeMs, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
-      finishedAt: new Date().toISOString(),
-    };
-  };
-
-  const candidate = await commitAll(state.worktrees.candidate, `${proposal.hypothesis}\n\nautoloop experiment ${k} (candidate)`);
+  const candidate = await commitAll(state.measure.worktrees.candidate, `${proposal.hypothesis}\n\nautoloop experiment ${k} (candidate)`);
   const measured = await measureCandidate(state.measure, best.commit, candidate, trace, { checkedOut: true });
   if (options.signal?.aborted) return 'interrupted';
-  const { judgement } = measured;
-  const fields = {
+  const { judgement, samples } = measured;
+  const measuredMean = judgement && judgement.verdict !== 'invalid' ? judgement.candidate.mean : null;
+  const kept = measured.status === 'keep' && judgement ? await recommit(repo, candidate, best.commit, commitMessage(proposal.hypothesis, k, judgement, config.metric.name)) : null;
+  const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
+  const totalMs = performance.now() - t0;
+  return {
+    type: 'experiment',
+    experiment: k,
     status: measured.status,
+    description: proposal.hypothesis,
+    parentCommit: best.commit,
     candidateCommit: candidate,
-    reason: measured.reason,
-    changedFiles: measured.changedFiles,
-    scopeViolations: measured.scopeViolations,
-    metric: judgement && judgement.verdict !== 'invalid' ? judgement.candidate.mean : null,
+    keptCommit: kept,
+    bestCommit: kept ?? best.commit,
+    metric: measuredMean,
     guards: Object.fromEntries((judgement?.guards ?? []).map((g) => [g.name, g.candidate])),
+    best: kept ? measuredMean : best.metric,
     judgement,
+    samples,
+    scopeViolations: measured.scopeViolations,
+    changedFiles: measured.changedFiles,
+    reason: measured.reason,
+    proposer: { kind: state.proposer.kind, notes: proposal.notes },
+    durations: { proposeMs, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
+    traceDir: relative(state.paths.dir, trace),
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
   };
-  if (measured.status !== 'keep' || !judgement) return finish(fields, measured.samples);
-  const kept = await recommit(repo, candidate, best.commit, commitMessage(proposal.hypothesis, k, judgement, config.metric.name));
-  return finish({ ...fields, keptCommit: kept, bestCommit: kept, best: judgement.candidate.mean }, measured.samples);
 }
 
 async function openRun(options: RunOptions): Promise<{ state: RunState; resumed: boolean }> {
@@ -319,13 +292,10 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
   const state: RunState = {
     repo,
     config,
-    configFile: file,
     paths,
     run,
     experiments,
-    evaluator,
     proposer: options.proposer ?? createProposer(config),
-    worktrees,
     measure: { repo, config, configFile: run.configFile, evaluator, worktrees, signal: options.signal },
     options,
   };

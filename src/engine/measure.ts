@@ -4,7 +4,7 @@ import type { Config } from '../core/config-schema.js';
 import { judgeExperiment } from '../core/judge.js';
 import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/records.js';
 import { checkScope, describeViolations, type FileChange } from '../core/scope.js';
-import type { Evaluator, Checkout } from './evaluator.js';
+import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
 import { changedFiles, diffPatch, prepareWorktree } from './git.js';
 
 /** What a measurement needs: the repository, its config and two worktrees autoloop owns. */
@@ -122,8 +122,8 @@ async function measureChanges(context: MeasureContext, parent: string, candidate
   const samples = await evaluator.measurePair(baseline, candidateCheckout, trace);
   const failed = samples.find((s) => !s.ok);
   if (failed) {
-    const crashed = failed.outcome.timedOut || failed.outcome.exitCode !== 0;
-    return result(crashed ? 'crash' : 'invalid', `${failed.side} run ${failed.index + 1}: ${failed.reason}`, { samples });
+    const failure = sampleFailure(failed);
+    return result(failure.status, failure.reason, { samples });
   }
   const judgement = judgeSamples(config, samples);
   const status: ExperimentStatus = judgement.verdict === 'invalid' ? 'invalid' : judgement.keep ? 'keep' : 'discard';
