@@ -77,6 +77,14 @@ export const evaluateSchema = z
     check: z.string().min(1).optional().describe('Must pass on a checkout before its timing counts, e.g. `npm test`.'),
     timeout: duration.prefault('5m').describe('Hard time budget for one run of `command` (and for `setup` and `check` each).'),
     repeats: z.number().int().min(1).max(100).default(1).describe('Runs per side; baseline and candidate alternate B C B C.'),
+    baseline: z
+      .enum(['paired', 'cached'])
+      .default('paired')
+      .describe('`paired` re-measures the parent beside each candidate (B C B C); `cached` re-uses the best\'s last samples: twice the throughput, but unpaired.'),
+    env: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'))
+      .default([])
+      .describe('Secret-looking variables (tokens, keys, passwords) passed to the evaluator anyway. All others of that kind are withheld.'),
   })
   .describe('How a checkout is measured.');
 
