@@ -42,7 +42,7 @@ describe('parseConfig: valid files', () => {
       suspicious_effect: { kind: 'relative', value: 0.5 },
     });
     expect(config.guards).toEqual([]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 1 });
+    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 1, baseline: 'paired', env: [] });
     expect(config.scope).toEqual({ edit: ['params.json'], protect: [] });
     expect(config.proposer.kind).toBe('tune');
     expect(config.proposer.instructions).toBe('.github/autoloop.md');
@@ -55,7 +55,7 @@ describe('parseConfig: valid files', () => {
     const config = parseConfig(fixture('valid-full.yml'), 'valid-full.yml');
     expect(config.metric.min_effect).toEqual({ kind: 'relative', value: 0.01 });
     expect(config.guards).toEqual([{ name: 'peak_mem_mb', goal: 'minimize', max_regression: { kind: 'relative', value: 0.1 } }]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3 });
+    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3, baseline: 'paired', env: [] });
     expect(config.scope).toEqual({ edit: ['src/model/**', 'params.json'], protect: ['eval/**'] });
     expect(config.budget).toEqual({ experiments: 20, parallel: 1, max_failures: 5, wall_time: 28_800_000 });
     expect(config.review).toEqual({ reviewers: ['octocat'], approve_each: true });
@@ -84,7 +84,7 @@ describe('parseConfig: errors name the file, key and line', () => {
       file: 'unknown-key.yml',
       path: 'evaluate.colour',
       line: 6,
-      message: 'unknown key "colour" (allowed: command, setup, check, timeout, repeats)',
+      message: 'unknown key "colour" (allowed: command, setup, check, timeout, repeats, baseline, env)',
     });
   });
 
