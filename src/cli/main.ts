@@ -44,7 +44,8 @@ class UsageError extends Error {}
 const USAGE = `autoloop — propose a change, measure it, keep it only if it is really better, repeat.
 
 Usage:
-  autoloop run [--config PATH] [--tag TAG] [--base REF] [--experiments N] [--goal TEXT] [--resume] [--json]
+  autoloop run [--config PATH] [--tag TAG] [--base REF] [--experiments N] [--goal TEXT] [--resume]
+               [--accept-suspicious] [--json]
   autoloop eval [HEAD] [--base REF] [--config PATH] [--repeats N] [--json]
   autoloop validate [--config PATH] [--json]
   autoloop report [RUN_DIR] [--tag TAG] [--chart FILE] [--json]
@@ -120,6 +121,7 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
     experiments: { type: 'string' },
     goal: { type: 'string' },
     resume: { type: 'boolean' },
+    'accept-suspicious': { type: 'boolean' },
   });
   if (values.help) return help(io);
   const printer = new ProgressPrinter(io.stderr);
@@ -131,6 +133,7 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
     resume: values.resume,
     experiments: positiveInt(values.experiments, '--experiments'),
     goal: values.goal,
+    acceptSuspicious: values['accept-suspicious'],
     signal: io.signal,
     onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir } : event) : printer.handle(event)),
   });
@@ -155,7 +158,7 @@ async function commandEval(args: string[], io: CliIO): Promise<number> {
   const { measurement: m, config } = result;
   const valid = m.status !== 'invalid' && m.status !== 'crash';
   if (values.json) {
-    json(io, { base: result.baseCommit, head: result.headCommit, status: m.status, reason: m.reason, judgement: m.judgement, scopeViolations: m.scopeViolations, changedFiles: m.changedFiles, traceDir: result.traceDir });
+    json(io, result.document);
     return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
   }
   const out: string[] = [`${result.headLabel} (${result.headCommit.slice(0, 7)}) against ${values.base ?? 'HEAD'} (${result.baseCommit.slice(0, 7)}), ${config.evaluate.repeats} run(s) per side, interleaved`];

@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import type { Config } from './config-schema.js';
 import type { ScopeViolation } from './records.js';
 
 /** Paths no proposal may ever touch, whatever the config says. */
@@ -19,6 +20,16 @@ export interface ScopeRules {
   alwaysProtect: readonly string[];
 }
 
+/** The scope of a config: its `edit` and `protect` lists, with the config file and instructions always protected. */
+export function scopeRules(config: Config, configFile: string): ScopeRules {
+  return { edit: config.scope.edit, protect: config.scope.protect, alwaysProtect: [configFile, config.proposer.instructions] };
+}
+
+/** Every protected pattern of a scope, the built-in ones included. */
+export function protectedPatterns(rules: ScopeRules): string[] {
+  return [...ALWAYS_PROTECTED, ...rules.alwaysProtect, ...rules.protect];
+}
+
 function matcher(patterns: readonly string[]): (path: string) => string | undefined {
   const compiled = patterns.map((pattern) => ({ pattern, test: picomatch(pattern, { dot: true }) }));
   return (path) => compiled.find((entry) => entry.test(path))?.pattern;
@@ -29,7 +40,7 @@ function matcher(patterns: readonly string[]): (path: string) => string | undefi
  * and the always-protected paths. A rename is checked at both its old and its new path.
  */
 export function checkScope(changes: readonly FileChange[], rules: ScopeRules): ScopeViolation[] {
-  const protectedBy = matcher([...ALWAYS_PROTECTED, ...rules.alwaysProtect, ...rules.protect]);
+  const protectedBy = matcher(protectedPatterns(rules));
   const editableBy = matcher(rules.edit);
   const violations: ScopeViolation[] = [];
   for (const change of changes) {

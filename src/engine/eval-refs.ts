@@ -1,7 +1,12 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config-schema.js';
+import { configHash } from '../core/config.js';
+import { buildResultDocument, type ResultDocument } from '../core/result.js';
+import { scopeRules } from '../core/scope.js';
 import { loadConfigFile } from './config-file.js';
+import { environmentFingerprint } from './fingerprint.js';
+import { ProtectedFiles } from './pin.js';
 import { Evaluator } from './evaluator.js';
 import { git, removeWorktree, repoRoot, resolveCommit, snapshotWorkingTree } from './git.js';
 import { measureCandidate, type Measurement } from './measure.js';
@@ -28,7 +33,15 @@ export interface EvalResult {
   /** What was measured, for people: a ref name or "working tree". */
   headLabel: string;
   measurement: Measurement;
+  /** The versioned result document (also written to `result.json` in the trace folder). */
+  document: ResultDocument;
   traceDir: string;
+}
+
+/** The repository's `origin` remote, if it has one: how a result names its repository. */
+async function remoteName(repo: string): Promise<string | null> {
+  const url = await git(repo, ['config', '--get', 'remote.origin.url']).catch(() => '');
+  return url.trim() || null;
 }
 
 /**
@@ -57,13 +70,33 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   const worktreeRoot = join(commonDir, 'autoloop', `eval-${process.pid}`);
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   try {
+    const configFile = relative(repo, configPath);
+    const protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, configFile));
     const measurement = await measureCandidate(
-      { repo, config, configFile: relative(repo, configPath), evaluator: new Evaluator(config, process.env, options.signal), worktrees, signal: options.signal },
+      { repo, config, configFile, evaluator: new Evaluator(config, process.env, options.signal), worktrees, protectedFiles, signal: options.signal },
       baseCommit,
       headCommit,
       traceDir,
     );
-    return { repo, config, baseCommit, headCommit, headLabel: options.head ?? 'working tree', measurement, traceDir };
+    const document = buildResultDocument({
+      repo: await remoteName(repo),
+      base: baseCommit,
+      head: headCommit,
+      config,
+      configFile,
+      configHash: configHash(loaded.text),
+      protectedHash: protectedFiles.hash,
+      status: measurement.status,
+      judgement: measurement.judgement,
+      samples: measurement.samples,
+      changedFiles: measurement.changedFiles,
+      scopeViolations: measurement.scopeViolations,
+      reason: measurement.reason,
+      environment: environmentFingerprint(),
+      createdAt: new Date(),
+    });
+    await writeFile(join(traceDir, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
+    return { repo, config, baseCommit, headCommit, headLabel: options.head ?? 'working tree', measurement, document, traceDir };
   } finally {
     await removeWorktree(repo, worktrees.baseline);
     await removeWorktree(repo, worktrees.candidate);

@@ -16,6 +16,8 @@ import { Evaluator } from './evaluator.js';
 import { measureCandidate, sampleValues, type MeasureContext } from './measure.js';
 import { branchHead, commitAll, git, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
 import { RunSetupError } from './errors.js';
+import { ProtectedFiles } from './pin.js';
+import { scopeRules } from '../core/scope.js';
 import { appendRecord, excludeFromGit, latestRunDir, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
 
 export interface RunOptions {
@@ -33,6 +35,8 @@ export interface RunOptions {
   experiments?: number;
   /** Free-text goal for the proposer. */
   goal?: string;
+  /** Keep improvements beyond `suspicious_effect` instead of leaving them for a human. */
+  acceptSuspicious?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: LoopEvent) => void;
   /** Replaces the proposer chosen by the config (tests, embedding). */
@@ -296,7 +300,16 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
     run,
     experiments,
     proposer: options.proposer ?? createProposer(config),
-    measure: { repo, config, configFile: run.configFile, evaluator, worktrees, signal: options.signal },
+    measure: {
+      repo,
+      config,
+      configFile: run.configFile,
+      evaluator,
+      worktrees,
+      protectedFiles: await ProtectedFiles.load(repo, run.baseCommit, scopeRules(config, run.configFile)),
+      acceptSuspicious: options.acceptSuspicious,
+      signal: options.signal,
+    },
     options,
   };
   return { state, resumed: Boolean(options.resume) };

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { Config } from '../core/config-schema.js';
 import { judgeExperiment } from '../core/judge.js';
 import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/records.js';
-import { checkScope, describeViolations, type FileChange } from '../core/scope.js';
+import { checkScope, describeViolations, scopeRules, type FileChange } from '../core/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
 import { changedFiles, diffPatch, prepareWorktree } from './git.js';
+import type { ProtectedFiles } from './pin.js';
 
 /** What a measurement needs: the repository, its config and two worktrees autoloop owns. */
 export interface MeasureContext {
@@ -15,6 +16,10 @@ export interface MeasureContext {
   configFile: string;
   evaluator: Evaluator;
   worktrees: { baseline: string; candidate: string };
+  /** The base commit's protected files, restored into both worktrees before anything is timed. */
+  protectedFiles: ProtectedFiles;
+  /** Keep improvements beyond `suspicious_effect` (the user said so for this run). */
+  acceptSuspicious?: boolean;
   signal?: AbortSignal;
 }
 
@@ -31,6 +36,17 @@ export interface Measurement {
 /** One metric's values from the valid runs of one side. */
 export function sampleValues(samples: RunSample[], side: RunSample['side'], name: string): number[] {
   return samples.filter((s) => s.side === side && s.ok).map((s) => s.metrics[name]!);
+}
+
+/**
+ * keep, discard or invalid from the judge's answer. A suspicious gain (guards held) is kept only
+ * when the user accepted suspicious gains for this run (`--accept-suspicious`).
+ */
+export function experimentStatus(judgement: Judgement, acceptSuspicious: boolean): ExperimentStatus {
+  if (judgement.verdict === 'invalid') return 'invalid';
+  if (judgement.keep) return 'keep';
+  const acceptable = acceptSuspicious && judgement.suspicious && judgement.verdict === 'improved' && judgement.guards.every((g) => g.held);
+  return acceptable ? 'keep' : 'discard';
 }
 
 /** Judges paired samples under the config: the one place the loop and `autoloop eval` decide. */
@@ -103,11 +119,7 @@ async function measureChanges(context: MeasureContext, parent: string, candidate
   });
   if (changes.length === 0) return result('invalid', 'the proposal changed nothing');
 
-  const scopeViolations = checkScope(changes, {
-    edit: config.scope.edit,
-    protect: config.scope.protect,
-    alwaysProtect: [context.configFile, config.proposer.instructions],
-  });
+  const scopeViolations = checkScope(changes, scopeRules(config, context.configFile));
   if (scopeViolations.length > 0) return result('invalid', `out of scope: ${describeViolations(scopeViolations)}`, { scopeViolations });
 
   const baseline: Checkout = { side: 'baseline', worktree: worktrees.baseline, commit: parent };
@@ -119,6 +131,8 @@ async function measureChanges(context: MeasureContext, parent: string, candidate
   const check = await evaluator.check(candidateCheckout.worktree, trace, 'candidate');
   if (check && !check.ok) return result('invalid', check.reason!);
 
+  // setup and check ran candidate code: put the base's evaluator back before anything is timed.
+  await Promise.all([context.protectedFiles.pin(baseline.worktree), context.protectedFiles.pin(candidateCheckout.worktree)]);
   const samples = await evaluator.measurePair(baseline, candidateCheckout, trace);
   const failed = samples.find((s) => !s.ok);
   if (failed) {
@@ -126,8 +140,8 @@ async function measureChanges(context: MeasureContext, parent: string, candidate
     return result(failure.status, failure.reason, { samples });
   }
   const judgement = judgeSamples(config, samples);
-  const status: ExperimentStatus = judgement.verdict === 'invalid' ? 'invalid' : judgement.keep ? 'keep' : 'discard';
-  // A suspicious gain is not kept; its reason must travel with the record so a human sees why.
+  const status = experimentStatus(judgement, context.acceptSuspicious ?? false);
+  // A suspicious gain is not kept without consent; its reason must travel with the record so a human sees why.
   const reason = status === 'invalid' || judgement.suspicious ? judgement.reasons.join('; ') : null;
   return result(status, reason, { samples, judgement });
 }

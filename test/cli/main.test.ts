@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseResultDocument } from '../../src/core/result.js';
 import { readLedger } from '../../src/engine/run-files.js';
 import { runCli } from '../fixtures/cli.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
@@ -92,8 +93,22 @@ describe('autoloop CLI', () => {
     expect(result.stdout).toContain('3 run(s) per side');
     // The user's files and index are as they were.
     expect(gitSync(repo, 'status', '--porcelain')).toBe('M params.json');
-    const json = await runCli(['eval', '--json'], repo);
-    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'keep', judgement: { verdict: 'improved', singleRun: true } });
+    const json = await runCli(['eval', '--json', '--repeats', '2'], repo);
+    const document = parseResultDocument(JSON.parse(json.stdout));
+    expect(document).toMatchObject({
+      kind: 'autoloop-result',
+      version: 1,
+      base: gitSync(repo, 'rev-parse', 'HEAD'),
+      status: 'keep',
+      verdict: 'improved',
+      baseline: 'paired',
+      repeats: 2,
+      samples: { baseline: { loss: [10.5, 10.5] }, candidate: { loss: [1.5, 1.5] } },
+      changedFiles: ['params.json'],
+      environment: { node: process.version, cpuCount: expect.any(Number) },
+    });
+    expect(document.runs.map((r) => r.side)).toEqual(['baseline', 'candidate', 'baseline', 'candidate']);
+    expect(document.protectedHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('eval reports out-of-scope changes as invalid with exit code 4', async () => {

@@ -119,6 +119,28 @@ describe('runLoop', () => {
     expect(win!.metric).toBe(0.5);
   });
 
+  it('leaves a gain beyond suspicious_effect for a human unless --accept-suspicious', async () => {
+    const suspicious = (acceptSuspicious: boolean) => {
+      const repo = makeQuadraticRepo();
+      const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('suspicious_effect: 100%', 'suspicious_effect: 50%');
+      return { repo, config, acceptSuspicious };
+    };
+    for (const { repo, config, acceptSuspicious } of [suspicious(false), suspicious(true)]) {
+      await writeFile(join(repo, '.github/autoloop.yml'), config);
+      const result = await runLoop({
+        cwd: repo,
+        tag: 'sus',
+        experiments: 1,
+        acceptSuspicious,
+        proposer: scriptedProposer([async (wt) => writeFile(join(wt, 'params.json'), '{"x": 3, "y": -1}\n')]),
+      });
+      const experiment = result.experiments[1]!;
+      expect(experiment.judgement).toMatchObject({ verdict: 'improved', suspicious: true, keep: false });
+      expect(experiment.status).toBe(acceptSuspicious ? 'keep' : 'discard');
+      expect(experiment.reason).toContain('suspicious_effect (50%)');
+    }
+  });
+
   it('stops when the wall-time budget is spent', async () => {
     const repo = makeQuadraticRepo('{ experiments: 50, wall_time: 10m }');
     let clock = 0;
