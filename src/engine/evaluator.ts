@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { Config } from '../core/config-schema.js';
 import { readMetrics } from '../core/metrics.js';
 import type { CommandOutcome, RunSample } from '../core/records.js';
+import { createRedactor, scrubEnvironment } from '../core/secrets.js';
 import { formatDuration } from '../core/units.js';
-import { runCommand } from './process.js';
+import { runCommand, type CommandResult } from './process.js';
 
 /** Outcome of `setup` or `check`: they must succeed before anything is measured. */
 export interface StepResult {
@@ -58,20 +59,35 @@ export function sampleFailure(sample: RunSample): MeasureFailure {
 export class Evaluator {
   private readonly setUp = new Set<string>();
 
+  /** `env` without its secrets, except those `evaluate.env` names. */
+  private readonly env: NodeJS.ProcessEnv;
+  /** Redacts the secret values of `env` and known token shapes from output before it is logged or parsed. */
+  private readonly redact: (text: string) => string;
+
   constructor(
     private readonly config: Config,
-    private readonly env: NodeJS.ProcessEnv = process.env,
+    env: NodeJS.ProcessEnv = process.env,
     private readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    this.env = scrubEnvironment(env, config.evaluate.env).env;
+    // From the full environment: an allowed secret reaches the command but must not reach the traces either.
+    this.redact = createRedactor(env);
+  }
 
-  private async step(name: 'setup' | 'check', command: string, worktree: string, logFile: string): Promise<StepResult> {
-    const { outcome, stdout, stderr } = await runCommand({
+  /** Runs one command under the budget with the scrubbed environment (plus `extraEnv`); its output comes back redacted. */
+  private async run(command: string, cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+    const result = await runCommand({
       command,
-      cwd: worktree,
-      env: this.env,
+      cwd,
+      env: { ...this.env, ...extraEnv },
       timeoutMs: this.config.evaluate.timeout,
       signal: this.signal,
     });
+    return { ...result, stdout: this.redact(result.stdout), stderr: this.redact(result.stderr) };
+  }
+
+  private async step(name: 'setup' | 'check', command: string, worktree: string, logFile: string): Promise<StepResult> {
+    const { outcome, stdout, stderr } = await this.run(command, worktree);
     await writeFile(logFile, logText(outcome, stdout, stderr));
     const ok = outcome.exitCode === 0 && !outcome.timedOut;
     return ok ? { ok, outcome } : { ok, outcome, reason: failureReason(`evaluate.${name} (${command})`, outcome, stderr) };
@@ -102,19 +118,18 @@ export class Evaluator {
     // The harness owns this file and it lives outside the worktree, so candidate code cannot pre-fill it.
     const metricsFile = join(traceDir, `metrics-${label}.json`);
     await rm(metricsFile, { force: true });
-    const { outcome, stdout, stderr } = await runCommand({
-      command: this.config.evaluate.command,
-      cwd: checkout.worktree,
-      env: { ...this.env, AUTOLOOP_METRICS_FILE: metricsFile, AUTOLOOP_SIDE: checkout.side, AUTOLOOP_RUN: String(index + 1) },
-      timeoutMs: this.config.evaluate.timeout,
-      signal: this.signal,
+    const { outcome, stdout, stderr } = await this.run(this.config.evaluate.command, checkout.worktree, {
+      AUTOLOOP_METRICS_FILE: metricsFile,
+      AUTOLOOP_SIDE: checkout.side,
+      AUTOLOOP_RUN: String(index + 1),
     });
     await writeFile(join(traceDir, `${label}.log`), logText(outcome, stdout, stderr));
+    // Read (and redacted) even after a crash: the file stays in the trace either way.
+    const fileText = await this.redactFile(metricsFile);
     const base = { side: checkout.side, index, commit: checkout.commit, outcome };
     if (outcome.timedOut || outcome.exitCode !== 0) {
       return { ...base, ok: false, reason: failureReason('evaluate.command', outcome, stderr), metrics: {} };
     }
-    const fileText = await readFile(metricsFile, 'utf8').catch(() => null);
     let metrics;
     try {
       metrics = readMetrics(
@@ -125,6 +140,15 @@ export class Evaluator {
       return { ...base, ok: false, reason: (error as Error).message, metrics: {} };
     }
     return metrics.ok ? { ...base, ok: true, metrics: metrics.values } : { ...base, ok: false, reason: metrics.reason, metrics: metrics.values };
+  }
+
+  /** The metrics file as written by the command (null when it wrote none), rewritten redacted if it held a secret, since it stays in the trace. */
+  private async redactFile(file: string): Promise<string | null> {
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text === null) return null;
+    const redacted = this.redact(text);
+    if (redacted !== text) await writeFile(file, redacted);
+    return redacted;
   }
 
   /** Setup, check, then `evaluate.repeats` runs of one checkout alone: how the base of a run is measured. */

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileChange } from '../core/scope.js';
+import { scrubEnvironment } from '../core/secrets.js';
 import { CommandShellPool } from './command-shell.js';
 
 /** A git command failed; carries the command and what git said. */
@@ -25,7 +26,8 @@ const IDENTITY = {
   GIT_COMMITTER_EMAIL: 'autoloop@localhost',
 };
 
-const shell = new CommandShellPool({ ...process.env, ...IDENTITY, GIT_TERMINAL_PROMPT: '0' });
+// git gets no secrets either: nothing it runs for autoloop needs them.
+const shell = new CommandShellPool({ ...scrubEnvironment(process.env, []).env, ...IDENTITY, GIT_TERMINAL_PROMPT: '0' });
 
 /**
  * Runs git in `cwd` and returns its stdout. Hooks and auto-gc are off: autoloop's commits are
