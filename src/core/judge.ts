@@ -1,10 +1,23 @@
 import type { Goal } from './config-schema.js';
 import type { GuardJudgement, Judgement, Verdict } from './records.js';
-import { mean, studentTQuantile, variance } from './stats.js';
+import { mean, pairedTInterval, welchTInterval } from './stats.js';
 import { formatEffect, formatNumber, formatPercent, type Effect } from './units.js';
 
-/** Confidence level of the interval the judge reports. */
-export const CONFIDENCE_LEVEL = 0.95;
+/**
+ * Error rate of each one-sided decision. A candidate with no true effect is called `improved` (a
+ * false keep) with at most this probability, and `regressed` with at most this probability.
+ */
+export const ONE_SIDED_ALPHA = 0.05;
+/**
+ * Confidence level of the two-sided interval the judge reports: 1 − 2 × ONE_SIDED_ALPHA = 90%, so
+ * each end is a one-sided 95% bound and "the interval clears zero" is a one-sided 5% test.
+ */
+export const CONFIDENCE_LEVEL = 1 - 2 * ONE_SIDED_ALPHA;
+/** Names the interval's method, as shown next to it. */
+export const INTERVAL_METHOD = {
+  paired: `paired t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
+  welch: `Welch's t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
+} as const;
 /** Said wherever a verdict rests on one run per side. */
 export const SINGLE_RUN_NOTE = 'single run, no noise estimate';
 
@@ -24,6 +37,12 @@ export interface JudgeInput {
   baseline: number[];
   candidate: number[];
   guards?: GuardSamples[];
+  /**
+   * Whether the runs were measured interleaved in pairs (B C B C …), the default. `false` for a
+   * baseline measured at another time (a cached baseline): the judge then uses Welch's t, since
+   * index pairs share no machine state.
+   */
+  paired?: boolean;
 }
 
 /** `min_effect`-style threshold in the metric's own unit. */
@@ -32,26 +51,19 @@ function effectInUnits(effect: Effect, reference: number): number {
 }
 
 /**
- * Interval of candidate − baseline: a paired t interval on the per-pair differences when the
- * runs were interleaved in equal numbers, Welch's t interval otherwise.
+ * Interval of candidate − baseline at CONFIDENCE_LEVEL: a paired t interval on the per-pair
+ * differences when the runs were interleaved in equal numbers, Welch's t interval otherwise; null
+ * with fewer than two runs on a side. The method follows from how the runs were measured, never from
+ * the data, so the false-keep rate stays at ONE_SIDED_ALPHA.
  */
-function deltaInterval(baseline: number[], candidate: number[]): Judgement['interval'] {
-  const alpha = 1 - CONFIDENCE_LEVEL;
-  if (baseline.length === candidate.length && baseline.length >= 2) {
-    const differences = candidate.map((value, i) => value - baseline[i]!);
-    const n = differences.length;
-    const centre = mean(differences);
-    const half = studentTQuantile(1 - alpha / 2, n - 1) * Math.sqrt(variance(differences) / n);
-    return { low: centre - half, high: centre + half, level: CONFIDENCE_LEVEL, method: 'paired t' };
+function deltaInterval(baseline: number[], candidate: number[], paired: boolean): Judgement['interval'] {
+  if (paired && baseline.length === candidate.length && baseline.length >= 2) {
+    const { low, high } = pairedTInterval(baseline, candidate, CONFIDENCE_LEVEL);
+    return { low, high, level: CONFIDENCE_LEVEL, method: INTERVAL_METHOD.paired };
   }
   if (baseline.length >= 2 && candidate.length >= 2) {
-    const vb = variance(baseline) / baseline.length;
-    const vc = variance(candidate) / candidate.length;
-    const se = Math.sqrt(vb + vc);
-    const df = se === 0 ? 1 : (vb + vc) ** 2 / (vb ** 2 / (baseline.length - 1) + vc ** 2 / (candidate.length - 1));
-    const centre = mean(candidate) - mean(baseline);
-    const half = studentTQuantile(1 - alpha / 2, Math.max(df, 1)) * se;
-    return { low: centre - half, high: centre + half, level: CONFIDENCE_LEVEL, method: "Welch's t" };
+    const { low, high } = welchTInterval(baseline, candidate, CONFIDENCE_LEVEL);
+    return { low, high, level: CONFIDENCE_LEVEL, method: INTERVAL_METHOD.welch };
   }
   return null;
 }
@@ -90,7 +102,9 @@ function invalidJudgement(input: JudgeInput, reason: string): Judgement {
 /**
  * The keep/discard decision: pure, from the samples of both sides and the config.
  * `improved` needs the estimate to beat `min_effect` and, with repeats, the interval to clear zero
- * in the right direction; guards must hold and the gain must not be implausibly large to be kept.
+ * in the right direction (a one-sided test at ONE_SIDED_ALPHA: with no true effect, at most 5% of
+ * candidates are kept); guards must hold and the gain must not be implausibly large to be kept.
+ * With one run per side it decides on `min_effect` alone and says SINGLE_RUN_NOTE.
  */
 export function judgeExperiment(input: JudgeInput): Judgement {
   const all = [...input.baseline, ...input.candidate, ...(input.guards ?? []).flatMap((g) => [...g.baseline, ...g.candidate])];
@@ -107,7 +121,7 @@ export function judgeExperiment(input: JudgeInput): Judgement {
   const direction = input.goal === 'minimize' ? -1 : 1;
   const gain = direction * delta;
   const threshold = effectInUnits(input.minEffect, baselineMean);
-  const interval = deltaInterval(input.baseline, input.candidate);
+  const interval = deltaInterval(input.baseline, input.candidate, input.paired ?? true);
   const singleRun = interval === null;
   const reasons: string[] = [];
 
@@ -124,7 +138,7 @@ export function judgeExperiment(input: JudgeInput): Judgement {
     if (verdict === 'no-change') {
       reasons.push(
         gainLow <= 0 && gainHigh >= 0
-          ? `the ${Math.round(CONFIDENCE_LEVEL * 100)}% interval of the delta includes zero: within the noise`
+          ? `the ${Math.round(CONFIDENCE_LEVEL * 100)}% interval of the delta includes zero (one-sided ${Math.round(ONE_SIDED_ALPHA * 100)}% test): within the noise`
           : `the effect ${formatPercent(deltaRelative)} is smaller than min_effect ${formatEffect(input.minEffect)}`,
       );
     }

@@ -1,4 +1,4 @@
-/** Small statistics kit for the judge: means, variances and Student's t quantiles. */
+/** Small statistics kit for the judge: means, variances, Student's t quantiles and t intervals. */
 
 export function mean(values: readonly number[]): number {
   let sum = 0;
@@ -74,14 +74,71 @@ export function studentTCdf(t: number, df: number): number {
   return t > 0 ? 1 - tail : tail;
 }
 
-/** The t value with P(T <= t) = p, by bisection on the CDF (monotone, so this always converges). */
+const quantileCache = new Map<string, number>();
+
+/**
+ * The t value with P(T <= t) = p, by bisection on the CDF (monotone, so this always converges).
+ * Whole-number degrees of freedom (the paired case) are cached: the judge asks for the same few.
+ */
 export function studentTQuantile(p: number, df: number): number {
+  const key = Number.isInteger(df) ? `${p}:${df}` : null;
+  const cached = key === null ? undefined : quantileCache.get(key);
+  if (cached !== undefined) return cached;
   let low = -1e3;
   let high = 1e3;
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 200 && high - low > 1e-12; i++) {
     const mid = (low + high) / 2;
     if (studentTCdf(mid, df) < p) low = mid;
     else high = mid;
   }
-  return (low + high) / 2;
+  const quantile = (low + high) / 2;
+  if (key !== null && quantileCache.size < 1_000) quantileCache.set(key, quantile);
+  return quantile;
+}
+
+/** A two-sided t interval of a mean difference, with what it was built from. */
+export interface TInterval {
+  /** The point estimate: mean(candidate) − mean(baseline). */
+  centre: number;
+  low: number;
+  high: number;
+  /** Standard error of the estimate. */
+  se: number;
+  /** Degrees of freedom of the t distribution used (fractional for Welch). */
+  df: number;
+}
+
+function tInterval(centre: number, se: number, df: number, level: number): TInterval {
+  const half = se === 0 ? 0 : studentTQuantile(1 - (1 - level) / 2, df) * se;
+  return { centre, low: centre - half, high: centre + half, se, df };
+}
+
+/**
+ * Two-sided `level` interval of mean(candidate − baseline) from the per-index differences
+ * (paired t): for runs measured in pairs, so what the pair shares (the machine's drift) cancels.
+ * Needs equal counts of at least 2.
+ */
+export function pairedTInterval(baseline: readonly number[], candidate: readonly number[], level: number): TInterval {
+  if (baseline.length !== candidate.length || baseline.length < 2) {
+    throw new RangeError(`paired t needs two equal samples of at least 2 values (got ${baseline.length} and ${candidate.length})`);
+  }
+  const differences = candidate.map((value, i) => value - baseline[i]!);
+  const n = differences.length;
+  return tInterval(mean(differences), Math.sqrt(variance(differences) / n), n - 1, level);
+}
+
+/**
+ * Two-sided `level` interval of mean(candidate) − mean(baseline) for independent samples with
+ * possibly unequal variances (Welch's t, Welch–Satterthwaite degrees of freedom). Needs at least 2
+ * values per side.
+ */
+export function welchTInterval(baseline: readonly number[], candidate: readonly number[], level: number): TInterval {
+  if (baseline.length < 2 || candidate.length < 2) {
+    throw new RangeError(`Welch's t needs at least 2 values per side (got ${baseline.length} and ${candidate.length})`);
+  }
+  const vb = variance(baseline) / baseline.length;
+  const vc = variance(candidate) / candidate.length;
+  const se = Math.sqrt(vb + vc);
+  const df = se === 0 ? 1 : (vb + vc) ** 2 / (vb ** 2 / (baseline.length - 1) + vc ** 2 / (candidate.length - 1));
+  return tInterval(mean(candidate) - mean(baseline), se, Math.max(df, 1), level);
 }
