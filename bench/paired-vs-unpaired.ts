@@ -172,7 +172,7 @@ proposer: { kind: tune, tune: { file: p.json, params: { x: { min: 0, max: 1 } } 
 `,
     'bench',
   );
-  const evaluator = new Evaluator(evaluatorConfig, { ...process.env, LOAD_FILE: loadFile });
+  const evaluator = new Evaluator(evaluatorConfig, { env: { ...process.env, LOAD_FILE: loadFile } });
   const start = performance.now();
   const writeLoad = () => {
     // Start at 50 ms so a falling load stays positive; written atomically so a run never reads half a number.

@@ -5,7 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH } from '../core/config-schema.js';
 import { ConfigError } from '../core/config.js';
 import { SINGLE_RUN_NOTE } from '../core/judge.js';
-import { LedgerError } from '../core/ledger.js';
+import { LedgerError, LedgerTamperedError, parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger.js';
 import { renderProgressChart } from '../core/chart.js';
 import { renderMarkdownReport, summarizeRun } from '../core/report.js';
 import { describeViolations } from '../core/scope.js';
@@ -27,6 +27,8 @@ export const EXIT = {
   usage: 2,
   config: 3,
   failed: 4,
+  /** The ledger's hash chain is broken: it was altered after it was written. */
+  tampered: 5,
   interrupted: 130,
 } as const;
 
@@ -48,18 +50,23 @@ Usage:
                [--accept-suspicious] [--json]
   autoloop eval [HEAD] [--base REF] [--config PATH] [--repeats N] [--json]
   autoloop validate [--config PATH] [--json]
-  autoloop report [RUN_DIR] [--tag TAG] [--chart FILE] [--json]
+  autoloop report [RUN_DIR] [--tag TAG] [--chart FILE] [--verify] [--json]
+  autoloop verify [RUN_DIR] [--tag TAG] [--json]
   autoloop demo [--dir DIR] [--experiments N] [--json]
 
 Commands:
   run       run the loop in this repository: kept experiments become commits on autoloop/<tag>/run
   eval      measure HEAD (default: the working tree) against --base (default: HEAD), as CI would
   validate  check ${CONFIG_PATH} and print what it means
-  report    print a run's Markdown report (default: the latest run) and write its SVG chart
+  report    print a run's Markdown report (default: the latest run) and write its SVG chart;
+            --verify: refuse (exit 5) if its ledger was altered
+  verify    check the hash chain of a run's ledger (default: the latest run): exit 5 and the first
+            altered line if a record was edited, deleted, inserted or reordered
   demo      copy the bundled example to a temp repository and optimise it, offline
 
 Exit codes: 0 done, 1 unexpected error, 2 bad usage, 3 invalid config,
-            4 measurement failed (baseline, too many failures, invalid eval), 130 interrupted.
+            4 measurement failed (baseline, too many failures, invalid eval),
+            5 ledger altered (hash chain broken), 130 interrupted.
 `;
 
 const COMMON = { config: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
@@ -208,23 +215,62 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
   return EXIT.ok;
 }
 
-async function commandReport(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, tag: { type: 'string' }, chart: { type: 'string' } }, 1);
-  if (values.help) return help(io);
-  let dir = positionals[0] ? resolve(io.cwd, positionals[0]) : null;
+/** The run directory named by RUN_DIR or `--tag`, else the latest run's. */
+async function findRunDir(positional: string | undefined, tag: string | undefined, io: CliIO): Promise<string> {
+  let dir = positional ? resolve(io.cwd, positional) : null;
   if (!dir) {
     const root = await repoRoot(io.cwd).catch(() => io.cwd);
-    dir = values.tag ? join(root, RUNS_DIR, values.tag) : await latestRunDir(join(root, RUNS_DIR));
+    dir = tag ? join(root, RUNS_DIR, tag) : await latestRunDir(join(root, RUNS_DIR));
   }
   if (!dir || !existsSync(join(dir, 'ledger.jsonl'))) {
     throw new RunSetupError(`no ledger found${dir ? ` in ${dir}` : ` under ${RUNS_DIR}/`}: pass a run directory, or run autoloop run first`);
   }
+  return dir;
+}
+
+/** What `verify` prints: the count and head hash, or the first altered line as `file:line: problem`. */
+function verificationLines(v: LedgerVerification): string {
+  if (!v.ok) {
+    return `${v.file}:${v.line}: ${v.problem}\nThe ledger was altered after it was written (${v.kind}); the records before line ${v.line} are as written.\n`;
+  }
+  const lines = [`${v.file}: hash chain intact, ${v.records} records, head ${v.head}`];
+  if (v.truncatedTail) lines.push('Its last line was cut short by a crash mid-write (not tampering): autoloop run --resume removes it.');
+  return `${lines.join('\n')}\n`;
+}
+
+async function commandVerify(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { json: COMMON.json, help: COMMON.help, tag: { type: 'string' } }, 1);
+  if (values.help) return help(io);
+  const { ledger } = runPaths(await findRunDir(positionals[0], values.tag, io));
+  const verification = verifyLedger(await readFile(ledger, 'utf8'), values.json ? ledger : relative(io.cwd, ledger) || ledger);
+  if (values.json) json(io, verification);
+  else io.stdout.write(verificationLines(verification));
+  return verification.ok ? EXIT.ok : EXIT.tampered;
+}
+
+async function commandReport(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON, tag: { type: 'string' }, chart: { type: 'string' }, verify: { type: 'boolean' } }, 1);
+  if (values.help) return help(io);
+  const dir = await findRunDir(positionals[0], values.tag, io);
   const paths = runPaths(dir);
-  const ledger = await readLedger(paths.ledger);
+  const text = await readFile(paths.ledger, 'utf8');
+  const verification = verifyLedger(text, relative(io.cwd, paths.ledger) || paths.ledger);
+  if (!verification.ok) {
+    if (values.verify) {
+      if (values.json) json(io, { verify: verification });
+      else io.stderr.write(verificationLines(verification));
+      return EXIT.tampered;
+    }
+    // Without --verify the report still shows what the ledger says now, but never silently.
+    io.stderr.write(`Warning: ${verification.file}:${verification.line}: ${verification.problem} (autoloop verify for details)\n`);
+  } else if (values.verify && !values.json) {
+    io.stderr.write(verificationLines(verification));
+  }
+  const ledger = parseLedger(text, paths.ledger, { verify: false });
   const chartFile = values.chart ? resolve(io.cwd, values.chart) : paths.chart;
   await writeFile(chartFile, renderProgressChart(ledger.run, ledger.experiments));
   if (values.json) {
-    json(io, { run: ledger.run, summary: summarizeRun(ledger.run, ledger.experiments), stop: ledger.stop, chart: chartFile });
+    json(io, { run: ledger.run, summary: summarizeRun(ledger.run, ledger.experiments), stop: ledger.stop, chart: chartFile, ...(values.verify ? { verify: verification } : {}) });
   } else {
     io.stdout.write(renderMarkdownReport(ledger.run, ledger.experiments, { chartPath: relative(dir, chartFile) }));
     io.stderr.write(`Chart written to ${chartFile}\n`);
@@ -262,6 +308,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> =
   eval: commandEval,
   validate: commandValidate,
   report: commandReport,
+  verify: commandVerify,
   demo: commandDemo,
 };
 
@@ -299,6 +346,10 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     if (error instanceof ConfigError || error instanceof TuneError) {
       io.stderr.write(`autoloop ${command}: invalid config\n${error.message}\n`);
       return EXIT.config;
+    }
+    if (error instanceof LedgerTamperedError) {
+      io.stderr.write(`autoloop ${command}: ${error.message}\n`);
+      return EXIT.tampered;
     }
     if (error instanceof RunSetupError || error instanceof LedgerError) {
       io.stderr.write(`autoloop ${command}: ${error.message}\n`);

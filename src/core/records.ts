@@ -137,4 +137,23 @@ export interface StopRecord {
   at: string;
 }
 
-export type LedgerRecord = RunRecord | ExperimentRecord | StopRecord;
+/**
+ * The link every ledger line carries: the hex SHA-256 of the previous line's exact bytes (without its
+ * newline), or `GENESIS` (64 zeros) on the first line, the run record. Editing, deleting, inserting or
+ * reordering a line breaks the link of the line after it, which `verifyLedger` finds.
+ */
+export interface ChainLink {
+  prev: string;
+}
+
+/** A record as the ledger stores it: with its link to the line before. */
+export type Chained<T> = T & ChainLink;
+
+/**
+ * A record before the ledger writer links it: what the loop builds. Only the writer knows the previous
+ * line, so `prev` is its business, never the builder's.
+ */
+export type UnchainedRecord = RunRecord | ExperimentRecord | StopRecord;
+
+/** One line of `ledger.jsonl`. */
+export type LedgerRecord = Chained<RunRecord> | Chained<ExperimentRecord> | Chained<StopRecord>;

@@ -73,7 +73,7 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
     const configFile = relative(repo, configPath);
     const protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, configFile));
     const measurement = await measureCandidate(
-      { repo, config, configFile, evaluator: new Evaluator(config, process.env, options.signal), worktrees, protectedFiles, signal: options.signal },
+      { repo, config, configFile, evaluator: new Evaluator(config, { signal: options.signal, protectedFiles }), worktrees, signal: options.signal },
       baseCommit,
       headCommit,
       traceDir,

@@ -5,6 +5,7 @@ import { readMetrics } from '../core/metrics.js';
 import type { CommandOutcome, RunSample } from '../core/records.js';
 import { createRedactor, scrubEnvironment } from '../core/secrets.js';
 import { formatDuration } from '../core/units.js';
+import type { ProtectedFiles } from './pin.js';
 import { runCommand, type CommandResult } from './process.js';
 
 /** Outcome of `setup` or `check`: they must succeed before anything is measured. */
@@ -52,6 +53,18 @@ export function sampleFailure(sample: RunSample): MeasureFailure {
   return { status: crashed ? 'crash' : 'invalid', reason: `${sample.side} run ${sample.index + 1}: ${sample.reason}` };
 }
 
+export interface EvaluatorOptions {
+  /** The environment commands start from (secrets withheld); default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Aborting kills the running command. */
+  signal?: AbortSignal;
+  /**
+   * Restored into a worktree before each measured run, so that code run earlier (the candidate's
+   * `setup`, `check`, or a previous run) cannot change the evaluator that times it.
+   */
+  protectedFiles?: ProtectedFiles;
+}
+
 /**
  * Runs the user's evaluator under its budget: `setup` once per worktree, `check` before a checkout's
  * runs count, then `command`, whose metrics come from the harness-owned metrics file or stdout.
@@ -64,11 +77,16 @@ export class Evaluator {
   /** Redacts the secret values of `env` and known token shapes from output before it is logged or parsed. */
   private readonly redact: (text: string) => string;
 
+  private readonly signal?: AbortSignal;
+  private readonly protectedFiles?: ProtectedFiles;
+
   constructor(
     private readonly config: Config,
-    env: NodeJS.ProcessEnv = process.env,
-    private readonly signal?: AbortSignal,
+    options: EvaluatorOptions = {},
   ) {
+    const env = options.env ?? process.env;
+    this.signal = options.signal;
+    this.protectedFiles = options.protectedFiles;
     this.env = scrubEnvironment(env, config.evaluate.env).env;
     // From the full environment: an allowed secret reaches the command but must not reach the traces either.
     this.redact = createRedactor(env);
@@ -113,6 +131,7 @@ export class Evaluator {
 
   /** One run of `evaluate.command`, logged to the trace, its metrics read under the metric contract. */
   async measure(checkout: Checkout, index: number, traceDir: string): Promise<RunSample> {
+    await this.protectedFiles?.pin(checkout.worktree);
     await mkdir(traceDir, { recursive: true });
     const label = `${checkout.side}-${index + 1}`;
     // The harness owns this file and it lives outside the worktree, so candidate code cannot pre-fill it.
@@ -157,6 +176,11 @@ export class Evaluator {
     if (setup && !setup.ok) return { samples: [], failure: { status: 'crash', reason: setup.reason! } };
     const check = await this.check(checkout.worktree, traceDir, checkout.side);
     if (check && !check.ok) return { samples: [], failure: { status: 'invalid', reason: check.reason! } };
+    return this.measureRuns(checkout, traceDir);
+  }
+
+  /** `evaluate.repeats` runs of one checkout, stopping at the first that fails. */
+  async measureRuns(checkout: Checkout, traceDir: string): Promise<{ samples: RunSample[]; failure: MeasureFailure | null }> {
     const samples: RunSample[] = [];
     for (let i = 0; i < this.config.evaluate.repeats; i++) {
       const sample = await this.measure(checkout, i, traceDir);

@@ -18,7 +18,7 @@ import { branchHead, commitAll, git, prepareWorktree, recommit, repoRoot, resolv
 import { RunSetupError } from './errors.js';
 import { ProtectedFiles } from './pin.js';
 import { scopeRules } from '../core/scope.js';
-import { appendRecord, excludeFromGit, latestRunDir, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
+import { excludeFromGit, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
 
 export interface RunOptions {
   /** Any directory inside the repository. */
@@ -92,6 +92,8 @@ interface RunState {
   paths: RunPaths;
   run: RunRecord;
   experiments: ExperimentRecord[];
+  /** Appends to `ledger.jsonl`, each record chained to the one before by its SHA-256. */
+  ledger: LedgerWriter;
   proposer: Proposer;
   /** The evaluator and the two worktrees (baseline, candidate) the run measures in. */
   measure: MeasureContext;
@@ -113,7 +115,7 @@ async function writeDerivedFiles(state: RunState): Promise<void> {
 }
 
 async function record(state: RunState, experiment: ExperimentRecord): Promise<void> {
-  await appendRecord(state.paths.ledger, experiment);
+  await state.ledger.append(experiment);
   state.experiments.push(experiment);
   await writeDerivedFiles(state);
 }
@@ -288,10 +290,13 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
       startedAt: new Date(options.now?.() ?? Date.now()).toISOString(),
     };
     await setBranch(repo, run.branch, baseCommit);
-    await appendRecord(paths.ledger, run);
   }
+  // After readLedger, which verifies the chain on resume; cuts off a line a crash left half-written.
+  const ledger = await LedgerWriter.open(paths.ledger);
+  if (!options.resume) await ledger.append(run);
   const worktreeRoot = join(commonDir, 'autoloop', run.tag);
-  const evaluator = new Evaluator(config, process.env, options.signal);
+  const protectedFiles = await ProtectedFiles.load(repo, run.baseCommit, scopeRules(config, run.configFile));
+  const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles });
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   const state: RunState = {
     repo,
@@ -299,6 +304,7 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
     paths,
     run,
     experiments,
+    ledger,
     proposer: options.proposer ?? createProposer(config),
     measure: {
       repo,
@@ -306,7 +312,6 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
       configFile: run.configFile,
       evaluator,
       worktrees,
-      protectedFiles: await ProtectedFiles.load(repo, run.baseCommit, scopeRules(config, run.configFile)),
       acceptSuspicious: options.acceptSuspicious,
       signal: options.signal,
     },
@@ -331,7 +336,7 @@ export async function runLoop(options: RunOptions): Promise<RunResult> {
   emit({ type: 'start', run, paths, resumed, nextExperiment: state.experiments.length, budget });
 
   const stop = async (reason: string, outcome: RunResult['outcome'] = 'completed'): Promise<RunResult> => {
-    if (outcome !== 'interrupted') await appendRecord(paths.ledger, { type: 'stop', reason, at: new Date(now()).toISOString() });
+    if (outcome !== 'interrupted') await state.ledger.append({ type: 'stop', reason, at: new Date(now()).toISOString() });
     if (state.experiments.length > 0) await writeDerivedFiles(state);
     emit({ type: 'stop', reason });
     return { run, experiments: state.experiments, paths, stopReason: reason, outcome };

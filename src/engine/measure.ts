@@ -6,7 +6,6 @@ import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../
 import { checkScope, describeViolations, scopeRules, type FileChange } from '../core/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
 import { changedFiles, diffPatch, prepareWorktree } from './git.js';
-import type { ProtectedFiles } from './pin.js';
 
 /** What a measurement needs: the repository, its config and two worktrees autoloop owns. */
 export interface MeasureContext {
@@ -16,8 +15,6 @@ export interface MeasureContext {
   configFile: string;
   evaluator: Evaluator;
   worktrees: { baseline: string; candidate: string };
-  /** The base commit's protected files, restored into both worktrees before anything is timed. */
-  protectedFiles: ProtectedFiles;
   /** Keep improvements beyond `suspicious_effect` (the user said so for this run). */
   acceptSuspicious?: boolean;
   signal?: AbortSignal;
@@ -131,8 +128,6 @@ async function measureChanges(context: MeasureContext, parent: string, candidate
   const check = await evaluator.check(candidateCheckout.worktree, trace, 'candidate');
   if (check && !check.ok) return result('invalid', check.reason!);
 
-  // setup and check ran candidate code: put the base's evaluator back before anything is timed.
-  await Promise.all([context.protectedFiles.pin(baseline.worktree), context.protectedFiles.pin(candidateCheckout.worktree)]);
   const samples = await evaluator.measurePair(baseline, candidateCheckout, trace);
   const failed = samples.find((s) => !s.ok);
   if (failed) {

@@ -1,8 +1,8 @@
 import { open, readFile, rename, writeFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseLedger, serializeRecord, type LedgerContents } from '../core/ledger.js';
-import type { LedgerRecord } from '../core/records.js';
+import { dirname, join } from 'node:path';
+import { GENESIS, hashLine, LedgerError, linkRecord, parseLedger, type LedgerContents, type ParseLedgerOptions } from '../core/ledger.js';
+import type { UnchainedRecord } from '../core/records.js';
 
 /** Where a run's files live below the repository root; excluded from git through `.git/info/exclude`. */
 export const RUNS_DIR = '.autoloop';
@@ -33,19 +33,145 @@ export function traceDir(paths: RunPaths, experiment: number): string {
   return join(paths.traces, `exp-${String(experiment).padStart(4, '0')}`);
 }
 
-/** Appends one record and flushes it to disk before returning, so a crash right after loses nothing. */
-export async function appendRecord(file: string, record: LedgerRecord): Promise<void> {
+/**
+ * Appends records to a ledger, each linked to the line before it by that line's SHA-256 (`prev`), and
+ * flushed to disk before `append` returns, so a crash right after loses nothing. One writer per ledger:
+ * it remembers the last line's hash instead of re-reading the file.
+ */
+export class LedgerWriter {
+  private constructor(
+    readonly file: string,
+    /** Hash of the last line, or null while the ledger is empty. */
+    private last: string | null,
+    /** True when `open` cut off a last line left half-written by a crash. */
+    readonly repairedTail: boolean,
+  ) {}
+
+  /** Serialises appends, so that concurrent calls still chain one after the other. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** A failed append may have left part of a line: the next one re-reads (and repairs) the file first. */
+  private stale = false;
+
+  /**
+   * Opens `file` (which need not exist) to continue its chain from the last complete line. A last line
+   * without its newline is what a crash mid-append leaves: if it is not JSON it is cut off (the file is
+   * replaced atomically without it) so the chain continues from the last complete record; if it is, only
+   * its newline was lost and it is completed. `open` does not verify the chain: `readLedger` does.
+   */
+  static async open(file: string): Promise<LedgerWriter> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new LedgerWriter(file, null, false);
+      throw error;
+    }
+    const cut = text.lastIndexOf('\n') + 1;
+    const tail = text.slice(cut);
+    let repairedTail = false;
+    if (tail.trim() !== '') {
+      if (isJson(tail)) {
+        await appendDurably(file, '\n');
+        text += '\n';
+      } else {
+        text = text.slice(0, cut);
+        await replaceDurably(file, text);
+        repairedTail = true;
+      }
+    }
+    // Blank lines carry nothing: the chain links non-blank lines, as verifyLedger reads them.
+    const lastLine = text.split('\n').findLast((line) => line.trim() !== '');
+    return new LedgerWriter(file, lastLine === undefined ? null : hashLine(lastLine), repairedTail);
+  }
+
+  /** Hash of the last line written: the next record's `prev` (`GENESIS` while the ledger is empty). */
+  get head(): string {
+    return this.last ?? GENESIS;
+  }
+
+  /**
+   * Links `record` to the last line, appends it and fsyncs before resolving. Resolves to the new head:
+   * the hash of the line just written. `record` itself is not changed.
+   */
+  append(record: UnchainedRecord): Promise<string> {
+    const result = this.queue.then(() => this.write(record));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async write(record: UnchainedRecord): Promise<string> {
+    if (this.stale) {
+      this.last = (await LedgerWriter.open(this.file)).last;
+      this.stale = false;
+    }
+    if (this.last === null && record.type !== 'run') throw new LedgerError(this.file, null, `cannot append the ${record.type} record to an empty ledger: the run record comes first`);
+    if (this.last !== null && record.type === 'run') throw new LedgerError(this.file, null, 'cannot append a second run record: one ledger holds one run');
+    const linked = linkRecord(record, this.head);
+    const created = this.last === null;
+    try {
+      await appendDurably(this.file, `${linked.line}\n`);
+    } catch (error) {
+      this.stale = true;
+      throw error;
+    }
+    // A new file's directory entry must reach the disk too, or a crash could lose the whole ledger.
+    if (created) await syncDirectory(dirname(this.file));
+    this.last = hashLine(linked.line);
+    return this.last;
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function appendDurably(file: string, text: string): Promise<void> {
   const handle = await open(file, 'a');
   try {
-    await handle.write(serializeRecord(record));
+    await handle.write(text);
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
 
-export async function readLedger(file: string): Promise<LedgerContents> {
-  return parseLedger(await readFile(file, 'utf8'), file);
+/** Replaces a file by a flushed copy renamed over it, then flushes the directory: a crash leaves the old file or the new one. */
+async function replaceDurably(file: string, content: string): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.write(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+  await syncDirectory(dirname(file));
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Some platforms (Windows) cannot open or flush a directory; the file itself is flushed.
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Reads a ledger. By default its hash chain is verified first and `LedgerTamperedError` names the first
+ * altered line; pass `{ verify: false }` to read an altered ledger anyway.
+ */
+export async function readLedger(file: string, options: ParseLedgerOptions = {}): Promise<LedgerContents> {
+  return parseLedger(await readFile(file, 'utf8'), file, options);
 }
 
 /** Replaces a file atomically (write then rename), so a reader never sees half a table. */

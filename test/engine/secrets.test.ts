@@ -114,7 +114,7 @@ proposer: { kind: tune, tune: { file: p.json, params: { x: { min: 0, max: 1 } } 
     const worktree = mkdtempSync(join(tmpdir(), 'autoloop-secrets-'));
     writeFileSync(join(worktree, 'p.json'), '{}');
     const traceDir = join(worktree, '.trace');
-    const evaluator = new Evaluator(config, { ...process.env });
+    const evaluator = new Evaluator(config, { env: { ...process.env } });
 
     const check = await evaluator.check(worktree, traceDir, 'baseline');
     expect(check?.ok).toBe(false);
