@@ -34,7 +34,10 @@ export function experimentLine(event: Extract<LoopEvent, { type: 'experiment' }>
   const about = record.experiment === 0 ? 'baseline' : record.description;
   parts.push(`· ${about}`);
   if (record.reason) parts.push(`— ${record.reason}`);
-  else if (record.judgement?.singleRun && record.experiment > 0) parts.push(`(${SINGLE_RUN_NOTE})`);
+  else if (record.experiment > 0 && record.judgement) {
+    const notes = [...(record.judgement.singleRun ? [SINGLE_RUN_NOTE] : []), ...(record.judgement.paired ? [] : ['unpaired'])];
+    if (notes.length > 0) parts.push(`(${notes.join('; ')})`);
+  }
   return parts.join('  ');
 }
 

@@ -18,6 +18,8 @@ export const INTERVAL_METHOD = {
   paired: `paired t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
   welch: `Welch's t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
 } as const;
+/** Said wherever a verdict rests on baseline samples measured earlier, not beside the candidate. */
+export const UNPAIRED_NOTE = 'unpaired: baseline samples cached from an earlier measurement';
 /** Said wherever a verdict rests on one run per side. */
 export const SINGLE_RUN_NOTE = 'single run, no noise estimate';
 
@@ -94,6 +96,7 @@ function invalidJudgement(input: JudgeInput, reason: string): Judgement {
     deltaRelative: Number.NaN,
     interval: null,
     singleRun: input.baseline.length < 2 || input.candidate.length < 2,
+    paired: input.paired ?? true,
     guards: [],
     reasons: [reason],
   };
@@ -121,9 +124,10 @@ export function judgeExperiment(input: JudgeInput): Judgement {
   const direction = input.goal === 'minimize' ? -1 : 1;
   const gain = direction * delta;
   const threshold = effectInUnits(input.minEffect, baselineMean);
-  const interval = deltaInterval(input.baseline, input.candidate, input.paired ?? true);
+  const paired = input.paired ?? true;
+  const interval = deltaInterval(input.baseline, input.candidate, paired);
   const singleRun = interval === null;
-  const reasons: string[] = [];
+  const reasons: string[] = paired ? [] : [UNPAIRED_NOTE];
 
   let verdict: Verdict;
   if (singleRun) {
@@ -165,6 +169,7 @@ export function judgeExperiment(input: JudgeInput): Judgement {
     deltaRelative,
     interval,
     singleRun,
+    paired,
     guards,
     reasons,
   };

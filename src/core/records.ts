@@ -64,6 +64,8 @@ export interface Judgement {
   interval: { low: number; high: number; level: number; method: string } | null;
   /** With one run per side there is no noise estimate: every output says so. */
   singleRun: boolean;
+  /** False when the baseline samples were not measured beside the candidate (`evaluate.baseline: cached`): every output says so. */
+  paired: boolean;
   guards: GuardJudgement[];
   /** Plain sentences explaining the verdict, for people. */
   reasons: string[];
@@ -94,6 +96,8 @@ export interface RunRecord {
   configFile: string;
   /** SHA-256 of the config text the run started with. */
   configHash: string;
+  /** SHA-256 of the protected files (path and blob id) in the base commit: the evaluator every experiment was pinned to. */
+  protectedHash: string;
   startedAt: string;
 }
 

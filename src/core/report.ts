@@ -2,6 +2,7 @@
  * Renders a run's ledger for people and tools: `results.tsv` (autoresearch's table), a Markdown
  * report, and the summary numbers both share. Pure: records in, text out.
  */
+import { UNPAIRED_NOTE } from './judge.js';
 import type { Goal } from './config-schema.js';
 import type { ExperimentRecord, ExperimentStatus, RunRecord } from './records.js';
 import { formatNumber, formatPercent } from './units.js';
@@ -133,6 +134,7 @@ function statusLabel(status: ExperimentStatus): string {
 }
 
 const SINGLE_RUN_MARK = '†';
+const UNPAIRED_MARK = '‡';
 
 /** Percent-encodes the characters that would end a Markdown link target early. */
 function markdownUrl(path: string): string {
@@ -178,6 +180,10 @@ export function renderMarkdownReport(run: RunRecord, experiments: readonly Exper
     const verdicts = `${singleRuns} verdict${singleRuns === 1 ? '' : 's'}`;
     lines.push(`- **Noise:** single run, no noise estimate (${verdicts} from one run per side, marked ${SINGLE_RUN_MARK})`);
   }
+  const unpaired = sorted.filter((record) => record.judgement && !record.judgement.paired).length;
+  if (unpaired > 0) {
+    lines.push(`- **Pairing:** ${unpaired} verdict${unpaired === 1 ? '' : 's'} ${UNPAIRED_NOTE} (\`evaluate.baseline: cached\`), marked ${UNPAIRED_MARK}`);
+  }
   lines.push('');
   if (options.chartPath) lines.push(`![${cell(name)} over experiments](${markdownUrl(options.chartPath)})`, '');
 
@@ -196,6 +202,7 @@ export function renderMarkdownReport(run: RunRecord, experiments: readonly Exper
     }
     let verdict = record.experiment === 0 ? 'baseline' : (judgement?.verdict ?? '—');
     if (judgement?.singleRun && record.experiment > 0) verdict += SINGLE_RUN_MARK;
+    if (judgement && !judgement.paired) verdict += UNPAIRED_MARK;
     if (judgement?.suspicious) verdict += ' ⚠ suspicious';
     let metric = value === null ? '—' : formatNumber(value, 6);
     if (record.experiment === summary.bestExperiment) metric = `**${metric}**`;
@@ -204,5 +211,6 @@ export function renderMarkdownReport(run: RunRecord, experiments: readonly Exper
     if (record.status === 'keep' && value !== null && (parentBest === null || isBetter(value, parentBest, goal))) parentBest = value;
   }
   if (singleRuns > 0) lines.push('', `${SINGLE_RUN_MARK} single run, no noise estimate.`);
+  if (unpaired > 0) lines.push('', `${UNPAIRED_MARK} ${UNPAIRED_NOTE}.`);
   return `${lines.join('\n')}\n`;
 }

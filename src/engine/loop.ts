@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config-schema.js';
 import { configHash } from '../core/config.js';
-import { SINGLE_RUN_NOTE } from '../core/judge.js';
-import type { ExperimentRecord, Judgement, RunRecord } from '../core/records.js';
+import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../core/judge.js';
+import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/records.js';
 import { renderProgressChart } from '../core/chart.js';
 import { renderMarkdownReport, renderResultsTsv } from '../core/report.js';
 import { mean } from '../core/stats.js';
@@ -82,6 +82,7 @@ function commitMessage(hypothesis: string, experiment: number, judgement: Judgem
     '',
     `${metric}: ${formatNumber(judgement.baseline.mean)} → ${formatNumber(judgement.candidate.mean)} (${formatPercent(judgement.deltaRelative)})`,
     interval,
+    ...(judgement.paired ? [] : [UNPAIRED_NOTE]),
     `autoloop experiment ${experiment}`,
   ].join('\n');
 }
@@ -118,6 +119,13 @@ async function record(state: RunState, experiment: ExperimentRecord): Promise<vo
   await state.ledger.append(experiment);
   state.experiments.push(experiment);
   await writeDerivedFiles(state);
+}
+
+/** The valid runs that measured the best commit when it was kept (the baseline's, for the base): a cached baseline. */
+function samplesOfBest(experiments: ExperimentRecord[], bestCommit: string): RunSample[] {
+  const kept = experiments.findLast((e) => e.keptCommit === bestCommit)!;
+  const side = kept.experiment === 0 ? 'baseline' : 'candidate';
+  return kept.samples.filter((s) => s.side === side && s.ok);
 }
 
 function bestOf(experiments: ExperimentRecord[]): { commit: string; metric: number | null } {
@@ -195,7 +203,8 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
   await writeFile(join(trace, 'proposal.json'), `${JSON.stringify({ experiment: k, parent: best.commit, ...proposal }, null, 2)}\n`);
 
   const candidate = await commitAll(state.measure.worktrees.candidate, `${proposal.hypothesis}\n\nautoloop experiment ${k} (candidate)`);
-  const measured = await measureCandidate(state.measure, best.commit, candidate, trace, { checkedOut: true });
+  const cachedBaseline = config.evaluate.baseline === 'cached' ? samplesOfBest(state.experiments, best.commit) : undefined;
+  const measured = await measureCandidate(state.measure, best.commit, candidate, trace, { checkedOut: true, cachedBaseline });
   if (options.signal?.aborted) return 'interrupted';
   const { judgement, samples } = measured;
   const measuredMean = judgement && judgement.verdict !== 'invalid' ? judgement.candidate.mean : null;
@@ -260,6 +269,7 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
 
   let run: RunRecord;
   let experiments: ExperimentRecord[] = [];
+  let protectedFiles: ProtectedFiles;
   const hash = configHash(text);
   if (options.resume) {
     const ledger = await readLedger(paths.ledger);
@@ -268,6 +278,7 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
     if (run.configHash !== hash) {
       throw new RunSetupError(`${file} changed since run ${run.tag} started: restore it to resume, or start a new run (another --tag)`);
     }
+    protectedFiles = await ProtectedFiles.load(repo, run.baseCommit, scopeRules(config, run.configFile));
     if (experiments.length > 0) {
       // The ledger is the source of truth: a crash between the ledger append and the ref update is mended here.
       await setBranch(repo, run.branch, bestOf(experiments).commit);
@@ -287,6 +298,7 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
       guards: config.guards.map((g) => g.name),
       configFile: relative(repo, configPath),
       configHash: hash,
+      protectedHash: (protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, relative(repo, configPath)))).hash,
       startedAt: new Date(options.now?.() ?? Date.now()).toISOString(),
     };
     await setBranch(repo, run.branch, baseCommit);
@@ -295,7 +307,6 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
   const ledger = await LedgerWriter.open(paths.ledger);
   if (!options.resume) await ledger.append(run);
   const worktreeRoot = join(commonDir, 'autoloop', run.tag);
-  const protectedFiles = await ProtectedFiles.load(repo, run.baseCommit, scopeRules(config, run.configFile));
   const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles });
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   const state: RunState = {

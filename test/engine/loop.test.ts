@@ -3,6 +3,7 @@ import { unlink, rename as renameFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLedger } from '../../src/engine/run-files.js';
+import { UNPAIRED_NOTE } from '../../src/core/judge.js';
 import { runLoop, type LoopEvent } from '../../src/engine/loop.js';
 import type { Proposer } from '../../src/proposers/proposer.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
@@ -139,6 +140,35 @@ describe('runLoop', () => {
       expect(experiment.status).toBe(acceptSuspicious ? 'keep' : 'discard');
       expect(experiment.reason).toContain('suspicious_effect (50%)');
     }
+  });
+
+  it('with evaluate.baseline: cached, measures only the candidate and says the comparison is unpaired', async () => {
+    const repo = makeQuadraticRepo();
+    const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('timeout: 20s }', 'timeout: 20s, repeats: 2, baseline: cached }');
+    await writeFile(join(repo, '.github/autoloop.yml'), config);
+    const result = await runLoop({
+      cwd: repo,
+      tag: 'cached',
+      proposer: scriptedProposer([
+        async (wt) => writeFile(join(wt, 'params.json'), '{"x": 1, "y": 0}\n'),
+        async (wt) => writeFile(join(wt, 'params.json'), '{"x": 5, "y": 5}\n'),
+      ]),
+    });
+    const [baseline, first, second] = result.experiments;
+    expect(first!.status).toBe('keep');
+    expect(first!.judgement).toMatchObject({ paired: false, baseline: { samples: [10.5, 10.5] }, candidate: { samples: [5.5, 5.5] } });
+    expect(first!.judgement!.interval?.method).toMatch(/^Welch's t/);
+    expect(first!.judgement!.reasons[0]).toBe(UNPAIRED_NOTE);
+    // The second experiment is compared with the first's samples, re-used, not re-measured.
+    expect(second!.judgement).toMatchObject({ paired: false, baseline: { samples: [5.5, 5.5] } });
+    expect(second!.status).toBe('discard');
+    for (const e of [first!, second!]) {
+      const logs = readdirSync(join(result.paths.dir, e.traceDir)).filter((f) => f.endsWith('.log')).sort();
+      expect(logs).toEqual(['candidate-1.log', 'candidate-2.log']);
+    }
+    expect(baseline!.samples.map((s) => s.side)).toEqual(['baseline', 'baseline']);
+    expect(gitSync(repo, 'log', '-1', '--format=%B', 'autoloop/cached/run')).toContain(UNPAIRED_NOTE);
+    expect(readFileSync(result.paths.report, 'utf8')).toContain(UNPAIRED_NOTE);
   });
 
   it('stops when the wall-time budget is spent', async () => {
