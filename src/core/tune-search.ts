@@ -7,6 +7,7 @@
 import type { TuneParam } from './config-schema.js';
 import type { ExperimentRecord, ExperimentStatus } from './records.js';
 import { formatNumber } from './units.js';
+import { mulberry32 } from './random.js';
 
 /** A value a tuned key can take. */
 export type ParamValue = number | string | boolean;
@@ -356,11 +357,5 @@ function createRandom(seed: number, experiment: number): () => number {
     hash ^= char.charCodeAt(0);
     hash = Math.imul(hash, 0x01000193);
   }
-  let state = hash >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  return mulberry32(hash);
 }
