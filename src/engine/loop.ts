@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config-schema.js';
@@ -14,7 +14,8 @@ import { createProposer } from '../proposers/index.js';
 import { loadConfigFile } from './config-file.js';
 import { Evaluator } from './evaluator.js';
 import { measureCandidate, sampleValues, type MeasureContext } from './measure.js';
-import { branchHead, commitAll, git, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
+import { proposeCandidate } from './propose.js';
+import { branchHead, git, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
 import { RunSetupError } from './errors.js';
 import { ProtectedFiles } from './pin.js';
 import { scopeRules } from '../core/scope.js';
@@ -182,27 +183,19 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
 
   // Both sides start from the best commit; the proposer then edits the candidate's copy.
   await Promise.all([prepareWorktree(repo, state.measure.worktrees.candidate, best.commit), prepareWorktree(repo, state.measure.worktrees.baseline, best.commit)]);
-  const tPropose = performance.now();
-  let proposal;
-  try {
-    proposal = await state.proposer.propose({
-      worktree: state.measure.worktrees.candidate,
-      config,
-      experiment: k,
-      history: state.experiments,
-      goal: options.goal,
-      signal: options.signal,
-    });
-  } catch (error) {
-    if (options.signal?.aborted) return 'interrupted';
-    throw error;
-  }
-  const proposeMs = performance.now() - tPropose;
-  if (options.signal?.aborted) return 'interrupted';
-  if (!proposal) return 'exhausted';
-  await writeFile(join(trace, 'proposal.json'), `${JSON.stringify({ experiment: k, parent: best.commit, ...proposal }, null, 2)}\n`);
-
-  const candidate = await commitAll(state.measure.worktrees.candidate, `${proposal.hypothesis}\n\nautoloop experiment ${k} (candidate)`);
+  const proposed = await proposeCandidate({
+    proposer: state.proposer,
+    config,
+    worktree: state.measure.worktrees.candidate,
+    parent: best.commit,
+    experiment: k,
+    history: state.experiments,
+    goal: options.goal,
+    signal: options.signal,
+    trace,
+  });
+  if (proposed.kind !== 'proposed') return proposed.kind;
+  const { proposal, candidate, proposeMs } = proposed;
   const cachedBaseline = config.evaluate.baseline === 'cached' ? samplesOfBest(state.experiments, best.commit) : undefined;
   const measured = await measureCandidate(state.measure, best.commit, candidate, trace, { checkedOut: true, cachedBaseline });
   if (options.signal?.aborted) return 'interrupted';

@@ -1,11 +1,10 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Config } from '../core/config-schema.js';
 import { judgeExperiment } from '../core/judge.js';
 import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/records.js';
-import { checkScope, describeViolations, scopeRules, type FileChange } from '../core/scope.js';
+import { describeViolations } from '../core/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
-import { changedFiles, diffPatch, prepareWorktree } from './git.js';
+import { prepareWorktree } from './git.js';
+import { inspectCandidate, type Inspection } from './propose.js';
 
 /** What a measurement needs: the repository, its config and two worktrees autoloop owns. */
 export interface MeasureContext {
@@ -89,28 +88,11 @@ export async function measureCandidate(
   options: MeasureOptions = {},
 ): Promise<Measurement> {
   const { repo, worktrees } = context;
-  // The patch is only for the trace: it is written while the rest goes on, and awaited before returning.
-  // Its failure is held as a value until then, so it cannot surface as an unhandled rejection meanwhile.
-  const patchWritten = diffPatch(repo, parent, candidate)
-    .then((patch) => writeFile(join(trace, 'diff.patch'), patch))
-    .then(
-      () => null,
-      (error: unknown) => error,
-    );
-  let measurement: Measurement;
-  try {
-    const [changes] = await Promise.all([
-      changedFiles(repo, parent, candidate),
-      options.checkedOut ? undefined : Promise.all([prepareWorktree(repo, worktrees.baseline, parent), prepareWorktree(repo, worktrees.candidate, candidate)]),
-    ]);
-    measurement = await measureChanges(context, parent, candidate, trace, changes, options.cachedBaseline);
-  } catch (error) {
-    await patchWritten;
-    throw error;
-  }
-  const failure = await patchWritten;
-  if (failure) throw failure;
-  return measurement;
+  const [inspection] = await Promise.all([
+    inspectCandidate(repo, context.config, context.configFile, parent, candidate, trace),
+    options.checkedOut ? undefined : Promise.all([prepareWorktree(repo, worktrees.baseline, parent), prepareWorktree(repo, worktrees.candidate, candidate)]),
+  ]);
+  return measureChanges(context, parent, candidate, trace, inspection, options.cachedBaseline);
 }
 
 async function measureChanges(
@@ -118,7 +100,7 @@ async function measureChanges(
   parent: string,
   candidate: string,
   trace: string,
-  changes: FileChange[],
+  { changes, violations: scopeViolations }: Inspection,
   cachedBaseline: RunSample[] | undefined,
 ): Promise<Measurement> {
   const { config, evaluator, worktrees } = context;
@@ -134,7 +116,6 @@ async function measureChanges(
   });
   if (changes.length === 0) return result('invalid', 'the proposal changed nothing');
 
-  const scopeViolations = checkScope(changes, scopeRules(config, context.configFile));
   if (scopeViolations.length > 0) return result('invalid', `out of scope: ${describeViolations(scopeViolations)}`, { scopeViolations });
 
   const baseline: Checkout = { side: 'baseline', worktree: worktrees.baseline, commit: parent };

@@ -1,0 +1,72 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../core/config-schema.js';
+import type { ExperimentRecord, ScopeViolation } from '../core/records.js';
+import { checkScope, scopeRules, type FileChange } from '../core/scope.js';
+import type { Proposal, Proposer } from '../proposers/proposer.js';
+import { changedFiles, commitAll, diffPatch } from './git.js';
+
+export interface ProposeOptions {
+  proposer: Proposer;
+  config: Config;
+  /** A worktree checked out at `parent`; the proposer edits it and the candidate is committed there. */
+  worktree: string;
+  parent: string;
+  experiment: number;
+  history: readonly ExperimentRecord[];
+  goal?: string;
+  signal?: AbortSignal;
+  /** The experiment's trace folder: `proposal.json` is written there. */
+  trace: string;
+}
+
+/** The proposer's answer, committed: or why there is none. */
+export type ProposeOutcome =
+  | { kind: 'proposed'; proposal: Proposal; candidate: string; proposeMs: number }
+  | { kind: 'exhausted' }
+  | { kind: 'interrupted' };
+
+/** Asks the proposer for experiment `k` and commits what it wrote, on top of `parent`. */
+export async function proposeCandidate(options: ProposeOptions): Promise<ProposeOutcome> {
+  const { signal } = options;
+  const started = performance.now();
+  let proposal: Proposal | null;
+  try {
+    proposal = await options.proposer.propose({
+      worktree: options.worktree,
+      config: options.config,
+      experiment: options.experiment,
+      history: options.history,
+      goal: options.goal,
+      signal,
+    });
+  } catch (error) {
+    if (signal?.aborted) return { kind: 'interrupted' };
+    throw error;
+  }
+  const proposeMs = performance.now() - started;
+  if (signal?.aborted) return { kind: 'interrupted' };
+  if (!proposal) return { kind: 'exhausted' };
+  await writeFile(
+    join(options.trace, 'proposal.json'),
+    `${JSON.stringify({ experiment: options.experiment, parent: options.parent, proposer: options.proposer.kind, ...proposal }, null, 2)}\n`,
+  );
+  const candidate = await commitAll(options.worktree, `${proposal.hypothesis}\n\nautoloop experiment ${options.experiment} (candidate)`);
+  return { kind: 'proposed', proposal, candidate, proposeMs };
+}
+
+/** What a candidate changed, and what of that its scope forbids. */
+export interface Inspection {
+  changes: FileChange[];
+  violations: ScopeViolation[];
+}
+
+/**
+ * Lists the candidate's changes against its parent, checks them against the scope, and writes the
+ * diff to `diff.patch` in the trace: nothing of the candidate has run yet.
+ */
+export async function inspectCandidate(repo: string, config: Config, configFile: string, parent: string, candidate: string, trace: string): Promise<Inspection> {
+  const [changes, patch] = await Promise.all([changedFiles(repo, parent, candidate), diffPatch(repo, parent, candidate)]);
+  await writeFile(join(trace, 'diff.patch'), patch);
+  return { changes, violations: checkScope(changes, scopeRules(config, configFile)) };
+}
