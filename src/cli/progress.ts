@@ -1,5 +1,4 @@
-import type { ExperimentRecord } from '../core/records.js';
-import { SINGLE_RUN_NOTE } from '../core/judge.js';
+import { experimentLine } from '../core/progress-line.js';
 import { formatDuration, formatNumber, formatPercent } from '../core/units.js';
 import type { LoopEvent } from '../engine/loop.js';
 
@@ -7,38 +6,6 @@ import type { LoopEvent } from '../engine/loop.js';
 export interface Output {
   write(text: string): void;
   isTTY: boolean;
-}
-
-const STATUS_WIDTH = 7;
-
-function deltaText(record: ExperimentRecord): string {
-  const j = record.judgement;
-  if (!j || j.verdict === 'invalid') return '';
-  return `${formatPercent(j.deltaRelative)} vs parent`;
-}
-
-/** One line for a finished experiment: what it was, the verdict, the best so far, keep rate and time left. */
-export function experimentLine(event: Extract<LoopEvent, { type: 'experiment' }>, metricName: string, etaMs: number | null): string {
-  const { record } = event;
-  const number = record.experiment === 0 ? 'base' : `${record.experiment}/${event.budget}`;
-  const value = record.metric === null ? '—' : formatNumber(record.metric, 6);
-  const parts = [`exp ${number.padStart(5)}`, record.status.padEnd(STATUS_WIDTH), `${metricName} ${value}`];
-  const delta = deltaText(record);
-  if (delta) parts.push(`(${delta})`);
-  if (event.best !== null) {
-    const vsBaseline = event.baseline ? ` ${formatPercent((event.best - event.baseline) / Math.abs(event.baseline))}` : '';
-    parts.push(`best ${formatNumber(event.best, 6)}${record.experiment > 0 ? vsBaseline : ''}`);
-  }
-  if (record.experiment > 0) parts.push(`keep rate ${Math.round(event.keepRate * 100)}%`);
-  if (etaMs !== null) parts.push(`~${formatDuration(etaMs)} left`);
-  const about = record.experiment === 0 ? 'baseline' : record.description;
-  parts.push(`· ${about}`);
-  if (record.reason) parts.push(`— ${record.reason}`);
-  else if (record.experiment > 0 && record.judgement) {
-    const notes = [...(record.judgement.singleRun ? [SINGLE_RUN_NOTE] : []), ...(record.judgement.paired ? [] : ['unpaired'])];
-    if (notes.length > 0) parts.push(`(${notes.join('; ')})`);
-  }
-  return parts.join('  ');
 }
 
 /**

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, parseConfig } from '../core/config.js';
 import type { Config } from '../core/config-schema.js';
+import { git } from './git.js';
 
 /** A config read from disk: the validated config, the exact text (for {@link configHash}) and the name used in messages. */
 export interface LoadedConfig {
@@ -34,4 +35,22 @@ export async function loadConfigFile(path: string, displayPath?: string): Promis
     throw error;
   }
   return { config: parseConfig(text, file), text, file };
+}
+
+/**
+ * Reads and validates the config as committed in `commit` (how CI reads it: from the base, so that a
+ * pull request cannot change its own rules). Throws {@link ConfigError} when the commit has no such file.
+ */
+export async function loadConfigAt(repo: string, commit: string, path: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await git(repo, ['show', `${commit}:${path}`]);
+  } catch {
+    throw new ConfigError(
+      path,
+      [{ file: path, path: '', line: null, message: `config file not found in commit ${commit.slice(0, 12)}; commit it to the base branch first` }],
+      "See the README's config section (and schema/autoloop.schema.json), then check the file with `autoloop validate`.",
+    );
+  }
+  return { config: parseConfig(text, path), text, file: path };
 }

@@ -4,7 +4,7 @@ import { CONFIG_PATH, type Config } from '../core/config-schema.js';
 import { configHash } from '../core/config.js';
 import { buildResultDocument, type ResultDocument } from '../core/result.js';
 import { scopeRules } from '../core/scope.js';
-import { loadConfigFile } from './config-file.js';
+import { loadConfigAt, loadConfigFile } from './config-file.js';
 import { environmentFingerprint } from './fingerprint.js';
 import { ProtectedFiles } from './pin.js';
 import { Evaluator } from './evaluator.js';
@@ -22,6 +22,8 @@ export interface EvalOptions {
   head?: string;
   /** Overrides `evaluate.repeats`. */
   repeats?: number;
+  /** Read the config from the base commit (as CI does) rather than from the working tree. */
+  configFromBase?: boolean;
   signal?: AbortSignal;
 }
 
@@ -53,14 +55,15 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
     throw new RunSetupError(`${options.cwd} is not inside a git repository with a commit: autoloop eval compares commits`);
   });
   const configPath = resolve(repo, options.configPath ?? CONFIG_PATH);
-  const loaded = await loadConfigFile(configPath, relative(repo, configPath) || configPath);
-  const config: Config = options.repeats ? { ...loaded.config, evaluate: { ...loaded.config.evaluate, repeats: options.repeats } } : loaded.config;
+  const configFile = relative(repo, configPath);
   const resolveRef = (ref: string) =>
     resolveCommit(repo, ref).catch(() => {
-      throw new RunSetupError(`${JSON.stringify(ref)} is not a commit in ${repo}: name a branch, tag or SHA`);
+      throw new RunSetupError(`${JSON.stringify(ref)} is not a commit in ${repo}: name a branch, tag or SHA (in CI, check out with fetch-depth: 0)`);
     });
   const baseCommit = await resolveRef(options.base ?? 'HEAD');
   const headCommit = options.head ? await resolveRef(options.head) : await snapshotWorkingTree(repo, 'autoloop eval: working tree');
+  const loaded = options.configFromBase ? await loadConfigAt(repo, baseCommit, configFile) : await loadConfigFile(configPath, configFile || configPath);
+  const config: Config = options.repeats ? { ...loaded.config, evaluate: { ...loaded.config.evaluate, repeats: options.repeats } } : loaded.config;
 
   const commonDir = resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
   await excludeFromGit(commonDir, `/${RUNS_DIR}/`);
@@ -70,7 +73,6 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   const worktreeRoot = join(commonDir, 'autoloop', `eval-${process.pid}`);
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   try {
-    const configFile = relative(repo, configPath);
     const protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, configFile));
     const measurement = await measureCandidate(
       { repo, config, configFile, evaluator: new Evaluator(config, { signal: options.signal, protectedFiles }), worktrees, signal: options.signal },

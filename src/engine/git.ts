@@ -69,11 +69,22 @@ export async function setBranch(cwd: string, branch: string, commit: string, exp
   await git(cwd, ['update-ref', '-m', 'autoloop', `refs/heads/${branch}`, commit, ...(expected ? [expected] : [])]);
 }
 
+/** Worktree creation per repository, one at a time: concurrent `git worktree add` and `prune` race on `.git/worktrees`. */
+const worktreeCreation = new Map<string, Promise<unknown>>();
+
+function serialised<T>(repo: string, task: () => Promise<T>): Promise<T> {
+  const result = (worktreeCreation.get(repo) ?? Promise.resolve()).then(task, task);
+  worktreeCreation.set(repo, result.catch(() => undefined));
+  return result;
+}
+
 /** A detached worktree at `commit`, created or reset so it holds exactly that commit's files (ignored files stay: caches survive). */
 export async function prepareWorktree(repo: string, path: string, commit: string): Promise<void> {
   if (!existsSync(`${path}/.git`)) {
-    await git(repo, ['worktree', 'prune']);
-    await git(repo, ['worktree', 'add', '--force', '--detach', path, commit]);
+    await serialised(repo, async () => {
+      await git(repo, ['worktree', 'prune']);
+      await git(repo, ['worktree', 'add', '--force', '--detach', path, commit]);
+    });
     return;
   }
   await git(path, ['reset', '--hard', '--quiet', commit]);
