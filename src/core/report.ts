@@ -80,6 +80,20 @@ export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRec
   };
 }
 
+/**
+ * The best primary metric after each experiment, in experiment order: the ledger's own `best` when it is
+ * recorded, else the best kept value so far (a hand-written ledger); null until one is known.
+ */
+export function runningBest(run: RunRecord, experiments: readonly ExperimentRecord[]): { experiment: number; best: number | null }[] {
+  let best: number | null = null;
+  return sortExperiments(experiments).map((record) => {
+    const value = measuredValue(record);
+    if (typeof record.best === 'number' && Number.isFinite(record.best)) best = record.best;
+    else if (record.status === 'keep' && value !== null && (best === null || isBetter(value, best, run.metric.goal))) best = value;
+    return { experiment: record.experiment, best };
+  });
+}
+
 /** ~6 significant digits, plain enough for spreadsheets and `sort -g`. */
 function tsvNumber(value: number | null | undefined): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) return '';
@@ -91,7 +105,8 @@ function oneLine(text: string): string {
   return text.replace(/[\t\r\n]+/g, ' ').trim();
 }
 
-function shortSha(sha: string | null | undefined): string {
+/** The 7-character short form of a commit SHA, or empty. */
+export function shortSha(sha: string | null | undefined): string {
   return sha ? sha.slice(0, 7) : '';
 }
 
@@ -118,13 +133,14 @@ export function renderResultsTsv(run: RunRecord, experiments: readonly Experimen
 const MAX_CELL = 120;
 
 /** Text safe inside a Markdown table cell. */
-function cell(text: string): string {
+export function cell(text: string): string {
   const line = oneLine(text);
   const short = line.length > MAX_CELL ? `${line.slice(0, MAX_CELL - 1)}…` : line;
   return short.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
 }
 
-function signed(value: number, digits = 4): string {
+/** A signed number with a real minus sign (`+0.1`, `−0.02`, `±0`), for deltas. */
+export function signed(value: number, digits = 4): string {
   if (value === 0) return '±0';
   return `${value > 0 ? '+' : '−'}${formatNumber(Math.abs(value), digits)}`;
 }
@@ -137,7 +153,7 @@ const SINGLE_RUN_MARK = '†';
 const UNPAIRED_MARK = '‡';
 
 /** Percent-encodes the characters that would end a Markdown link target early. */
-function markdownUrl(path: string): string {
+export function markdownUrl(path: string): string {
   return path.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
