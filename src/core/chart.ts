@@ -4,7 +4,7 @@
  * it renders the same in a browser, on GitHub and in a job summary.
  */
 import type { ExperimentRecord, RunRecord } from './records.js';
-import { isBetter, measuredValue, sortExperiments, summarizeRun } from './report.js';
+import { measuredValue, runningBest, sortExperiments, summarizeRun } from './report.js';
 import { formatNumber, formatPercent } from './units.js';
 
 /** Options of {@link renderProgressChart}. */
@@ -124,14 +124,7 @@ export function renderProgressChart(run: RunRecord, experiments: readonly Experi
     return { record, value, kind: record.status === 'keep' ? 'keep' : 'discard' };
   });
 
-  // Running best: the ledger's own `best` when recorded, else derived from kept values.
-  const bestLine: { x: number; y: number }[] = [];
-  let best: number | null = null;
-  for (const { record, value, kind } of points) {
-    if (typeof record.best === 'number' && Number.isFinite(record.best)) best = record.best;
-    else if ((kind === 'keep' || kind === 'baseline') && value !== null && (best === null || isBetter(value, best, goal))) best = value;
-    if (best !== null) bestLine.push({ x: record.experiment, y: best });
-  }
+  const bestLine = runningBest(run, sorted).flatMap(({ experiment, best }) => (best === null ? [] : [{ x: experiment, y: best }]));
 
   // y domain: kept values and the best line always; discarded ones unless they are wild outliers.
   const core = [...points.filter((p) => p.kind === 'keep' || p.kind === 'baseline').map((p) => p.value!), ...bestLine.map((p) => p.y)];
