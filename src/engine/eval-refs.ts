@@ -10,7 +10,7 @@ import { ProtectedFiles } from './pin.js';
 import { Evaluator } from './evaluator.js';
 import { git, removeWorktree, repoRoot, resolveCommit, snapshotWorkingTree } from './git.js';
 import { measureCandidate, type Measurement } from './measure.js';
-import { excludeFromGit, RUNS_DIR } from './run-files.js';
+import { autoloopDirectories } from './run-files.js';
 import { RunSetupError } from './errors.js';
 
 export interface EvalOptions {
@@ -65,12 +65,11 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   const loaded = options.configFromBase ? await loadConfigAt(repo, baseCommit, configFile) : await loadConfigFile(configPath, configFile || configPath);
   const config: Config = options.repeats ? { ...loaded.config, evaluate: { ...loaded.config.evaluate, repeats: options.repeats } } : loaded.config;
 
-  const commonDir = resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
-  await excludeFromGit(commonDir, `/${RUNS_DIR}/`);
+  const directories = await autoloopDirectories(repo);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const traceDir = join(repo, RUNS_DIR, 'eval', stamp);
+  const traceDir = join(directories.runs, 'eval', stamp);
   await mkdir(traceDir, { recursive: true });
-  const worktreeRoot = join(commonDir, 'autoloop', `eval-${process.pid}`);
+  const worktreeRoot = join(directories.worktrees, `eval-${process.pid}`);
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   try {
     const protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, configFile));

@@ -2,8 +2,12 @@ import { readFileSync } from 'node:fs';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import type { Environment } from '../core/result.js';
 
+/** Set by scripts/build-action.ts in the action's bundle (dist/index.js), which has no package.json at `../../`. */
+declare const AUTOLOOP_BUNDLED_VERSION: string | undefined;
+
 /** autoloop's own version, from its package.json. */
 export function packageVersion(): string {
+  if (typeof AUTOLOOP_BUNDLED_VERSION === 'string') return AUTOLOOP_BUNDLED_VERSION;
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { FileChange } from '../core/scope.js';
 import { scrubEnvironment } from '../core/secrets.js';
 import { CommandShellPool } from './command-shell.js';
@@ -48,6 +48,11 @@ export async function git(cwd: string, args: readonly string[], options: { input
 /** The top-level directory of the repository containing `cwd`. */
 export async function repoRoot(cwd: string): Promise<string> {
   return (await git(cwd, ['rev-parse', '--show-toplevel'])).trim();
+}
+
+/** The repository's `.git` directory, shared by all its worktrees. */
+export async function gitCommonDir(repo: string): Promise<string> {
+  return resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
 }
 
 /** Full SHA of a commit-ish. */

@@ -15,11 +15,11 @@ import { loadConfigFile } from './config-file.js';
 import { Evaluator } from './evaluator.js';
 import { measureCandidate, sampleValues, type MeasureContext } from './measure.js';
 import { proposeCandidate } from './propose.js';
-import { branchHead, git, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
+import { branchHead, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
 import { RunSetupError } from './errors.js';
 import { ProtectedFiles } from './pin.js';
 import { scopeRules } from '../core/scope.js';
-import { excludeFromGit, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
+import { autoloopDirectories, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
 
 export interface RunOptions {
   /** Any directory inside the repository. */
@@ -100,10 +100,6 @@ interface RunState {
   /** The evaluator and the two worktrees (baseline, candidate) the run measures in. */
   measure: MeasureContext;
   options: RunOptions;
-}
-
-async function gitCommonDir(repo: string): Promise<string> {
-  return resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
 }
 
 /** Writes results.tsv, the chart and the report from the ledger: they are derived, never the source of truth. */
@@ -235,9 +231,8 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
   });
   const configPath = resolve(repo, options.configPath ?? CONFIG_PATH);
   const { config, text, file } = await loadConfigFile(configPath, relative(repo, configPath) || configPath);
-  const commonDir = await gitCommonDir(repo);
-  await excludeFromGit(commonDir, `/${RUNS_DIR}/`);
-  const runsDir = join(repo, RUNS_DIR);
+  const directories = await autoloopDirectories(repo);
+  const runsDir = directories.runs;
 
   let dir: string;
   if (options.resume) {
@@ -299,7 +294,7 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
   // After readLedger, which verifies the chain on resume; cuts off a line a crash left half-written.
   const ledger = await LedgerWriter.open(paths.ledger);
   if (!options.resume) await ledger.append(run);
-  const worktreeRoot = join(commonDir, 'autoloop', run.tag);
+  const worktreeRoot = join(directories.worktrees, run.tag);
   const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles });
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   const state: RunState = {

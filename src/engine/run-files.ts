@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GENESIS, hashLine, LedgerError, linkRecord, parseLedger, type LedgerContents, type ParseLedgerOptions } from '../core/ledger.js';
 import type { UnchainedRecord } from '../core/records.js';
+import { gitCommonDir } from './git.js';
 
 /** Where a run's files live below the repository root; excluded from git through `.git/info/exclude`. */
 export const RUNS_DIR = '.autoloop';
@@ -195,8 +196,18 @@ export async function latestRunDir(runsDir: string): Promise<string | null> {
   return latest?.dir ?? null;
 }
 
+/**
+ * Where autoloop keeps its files in a repository: run files in `.autoloop/` (excluded from git, so
+ * `git status` stays clean) and worktrees in `.git/autoloop/` (shared by all worktrees of the repository).
+ */
+export async function autoloopDirectories(repo: string): Promise<{ runs: string; worktrees: string }> {
+  const commonDir = await gitCommonDir(repo);
+  await excludeFromGit(commonDir, `/${RUNS_DIR}/`);
+  return { runs: join(repo, RUNS_DIR), worktrees: join(commonDir, 'autoloop') };
+}
+
 /** Adds a line to `.git/info/exclude` once, so run files never show in `git status`. */
-export async function excludeFromGit(gitCommonDir: string, pattern: string): Promise<void> {
+async function excludeFromGit(gitCommonDir: string, pattern: string): Promise<void> {
   const file = join(gitCommonDir, 'info', 'exclude');
   await mkdir(join(gitCommonDir, 'info'), { recursive: true });
   const current = existsSync(file) ? await readFile(file, 'utf8') : '';

@@ -1,0 +1,81 @@
+import * as core from '@actions/core';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { describeViolations } from '../core/scope.js';
+import { loadConfigAt } from '../engine/config-file.js';
+import { RunSetupError } from '../engine/errors.js';
+import { git, prepareWorktree, removeWorktree, repoRoot, resolveCommit } from '../engine/git.js';
+import { inspectCandidate, proposeCandidate } from '../engine/propose.js';
+import { autoloopDirectories, readLedger, runPaths, traceDir } from '../engine/run-files.js';
+import { createProposer } from '../proposers/index.js';
+import type { RunnerContext } from './context.js';
+import type { ActionInputs } from './inputs.js';
+import type { ActionDependencies } from './run.js';
+
+/** Name of the artifact holding the proposal trace. */
+export const TRACE_ARTIFACT = 'autoloop-trace';
+
+/** The branch one experiment of a run is pushed to; the App opens its pull request from there. */
+export function experimentBranch(run: string, experiment: number): string {
+  return `autoloop/${run}/exp-${experiment}`;
+}
+
+/**
+ * `mode: propose`: runs the proposer on the parent commit (the run branch head) inside the scope,
+ * commits the proposal with its hypothesis as the message, and pushes it to the experiment branch.
+ * A proposal out of scope is never pushed; its trace is uploaded either way.
+ */
+export async function runPropose(inputs: ActionInputs, context: RunnerContext, dependencies: ActionDependencies): Promise<void> {
+  const run = inputs.run!;
+  const experiment = inputs.experiment!;
+  const repo = await repoRoot(context.workspace);
+  const parent = await resolveCommit(repo, inputs.parentSha!).catch(() => {
+    throw new RunSetupError(`parent-sha ${inputs.parentSha} is not in the checkout: check out autoloop/${run}/run with fetch-depth: 0`);
+  });
+  const { config, file } = await loadConfigAt(repo, parent, inputs.config);
+  const history = inputs.ledgerFile ? (await readLedger(resolve(context.workspace, inputs.ledgerFile))).experiments : [];
+
+  const directories = await autoloopDirectories(repo);
+  const trace = traceDir(runPaths(join(directories.runs, run)), experiment);
+  await mkdir(trace, { recursive: true });
+  const worktree = join(directories.worktrees, `propose-${run}-${experiment}`);
+  try {
+    await prepareWorktree(repo, worktree, parent);
+    const outcome = await proposeCandidate({ proposer: createProposer(config), config, worktree, parent, experiment, history, goal: inputs.goal, trace });
+    if (outcome.kind !== 'proposed') {
+      core.setOutput('status', 'exhausted');
+      core.notice(`autoloop: the ${config.proposer.kind} proposer has nothing left to propose for run ${run}`);
+      return;
+    }
+    const { proposal, candidate } = outcome;
+    core.setOutput('hypothesis', proposal.hypothesis);
+    const { changes, violations } = await inspectCandidate(repo, config, file, parent, candidate, trace);
+    await uploadTrace(dependencies, inputs, trace);
+    if (changes.length === 0) {
+      core.setOutput('status', 'empty');
+      core.setFailed(`autoloop: experiment ${experiment} changed nothing ("${proposal.hypothesis}"); nothing was pushed`);
+      return;
+    }
+    if (violations.length > 0) {
+      core.setOutput('status', 'out-of-scope');
+      core.setFailed(`autoloop: experiment ${experiment} is out of scope and was not pushed: ${describeViolations(violations)}`);
+      return;
+    }
+    const branch = experimentBranch(run, experiment);
+    // Experiment branches belong to autoloop: a re-run of the same dispatch replaces its branch.
+    await git(repo, ['push', '--force', 'origin', `${candidate}:refs/heads/${branch}`]);
+    core.setOutput('status', 'proposed');
+    core.setOutput('branch', branch);
+    core.setOutput('commit', candidate);
+    core.info(`autoloop: pushed ${branch} (${candidate.slice(0, 7)}): ${proposal.hypothesis}`);
+  } finally {
+    await removeWorktree(repo, worktree);
+  }
+}
+
+async function uploadTrace(dependencies: ActionDependencies, inputs: ActionInputs, trace: string): Promise<void> {
+  if (!inputs.upload) return;
+  const files = (await readdir(trace)).map((name) => join(trace, name));
+  const uploaded = await dependencies.artifacts.upload(TRACE_ARTIFACT, files, trace);
+  if (uploaded) core.info(`autoloop: uploaded ${TRACE_ARTIFACT} (${files.map((f) => relative(trace, f)).join(', ')})`);
+}
