@@ -41,6 +41,9 @@ export function artifactUrl(context: RunnerContext, id: number): string | null {
 
 /** The base and head SHAs of the pull request this event is about. */
 export async function pullRequestShas(context: RunnerContext): Promise<{ base: string; head: string; number: number }> {
+  if (context.eventName === 'pull_request' && !context.eventPath) {
+    throw new Error('GITHUB_EVENT_PATH is not set: mode: evaluate reads the pull request from the event file the runner provides');
+  }
   if (context.eventName !== 'pull_request' || !context.eventPath) {
     throw new Error(
       `mode: evaluate runs on pull_request events (this is ${JSON.stringify(context.eventName || 'no event')}); ` +

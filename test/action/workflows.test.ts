@@ -1,0 +1,207 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validateAction, validateWorkflow, type ValidationState } from '@action-validator/core';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+
+const CI_WORKFLOW = '.github/workflows/ci.yml';
+const APP_WORKFLOW = 'examples/workflows/autoloop.yml';
+const LOOP_WORKFLOW = 'examples/workflows/autoloop-loop.yml';
+const WORKFLOWS = [CI_WORKFLOW, APP_WORKFLOW, LOOP_WORKFLOW];
+/** How the README and the examples refer to the action until it is published. */
+const ACTION_REF = 'OWNER/autoloop@v1';
+
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+}
+interface Job {
+  if?: string;
+  permissions?: Record<string, string>;
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+interface ActionInput {
+  description: string;
+  required?: boolean;
+  default?: string;
+}
+interface ActionMetadata {
+  inputs: Record<string, ActionInput>;
+  outputs: Record<string, { description: string }>;
+  runs: { using: string; main: string };
+}
+
+const action = parse(read('action.yml')) as ActionMetadata;
+const workflow = (path: string): Workflow => parse(read(path)) as Workflow;
+const job = (path: string, name: string): Job => {
+  const found = workflow(path).jobs[name];
+  if (!found) throw new Error(`${path}: no job "${name}"`);
+  return found;
+};
+const actionStep = (path: string, name: string): Step => {
+  const step = job(path, name).steps.find((s) => s.uses === ACTION_REF);
+  if (!step) throw new Error(`${path}: job "${name}" does not use ${ACTION_REF}`);
+  return step;
+};
+
+/** The validator's errors as readable lines, so a failure says what is wrong where. */
+function errorsOf(state: ValidationState): string[] {
+  const lines: string[] = [];
+  const walk = (errors: ValidationState['errors'], depth: number): void => {
+    for (const error of errors) {
+      const where = 'path' in error ? error.path : `line ${error.location?.line ?? '?'}`;
+      lines.push(`${'  '.repeat(depth)}${where}: ${error.title}${error.detail ? ` (${error.detail})` : ''}`);
+      if ('states' in error && error.states) for (const s of error.states) walk(s.errors, depth + 1);
+    }
+  };
+  walk(state.errors, 0);
+  return lines;
+}
+
+describe('action.yml', () => {
+  it('is valid action metadata (validated as node20, which the validator knows; node24 is checked below)', () => {
+    const text = read('action.yml');
+    expect(text).toMatch(/^ {2}using: node24$/m);
+    expect(errorsOf(validateAction(text.replace(/^( {2}using:) node24$/m, '$1 node20')))).toEqual([]);
+  });
+
+  it('runs the committed bundle on node24', () => {
+    expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
+    expect(existsSync(join(ROOT, 'dist/index.js'))).toBe(true);
+    expect(JSON.parse(read('dist/package.json'))).toEqual({ type: 'module' });
+    expect(read('dist/index.js').startsWith("import { createRequire as __autoloopCreateRequire } from 'node:module';")).toBe(true);
+  });
+
+  it('declares every input the action reads, and reads every input it declares', () => {
+    const sources = readdirSync(join(ROOT, 'src/action')).filter((f) => f.endsWith('.ts'));
+    const readNames = new Set<string>();
+    for (const file of sources) {
+      // core.getInput('x') and friends, and readInputs' `get('x')`.
+      const text = read(`src/action/${file}`);
+      for (const m of text.matchAll(/(?:(?<![.\w])get|\bget(?:Boolean|Multiline)?Input)\(\s*['"]([a-z][a-z-]*)['"]/g)) readNames.add(m[1]!);
+    }
+    expect([...readNames].filter((name) => !(name in action.inputs))).toEqual([]);
+    // Before the action's runner exists there is nothing to compare.
+    if (existsSync(join(ROOT, 'src/action/run.ts'))) {
+      expect(Object.keys(action.inputs).filter((name) => !readNames.has(name))).toEqual([]);
+    }
+  });
+});
+
+describe.each(WORKFLOWS)('%s', (path) => {
+  it('is a valid workflow', () => {
+    expect(errorsOf(validateWorkflow(read(path)))).toEqual([]);
+  });
+
+  it('gives every job explicit permissions, and nothing at the top level beyond contents: read', () => {
+    const w = workflow(path);
+    expect(w.permissions === undefined || Object.keys(w.permissions).every((k) => k === 'contents')).toBe(true);
+    for (const [name, j] of Object.entries(w.jobs)) {
+      expect(j.permissions ?? w.permissions, `${path}: job ${name}`).toBeDefined();
+    }
+  });
+
+  it('passes the action only inputs it declares, and always a mode', () => {
+    for (const j of Object.values(workflow(path).jobs)) {
+      for (const step of j.steps.filter((s) => s.uses === ACTION_REF)) {
+        const given = Object.keys(step.with ?? {});
+        expect(given.filter((k) => !(k in action.inputs))).toEqual([]);
+        expect(given).toContain('mode');
+      }
+    }
+  });
+});
+
+describe(CI_WORKFLOW, () => {
+  it('runs .ci/run, which fails on a stale dist/, on Node 20 and 24', () => {
+    const text = read(CI_WORKFLOW);
+    expect(text).toMatch(/node: \[20, 24\]/);
+    expect(job(CI_WORKFLOW, 'check').steps.map((s) => s.run)).toContain('bash .ci/run');
+    expect(read('.ci/run')).toContain('git status --porcelain -- dist/');
+  });
+});
+
+describe(APP_WORKFLOW, () => {
+  it('takes the inputs the App dispatches, and runs on pull requests', () => {
+    const on = workflow(APP_WORKFLOW).on as {
+      workflow_dispatch: { inputs: Record<string, { type: string; required: boolean }> };
+      pull_request: unknown;
+    };
+    expect(Object.keys(on.workflow_dispatch.inputs).sort()).toEqual(['experiment', 'parent-sha', 'run']);
+    for (const input of Object.values(on.workflow_dispatch.inputs)) expect(input).toMatchObject({ type: 'string', required: true });
+    expect(on).toHaveProperty('pull_request');
+  });
+
+  it('proposes on dispatch from the run branch, with write access to contents only', () => {
+    const propose = job(APP_WORKFLOW, 'propose');
+    expect(propose.if).toBe("github.event_name == 'workflow_dispatch'");
+    expect(propose.permissions).toEqual({ contents: 'write' });
+    expect(propose.steps[0]).toMatchObject({
+      uses: 'actions/checkout@v4',
+      with: { ref: 'autoloop/${{ inputs.run }}/run', 'fetch-depth': 0 },
+    });
+    expect(actionStep(APP_WORKFLOW, 'propose').with).toEqual({
+      mode: 'propose',
+      run: '${{ inputs.run }}',
+      experiment: '${{ inputs.experiment }}',
+      'parent-sha': '${{ inputs.parent-sha }}',
+    });
+  });
+
+  it('evaluates pull requests with a read-only token, no secrets and no stored credentials', () => {
+    const evaluate = job(APP_WORKFLOW, 'evaluate');
+    expect(evaluate.if).toMatch(/^github\.event_name == 'pull_request' && /);
+    expect(evaluate.permissions).toEqual({ contents: 'read' });
+    expect(JSON.stringify(evaluate)).not.toMatch(/secrets\./);
+    expect(evaluate.steps[0]).toMatchObject({
+      uses: 'actions/checkout@v4',
+      with: { 'fetch-depth': 0, 'persist-credentials': false },
+    });
+    expect(actionStep(APP_WORKFLOW, 'evaluate').with).toEqual({ mode: 'evaluate' });
+    expect(workflow(APP_WORKFLOW).permissions).toEqual({});
+  });
+});
+
+describe(LOOP_WORKFLOW, () => {
+  it('runs the loop with write access to contents and pull requests, and an optional token that starts CI', () => {
+    const w = workflow(LOOP_WORKFLOW);
+    expect(w.on).toHaveProperty('workflow_dispatch.inputs.experiments');
+    expect(w.permissions).toEqual({});
+    expect(job(LOOP_WORKFLOW, 'loop').permissions).toEqual({ contents: 'write', 'pull-requests': 'write' });
+    expect(job(LOOP_WORKFLOW, 'loop').steps[0]).toMatchObject({ uses: 'actions/checkout@v4', with: { 'fetch-depth': 0 } });
+    expect(actionStep(LOOP_WORKFLOW, 'loop').with).toMatchObject({
+      mode: 'loop',
+      token: '${{ secrets.AUTOLOOP_TOKEN || github.token }}',
+    });
+    expect(read(LOOP_WORKFLOW)).toMatch(/GITHUB_TOKEN does not start other workflows/);
+  });
+});
+
+describe('README', () => {
+  const readme = read('README.md');
+  const section = readme.slice(readme.indexOf('\n## GitHub Action\n'), readme.indexOf('\n## ', readme.indexOf('\n## GitHub Action\n') + 1));
+
+  it('has a GitHub Action section listing every input and output of action.yml', () => {
+    expect(section.length).toBeGreaterThan(100);
+    for (const name of [...Object.keys(action.inputs), ...Object.keys(action.outputs)]) {
+      expect(section, name).toContain(`| \`${name}\` |`);
+    }
+  });
+
+  it('links both example workflows and shows the App one as it is in examples/workflows/autoloop.yml', () => {
+    expect(section).toContain('(examples/workflows/autoloop.yml)');
+    expect(section).toContain('(examples/workflows/autoloop-loop.yml)');
+    const example = read(APP_WORKFLOW);
+    expect(section).toContain(example.slice(example.indexOf('\nname: autoloop\n') + 1));
+  });
+});
