@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
+import { experimentBranch } from '../core/branches.js';
 import { describeViolations } from '../core/scope.js';
 import { loadConfigAt } from '../engine/config-file.js';
 import { RunSetupError } from '../engine/errors.js';
@@ -14,11 +15,6 @@ import type { ActionDependencies } from './run.js';
 
 /** Name of the artifact holding the proposal trace. */
 export const TRACE_ARTIFACT = 'autoloop-trace';
-
-/** The branch one experiment of a run is pushed to; the App opens its pull request from there. */
-export function experimentBranch(run: string, experiment: number): string {
-  return `autoloop/${run}/exp-${experiment}`;
-}
 
 /**
  * `mode: propose`: runs the proposer on the parent commit (the run branch head) inside the scope,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config-schema.js';
 import { configHash } from '../core/config.js';
+import { runBranch } from '../core/branches.js';
 import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../core/judge.js';
 import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/records.js';
 import { renderProgressChart } from '../core/chart.js';
@@ -67,11 +68,6 @@ const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 function defaultTag(now: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
-}
-
-/** The run branch for a tag; kept experiments accumulate there. */
-export function runBranch(tag: string): string {
-  return `autoloop/${tag}/run`;
 }
 
 function commitMessage(hypothesis: string, experiment: number, judgement: Judgement, metric: string): string {

@@ -1,0 +1,100 @@
+/**
+ * The GitHub operations the App's run logic needs, behind one small interface: an Octokit
+ * implementation for real, and a dry-run one that records what would be done (`/optimize --dry-run`).
+ */
+
+/** A repository the App acts on. */
+export interface RepoRef {
+  owner: string;
+  repo: string;
+}
+
+export type Permission = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+
+export interface PullRequestInfo {
+  number: number;
+  url: string;
+  state: 'open' | 'closed';
+  merged: boolean;
+  draft: boolean;
+  head: { ref: string; sha: string };
+  base: { ref: string; sha: string };
+  body: string;
+  labels: string[];
+}
+
+export interface ChangedFile {
+  path: string;
+  status: 'added' | 'modified' | 'removed' | 'renamed' | 'copied' | 'changed' | 'unchanged';
+  previousPath?: string;
+}
+
+export interface CheckRunOutput {
+  title: string;
+  summary: string;
+  text?: string;
+}
+
+export interface WorkflowRunArtifact {
+  id: number;
+  name: string;
+  url: string;
+}
+
+/** What one recorded (or performed) write was: the dry-run gateway's log and the tests' assertions. */
+export interface GatewayAction {
+  operation: string;
+  details: Record<string, unknown>;
+}
+
+export interface RepoGateway {
+  readonly ref: RepoRef;
+
+  // Reads.
+  /** The user's permission on the repository; 'none' when not a collaborator. Fails closed: errors throw. */
+  permission(user: string): Promise<Permission>;
+  defaultBranch(): Promise<{ name: string; sha: string }>;
+  /** A file's text at a ref, or null when it does not exist. */
+  readFile(path: string, ref: string): Promise<string | null>;
+  /** Head SHA of a branch, or null when it does not exist. */
+  branchSha(branch: string): Promise<string | null>;
+  /** The open or closed pull request whose head is `branch` (in this repository), or null. */
+  findPullRequest(headBranch: string): Promise<PullRequestInfo | null>;
+  getPullRequest(number: number): Promise<PullRequestInfo>;
+  /** Files changed between two commits (three-dot compare). */
+  compare(base: string, head: string): Promise<ChangedFile[]>;
+  /** Blob ids of every file in a commit's tree (path -> blob SHA), for the protected-files hash. */
+  tree(sha: string): Promise<Map<string, string>>;
+  /** Artifacts of a workflow run. */
+  listArtifacts(runId: number): Promise<WorkflowRunArtifact[]>;
+  /** The zip bytes of an artifact. */
+  downloadArtifact(artifactId: number): Promise<Buffer>;
+
+  // Writes (each is recorded by the dry-run gateway instead).
+  reactToComment(commentId: number, content: '+1' | 'eyes' | 'rocket' | 'confused'): Promise<void>;
+  /** Creates the branch at `sha`; a branch already there is left as it is (idempotent). */
+  createBranch(branch: string, sha: string): Promise<void>;
+  createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo>;
+  updatePullRequest(number: number, fields: { title?: string; body?: string }): Promise<void>;
+  markReadyForReview(number: number): Promise<void>;
+  requestReviewers(number: number, reviewers: string[]): Promise<void>;
+  addLabels(issueNumber: number, labels: string[]): Promise<void>;
+  closePullRequest(number: number): Promise<void>;
+  /** Merges an experiment pull request into its run branch; `sha` guards against a head that moved. */
+  mergePullRequest(number: number, sha: string, message: string): Promise<{ merged: boolean; sha: string | null }>;
+  /** The comment on `issueNumber` whose body contains `marker`, created or edited in place. Returns its id. */
+  upsertComment(issueNumber: number, marker: string, body: string): Promise<number>;
+  /** Creates a comment (replies that are not sticky, e.g. a refusal). */
+  createComment(issueNumber: number, body: string): Promise<number>;
+  /** Creates or updates the check run `name` on `sha`. */
+  setCheckRun(options: {
+    name: string;
+    sha: string;
+    status: 'queued' | 'in_progress' | 'completed';
+    conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required';
+    output: CheckRunOutput;
+    detailsUrl?: string;
+  }): Promise<void>;
+  /** Starts the workflow `workflowFile` (e.g. `autoloop.yml`) on `ref` with `inputs`. */
+  dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void>;
+}
