@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/core/config-schema.js';
 import { protectedFilesHash } from '../../src/core/protected.js';
+import { scopeRules } from '../../src/core/scope.js';
+import { protectedHashOfTree } from '../../src/core/verify-result.js';
 import { prepareWorktree, resolveCommit } from '../../src/engine/git.js';
 import { runLoop } from '../../src/engine/loop.js';
 import { ProtectedFiles } from '../../src/engine/pin.js';
@@ -18,6 +21,24 @@ describe('ProtectedFiles', () => {
     expect(files.entries.find((e) => e.path === 'eval/run.mjs')?.object).toBe(blob);
     expect(files.hash).toBe(protectedFilesHash(files.entries));
     expect(files.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hashes like the App does from GitHub\'s tree API, so the two can be compared', async () => {
+    const repo = makeRepo({ 'eval/run.mjs': 'a', 'params.json': '{}', '.github/autoloop.yml': 'x' });
+    const base = await resolveCommit(repo, 'HEAD');
+    const config = configSchema.parse({
+      metric: { name: 'loss', goal: 'minimize' },
+      evaluate: { command: 'node eval/run.mjs' },
+      scope: { edit: ['params.json'], protect: ['eval/**'] },
+      proposer: { kind: 'tune', tune: { file: 'params.json', params: { x: { min: 0, max: 1 } } } },
+    });
+    const files = await ProtectedFiles.load(repo, base, scopeRules(config, '.github/autoloop.yml'));
+    const tree = new Map(
+      gitSync(repo, 'ls-tree', '-r', base)
+        .split('\n')
+        .map((line) => [line.split('\t')[1]!, line.split(' ')[2]!.split('\t')[0]!] as [string, string]),
+    );
+    expect(protectedHashOfTree(tree, config, '.github/autoloop.yml')).toBe(files.hash);
   });
 
   it('restores edited and deleted protected files from the base commit', async () => {
