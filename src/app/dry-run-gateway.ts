@@ -1,0 +1,178 @@
+import type {
+  ChangedFile,
+  CheckRunOutput,
+  GatewayAction,
+  Permission,
+  PullRequestInfo,
+  RepoGateway,
+  RepoRef,
+  WorkflowRunArtifact,
+} from './github.js';
+
+/** Marks placeholders that stand for what GitHub would have answered. */
+const DRY_RUN = '(dry run)';
+
+const short = (sha: string): string => `\`${sha.slice(0, 7)}\``;
+
+/**
+ * `RepoGateway` for `/optimize --dry-run`: reads go to the real gateway, so the plan is made from the real
+ * repository; writes are recorded instead of performed and answer with placeholders (safe-settings' nop mode).
+ */
+export class DryRunGateway implements RepoGateway {
+  private readonly recorded: { action: GatewayAction; line: string }[] = [];
+
+  constructor(private readonly inner: RepoGateway) {}
+
+  get ref(): RepoRef {
+    return this.inner.ref;
+  }
+
+  /** The writes that would have been made, in order. */
+  actions(): GatewayAction[] {
+    return this.recorded.map(({ action }) => ({ operation: action.operation, details: { ...action.details } }));
+  }
+
+  /** A Markdown list of what would be done, one line per write. */
+  describe(): string {
+    if (this.recorded.length === 0) return '- nothing would be changed';
+    return this.recorded.map(({ line }) => `- ${line}`).join('\n');
+  }
+
+  // Reads: delegated.
+
+  permission(user: string): Promise<Permission> {
+    return this.inner.permission(user);
+  }
+
+  defaultBranch(): Promise<{ name: string; sha: string }> {
+    return this.inner.defaultBranch();
+  }
+
+  readFile(path: string, ref: string): Promise<string | null> {
+    return this.inner.readFile(path, ref);
+  }
+
+  branchSha(branch: string): Promise<string | null> {
+    return this.inner.branchSha(branch);
+  }
+
+  findPullRequest(headBranch: string): Promise<PullRequestInfo | null> {
+    return this.inner.findPullRequest(headBranch);
+  }
+
+  getPullRequest(number: number): Promise<PullRequestInfo> {
+    return this.inner.getPullRequest(number);
+  }
+
+  compare(base: string, head: string): Promise<ChangedFile[]> {
+    return this.inner.compare(base, head);
+  }
+
+  tree(sha: string): Promise<Map<string, string>> {
+    return this.inner.tree(sha);
+  }
+
+  listArtifacts(runId: number): Promise<WorkflowRunArtifact[]> {
+    return this.inner.listArtifacts(runId);
+  }
+
+  downloadArtifact(artifactId: number): Promise<Buffer> {
+    return this.inner.downloadArtifact(artifactId);
+  }
+
+  // Writes: recorded.
+
+  async reactToComment(commentId: number, content: '+1' | 'eyes' | 'rocket' | 'confused'): Promise<void> {
+    this.record('reactToComment', { commentId, content }, `react with \`${content}\` to comment ${commentId}`);
+  }
+
+  async createBranch(branch: string, sha: string): Promise<void> {
+    this.record('createBranch', { branch, sha }, `create branch \`${branch}\` at ${short(sha)}`);
+  }
+
+  async createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo> {
+    this.record(
+      'createPullRequest',
+      { ...options },
+      `open ${options.draft ? 'draft ' : ''}pull request \`${options.head}\` → \`${options.base}\`: "${options.title}"`,
+    );
+    return {
+      number: 0,
+      url: DRY_RUN,
+      state: 'open',
+      merged: false,
+      draft: options.draft,
+      head: { ref: options.head, sha: '' },
+      base: { ref: options.base, sha: '' },
+      body: options.body,
+      labels: [],
+    };
+  }
+
+  async updatePullRequest(number: number, fields: { title?: string; body?: string }): Promise<void> {
+    const changed = Object.keys(fields).filter((key) => fields[key as keyof typeof fields] !== undefined);
+    this.record('updatePullRequest', { number, ...fields }, `update pull request #${number} (${changed.join(', ') || 'no fields'})`);
+  }
+
+  async markReadyForReview(number: number): Promise<void> {
+    this.record('markReadyForReview', { number }, `mark pull request #${number} ready for review`);
+  }
+
+  async requestReviewers(number: number, reviewers: string[]): Promise<void> {
+    const names = reviewers.map((reviewer) => `@${reviewer.replace(/^@/, '')}`).join(', ');
+    this.record('requestReviewers', { number, reviewers: [...reviewers] }, `request reviews on #${number} from ${names}`);
+  }
+
+  async addLabels(issueNumber: number, labels: string[]): Promise<void> {
+    const names = labels.map((label) => `\`${label}\``).join(', ');
+    this.record('addLabels', { issueNumber, labels: [...labels] }, `label #${issueNumber} ${names}`);
+  }
+
+  async closePullRequest(number: number): Promise<void> {
+    this.record('closePullRequest', { number }, `close pull request #${number}`);
+  }
+
+  async mergePullRequest(number: number, sha: string, message: string): Promise<{ merged: boolean; sha: string | null }> {
+    this.record('mergePullRequest', { number, sha, message }, `merge pull request #${number} at ${short(sha)}`);
+    return { merged: true, sha: null };
+  }
+
+  async upsertComment(issueNumber: number, marker: string, body: string): Promise<number> {
+    this.record('upsertComment', { issueNumber, marker, body }, `create or update the \`${marker}\` comment on #${issueNumber}`);
+    return 0;
+  }
+
+  async createComment(issueNumber: number, body: string): Promise<number> {
+    this.record('createComment', { issueNumber, body }, `comment on #${issueNumber}`);
+    return 0;
+  }
+
+  async setCheckRun(options: {
+    name: string;
+    sha: string;
+    status: 'queued' | 'in_progress' | 'completed';
+    conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required';
+    output: CheckRunOutput;
+    detailsUrl?: string;
+  }): Promise<void> {
+    const state = options.conclusion === undefined ? options.status : `${options.status} (${options.conclusion})`;
+    this.record(
+      'setCheckRun',
+      { ...options, output: { ...options.output } },
+      `set check \`${options.name}\` on ${short(options.sha)}: ${state}, "${options.output.title}"`,
+    );
+  }
+
+  async dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void> {
+    const given = Object.entries(inputs).map(([name, value]) => `${name}=${value}`);
+    this.record(
+      'dispatchWorkflow',
+      { workflowFile, ref, inputs: { ...inputs } },
+      `dispatch workflow \`${workflowFile}\` on \`${ref}\`${given.length === 0 ? '' : ` with ${given.join(', ')}`}`,
+    );
+  }
+
+  private record(operation: string, details: Record<string, unknown>, line: string): void {
+    this.recorded.push({ action: { operation, details }, line });
+  }
+}

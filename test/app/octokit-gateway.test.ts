@@ -1,0 +1,484 @@
+import { Octokit } from '@octokit/rest';
+import nock from 'nock';
+import { ProbotOctokit } from 'probot';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GitHubError, OctokitGateway, type OctokitGatewayOptions } from '../../src/app/octokit-gateway.js';
+
+const API = 'https://api.github.com';
+const REPO = '/repos/octo/repo';
+const SHA = 'a'.repeat(40);
+const BASE_SHA = 'b'.repeat(40);
+
+function octokit(): Octokit {
+  return new Octokit({ auth: 'test', retry: { enabled: false }, throttle: { enabled: false } });
+}
+
+function gateway(options: OctokitGatewayOptions = { appSlug: 'autoloop' }): OctokitGateway {
+  return new OctokitGateway(octokit(), { owner: 'octo', repo: 'repo' }, options);
+}
+
+const api = (): nock.Scope => nock(API);
+
+/** A pull request as the REST API returns it, trimmed to what the gateway reads. */
+function pullPayload(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    number: 7,
+    node_id: 'PR_kwDOexample',
+    html_url: 'https://github.com/octo/repo/pull/7',
+    state: 'open',
+    merged_at: null,
+    draft: true,
+    head: { ref: 'autoloop/12/exp-1', sha: SHA },
+    base: { ref: 'autoloop/12/run', sha: BASE_SHA },
+    body: 'hypothesis',
+    labels: [{ name: 'autoloop' }],
+    ...overrides,
+  };
+}
+
+const PULL_INFO = {
+  number: 7,
+  url: 'https://github.com/octo/repo/pull/7',
+  state: 'open',
+  merged: false,
+  draft: true,
+  head: { ref: 'autoloop/12/exp-1', sha: SHA },
+  base: { ref: 'autoloop/12/run', sha: BASE_SHA },
+  body: 'hypothesis',
+  labels: ['autoloop'],
+};
+
+/** A comment as the issues API lists it. */
+function commentPayload(id: number, body: string, user: { login: string; type: string }): Record<string, unknown> {
+  return { id, body, user };
+}
+
+const base64 = (text: string): string => Buffer.from(text).toString('base64');
+
+beforeEach(() => {
+  nock.disableNetConnect();
+});
+
+afterEach(() => {
+  nock.cleanAll();
+  nock.enableNetConnect();
+});
+
+describe('permission', () => {
+  it('maps role_name, falling back to the base permission for a custom role', async () => {
+    api().get(`${REPO}/collaborators/alice/permission`).reply(200, { permission: 'write', role_name: 'maintain' });
+    api().get(`${REPO}/collaborators/bob/permission`).reply(200, { permission: 'write', role_name: 'release-captain' });
+    const github = gateway();
+    expect(await github.permission('alice')).toBe('maintain');
+    expect(await github.permission('bob')).toBe('write');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('is none for someone who is not a collaborator (404)', async () => {
+    api().get(`${REPO}/collaborators/mallory/permission`).reply(404, { message: 'Not Found' });
+    expect(await gateway().permission('mallory')).toBe('none');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('fails closed on any other error', async () => {
+    api().get(`${REPO}/collaborators/alice/permission`).reply(500, { message: 'Server Error' });
+    await expect(gateway().permission('alice')).rejects.toThrow('permission (octo/repo): 500 Server Error');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+});
+
+describe('reads', () => {
+  it('reads a file, and null when it does not exist', async () => {
+    api().get(`${REPO}/contents/.autoloop%2Fconfig.yml`).query({ ref: 'main' }).reply(200, {
+      type: 'file',
+      encoding: 'base64',
+      sha: 'f'.repeat(40),
+      content: base64('metric: loss\n'),
+    });
+    api().get(`${REPO}/contents/missing.yml`).query({ ref: 'main' }).reply(404, { message: 'Not Found' });
+    const github = gateway();
+    expect(await github.readFile('.autoloop/config.yml', 'main')).toBe('metric: loss\n');
+    expect(await github.readFile('missing.yml', 'main')).toBeNull();
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('reads a file over 1 MB through the blob API', async () => {
+    const blob = 'c'.repeat(40);
+    api().get(`${REPO}/contents/big.txt`).query({ ref: 'main' }).reply(200, { type: 'file', encoding: 'none', sha: blob, content: '' });
+    api().get(`${REPO}/git/blobs/${blob}`).reply(200, { sha: blob, encoding: 'base64', content: base64('big\n') });
+    expect(await gateway().readFile('big.txt', 'main')).toBe('big\n');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('refuses a directory', async () => {
+    api().get(`${REPO}/contents/src`).query({ ref: 'main' }).reply(200, [{ type: 'file', name: 'a.ts' }]);
+    await expect(gateway().readFile('src', 'main')).rejects.toThrow('readFile (octo/repo): src at main is not a file');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('finds branch heads and the default branch', async () => {
+    api().get(`${REPO}/git/ref/heads%2Fautoloop%2F12%2Frun`).reply(200, { ref: 'refs/heads/autoloop/12/run', object: { sha: SHA } });
+    api().get(`${REPO}/git/ref/heads%2Fgone`).reply(404, { message: 'Not Found' });
+    api().get(REPO).reply(200, { default_branch: 'trunk' });
+    api().get(`${REPO}/git/ref/heads%2Ftrunk`).reply(200, { ref: 'refs/heads/trunk', object: { sha: BASE_SHA } });
+    const github = gateway();
+    expect(await github.branchSha('autoloop/12/run')).toBe(SHA);
+    expect(await github.branchSha('gone')).toBeNull();
+    expect(await github.defaultBranch()).toStrictEqual({ name: 'trunk', sha: BASE_SHA });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('finds the newest pull request from a branch, open or closed', async () => {
+    api()
+      .get(`${REPO}/pulls`)
+      .query({ head: 'octo:autoloop/12/exp-1', state: 'all', sort: 'created', direction: 'desc', per_page: '1' })
+      .reply(200, [pullPayload({ state: 'closed', merged_at: '2025-01-01T00:00:00Z', draft: false })]);
+    api().get(`${REPO}/pulls`).query(true).reply(200, []);
+    const github = gateway();
+    expect(await github.findPullRequest('autoloop/12/exp-1')).toStrictEqual({ ...PULL_INFO, state: 'closed', merged: true, draft: false });
+    expect(await github.findPullRequest('autoloop/12/exp-2')).toBeNull();
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('gets a pull request', async () => {
+    api().get(`${REPO}/pulls/7`).reply(200, pullPayload({ body: null, labels: [] }));
+    expect(await gateway().getPullRequest(7)).toStrictEqual({ ...PULL_INFO, body: '', labels: [] });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('lists the files of a three-dot comparison', async () => {
+    api()
+      .get(`${REPO}/compare/${BASE_SHA}...${SHA}`)
+      .reply(200, {
+        merge_base_commit: { sha: BASE_SHA },
+        files: [
+          { filename: 'src/model.py', status: 'modified' },
+          { filename: 'src/new.py', status: 'renamed', previous_filename: 'src/old.py' },
+        ],
+      });
+    expect(await gateway().compare(BASE_SHA, SHA)).toStrictEqual([
+      { path: 'src/model.py', status: 'modified' },
+      { path: 'src/new.py', status: 'renamed', previousPath: 'src/old.py' },
+    ]);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('diffs the trees when the comparison has more files than the compare API lists', async () => {
+    const mergeBase = 'd'.repeat(40);
+    const files = Array.from({ length: 300 }, (_, i) => ({ filename: `f${i}`, status: 'modified' }));
+    api().get(`${REPO}/compare/${BASE_SHA}...${SHA}`).reply(200, { merge_base_commit: { sha: mergeBase }, files });
+    api()
+      .get(`${REPO}/git/trees/${mergeBase}`)
+      .query({ recursive: 'true' })
+      .reply(200, { truncated: false, tree: [{ path: 'kept', type: 'blob', sha: '1' }, { path: 'changed', type: 'blob', sha: '2' }, { path: 'gone', type: 'blob', sha: '3' }] });
+    api()
+      .get(`${REPO}/git/trees/${SHA}`)
+      .query({ recursive: 'true' })
+      .reply(200, { truncated: false, tree: [{ path: 'kept', type: 'blob', sha: '1' }, { path: 'changed', type: 'blob', sha: '4' }, { path: 'added', type: 'blob', sha: '5' }] });
+    expect(await gateway().compare(BASE_SHA, SHA)).toStrictEqual([
+      { path: 'added', status: 'added' },
+      { path: 'changed', status: 'modified' },
+      { path: 'gone', status: 'removed' },
+    ]);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('maps a tree to its blobs, and refuses a truncated one', async () => {
+    api()
+      .get(`${REPO}/git/trees/${SHA}`)
+      .query({ recursive: 'true' })
+      .reply(200, {
+        truncated: false,
+        tree: [
+          { path: 'src', type: 'tree', sha: 't1' },
+          { path: 'src/a.ts', type: 'blob', sha: 'b1' },
+          { path: 'vendor/lib', type: 'commit', sha: 'c1' },
+        ],
+      });
+    api().get(`${REPO}/git/trees/${BASE_SHA}`).query({ recursive: 'true' }).reply(200, { truncated: true, tree: [] });
+    const github = gateway();
+    expect(await github.tree(SHA)).toStrictEqual(new Map([['src/a.ts', 'b1']]));
+    await expect(github.tree(BASE_SHA)).rejects.toThrow(`tree (octo/repo): the tree of ${BASE_SHA} has too many entries`);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it("lists a run's artifacts across pages, leaving out expired ones", async () => {
+    api()
+      .get(`${REPO}/actions/runs/99/artifacts`)
+      .query({ per_page: '100' })
+      .reply(200, { total_count: 3, artifacts: [{ id: 1, name: 'autoloop-result', expired: false }] }, {
+        link: `<${API}${REPO}/actions/runs/99/artifacts?per_page=100&page=2>; rel="next"`,
+      });
+    api()
+      .get(`${REPO}/actions/runs/99/artifacts`)
+      .query({ per_page: '100', page: '2' })
+      .reply(200, { total_count: 3, artifacts: [{ id: 2, name: 'old', expired: true }, { id: 3, name: 'autoloop-trace', expired: false }] });
+    expect(await gateway().listArtifacts(99)).toStrictEqual([
+      { id: 1, name: 'autoloop-result', url: 'https://github.com/octo/repo/actions/runs/99/artifacts/1' },
+      { id: 3, name: 'autoloop-trace', url: 'https://github.com/octo/repo/actions/runs/99/artifacts/3' },
+    ]);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('downloads an artifact by following the redirect to blob storage', async () => {
+    const zip = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff]);
+    api()
+      .get(`${REPO}/actions/artifacts/5/zip`)
+      .reply(302, '', { location: 'https://blobs.example.net/artifact-5.zip?sig=xyz' });
+    // The storage URL is signed: the token must not follow the redirect to another host.
+    nock('https://blobs.example.net', { badheaders: ['authorization'] })
+      .get('/artifact-5.zip')
+      .query({ sig: 'xyz' })
+      .reply(200, zip, { 'content-type': 'application/zip' });
+    const bytes = await gateway().downloadArtifact(5);
+    expect(Buffer.isBuffer(bytes)).toBe(true);
+    expect(bytes.equals(zip)).toBe(true);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+});
+
+describe('branches and pull requests', () => {
+  it('creates a branch, and leaves one that already exists', async () => {
+    const bodies: unknown[] = [];
+    api()
+      .post(`${REPO}/git/refs`, (body) => bodies.push(body) > 0)
+      .reply(201, { ref: 'refs/heads/autoloop/12/run', object: { sha: SHA } });
+    api()
+      .post(`${REPO}/git/refs`, (body) => bodies.push(body) > 0)
+      .reply(422, { message: 'Reference already exists', status: '422' });
+    const github = gateway();
+    await github.createBranch('autoloop/12/run', SHA);
+    await github.createBranch('autoloop/12/run', SHA);
+    expect(bodies).toStrictEqual([
+      { ref: 'refs/heads/autoloop/12/run', sha: SHA },
+      { ref: 'refs/heads/autoloop/12/run', sha: SHA },
+    ]);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('throws on any other failure to create a branch', async () => {
+    api().post(`${REPO}/git/refs`).reply(422, { message: 'Object does not exist', status: '422' });
+    await expect(gateway().createBranch('autoloop/12/run', SHA)).rejects.toThrow('createBranch (octo/repo): 422 Object does not exist');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('opens a draft pull request', async () => {
+    const options = { head: 'autoloop/12/run', base: 'main', title: 'autoloop: faster', body: 'dashboard', draft: true };
+    api().post(`${REPO}/pulls`, options).reply(201, pullPayload({ number: 8, html_url: 'https://github.com/octo/repo/pull/8' }));
+    const pull = await gateway().createPullRequest(options);
+    expect(pull).toMatchObject({ number: 8, url: 'https://github.com/octo/repo/pull/8', draft: true });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('wraps a GitHub error once, naming the operation, the repository, the status and what GitHub said', async () => {
+    api()
+      .post(`${REPO}/pulls`)
+      .reply(422, {
+        message: 'Validation Failed',
+        errors: [{ resource: 'PullRequest', code: 'custom', message: 'A pull request already exists for octo:autoloop/12/run.' }],
+        documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request',
+      });
+    const error = await gateway()
+      .createPullRequest({ head: 'autoloop/12/run', base: 'main', title: 't', body: 'b', draft: true })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(GitHubError);
+    expect(error).toMatchObject({ operation: 'createPullRequest', repository: 'octo/repo', status: 422 });
+    expect((error as GitHubError).message).toBe(
+      'createPullRequest (octo/repo): 422 Validation Failed: A pull request already exists for octo:autoloop/12/run.',
+    );
+    expect((error as GitHubError).cause).toMatchObject({ name: 'HttpError', status: 422 });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('updates only the fields given, and closes', async () => {
+    api().patch(`${REPO}/pulls/7`, { body: 'new dashboard' }).reply(200, pullPayload());
+    api().patch(`${REPO}/pulls/7`, { state: 'closed' }).reply(200, pullPayload({ state: 'closed' }));
+    const github = gateway();
+    await github.updatePullRequest(7, { body: 'new dashboard' });
+    await github.closePullRequest(7);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('marks a draft ready for review with the GraphQL mutation on its node id', async () => {
+    let sent: { query: string; variables: Record<string, unknown> } | undefined;
+    api().get(`${REPO}/pulls/7`).reply(200, pullPayload());
+    api()
+      .post('/graphql', (body) => {
+        sent = body;
+        return true;
+      })
+      .reply(200, { data: { markPullRequestReadyForReview: { pullRequest: { isDraft: false } } } });
+    await gateway().markReadyForReview(7);
+    expect(sent?.variables).toStrictEqual({ pullRequestId: 'PR_kwDOexample' });
+    expect(sent?.query).toContain('markPullRequestReadyForReview(input: { pullRequestId: $pullRequestId })');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('leaves a pull request that is already ready, and wraps GraphQL errors', async () => {
+    api().get(`${REPO}/pulls/7`).reply(200, pullPayload({ draft: false }));
+    api().get(`${REPO}/pulls/8`).reply(200, pullPayload({ number: 8 }));
+    api()
+      .post('/graphql')
+      .reply(200, { data: null, errors: [{ type: 'FORBIDDEN', message: 'Resource not accessible by integration' }] });
+    const github = gateway();
+    await github.markReadyForReview(7);
+    await expect(github.markReadyForReview(8)).rejects.toThrow('markReadyForReview (octo/repo): Resource not accessible by integration');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('requests users and teams as reviewers', async () => {
+    api()
+      .post(`${REPO}/pulls/7/requested_reviewers`, { reviewers: ['alice', 'bob'], team_reviewers: ['perf'] })
+      .reply(201, pullPayload());
+    const github = gateway();
+    await github.requestReviewers(7, ['alice', '@octo/perf', '@bob']);
+    await github.requestReviewers(7, []); // Nothing to ask: no request.
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('adds labels', async () => {
+    api().post(`${REPO}/issues/7/labels`, { labels: ['autoloop:discarded'] }).reply(200, [{ name: 'autoloop:discarded' }]);
+    await gateway().addLabels(7, ['autoloop:discarded']);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('merges with a merge commit guarded by the head SHA', async () => {
+    const merged = 'e'.repeat(40);
+    api()
+      .put(`${REPO}/pulls/7/merge`, {
+        sha: SHA,
+        merge_method: 'merge',
+        commit_title: 'autoloop: keep experiment 1 (-12.5%)',
+        commit_message: 'Measured over 10 repeats.',
+      })
+      .reply(200, { merged: true, sha: merged, message: 'Pull Request successfully merged' });
+    const result = await gateway().mergePullRequest(7, SHA, 'autoloop: keep experiment 1 (-12.5%)\n\nMeasured over 10 repeats.');
+    expect(result).toStrictEqual({ merged: true, sha: merged });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('reports an unmergeable pull request or a moved head as not merged', async () => {
+    api().put(`${REPO}/pulls/7/merge`, { sha: SHA, merge_method: 'merge', commit_title: 'keep' }).reply(405, { message: 'Pull Request is not mergeable' });
+    api().put(`${REPO}/pulls/8/merge`).reply(409, { message: 'Head branch was modified. Review and try the merge again.' });
+    api().put(`${REPO}/pulls/9/merge`).reply(403, { message: 'Resource not accessible by integration' });
+    const github = gateway();
+    expect(await github.mergePullRequest(7, SHA, 'keep')).toStrictEqual({ merged: false, sha: null });
+    expect(await github.mergePullRequest(8, SHA, 'keep')).toStrictEqual({ merged: false, sha: null });
+    await expect(github.mergePullRequest(9, SHA, 'keep')).rejects.toThrow('mergePullRequest (octo/repo): 403');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+});
+
+describe('comments', () => {
+  const MARKER = '<!-- autoloop:experiment -->';
+
+  it("updates the App's marked comment, not a human's comment quoting the marker", async () => {
+    api()
+      .get(`${REPO}/issues/7/comments`)
+      .query({ per_page: '100' })
+      .reply(200, [
+        commentPayload(1, `> ${MARKER} why did this fail?`, { login: 'alice', type: 'User' }),
+        commentPayload(2, `${MARKER}\nold`, { login: 'other-app[bot]', type: 'Bot' }),
+      ], { link: `<${API}${REPO}/issues/7/comments?per_page=100&page=2>; rel="next"` });
+    api()
+      .get(`${REPO}/issues/7/comments`)
+      .query({ per_page: '100', page: '2' })
+      .reply(200, [commentPayload(3, `${MARKER}\nold`, { login: 'autoloop[bot]', type: 'Bot' })]);
+    api().patch(`${REPO}/issues/comments/3`, { body: `${MARKER}\nnew` }).reply(200, { id: 3 });
+    expect(await gateway().upsertComment(7, MARKER, `${MARKER}\nnew`)).toBe(3);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('creates the comment when only a human has used the marker', async () => {
+    api()
+      .get(`${REPO}/issues/7/comments`)
+      .query({ per_page: '100' })
+      .reply(200, [commentPayload(1, MARKER, { login: 'alice', type: 'User' })]);
+    api().post(`${REPO}/issues/7/comments`, { body: `${MARKER}\nfirst` }).reply(201, { id: 42 });
+    expect(await gateway().upsertComment(7, MARKER, `${MARKER}\nfirst`)).toBe(42);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('takes any bot comment with the marker when the App slug is not known', async () => {
+    api()
+      .get(`${REPO}/issues/7/comments`)
+      .query({ per_page: '100' })
+      .reply(200, [commentPayload(1, MARKER, { login: 'alice', type: 'User' }), commentPayload(2, MARKER, { login: 'x[bot]', type: 'Bot' })]);
+    api().patch(`${REPO}/issues/comments/2`, { body: 'new' }).reply(200, { id: 2 });
+    expect(await gateway({}).upsertComment(7, MARKER, 'new')).toBe(2);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('creates a plain comment and reacts to one', async () => {
+    api().post(`${REPO}/issues/7/comments`, { body: 'Only collaborators with write access can start a run.' }).reply(201, { id: 43 });
+    api().post(`${REPO}/issues/comments/11/reactions`, { content: 'eyes' }).reply(201, { id: 1, content: 'eyes' });
+    const github = gateway();
+    expect(await github.createComment(7, 'Only collaborators with write access can start a run.')).toBe(43);
+    await github.reactToComment(11, 'eyes');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+});
+
+describe('checks and workflows', () => {
+  const output = { title: 'keep: -12.5%', summary: 'Faster by 12.5% (95% CI -15% to -10%).' };
+
+  it("updates the App's existing check run", async () => {
+    api()
+      .get(`${REPO}/commits/${SHA}/check-runs`)
+      .query({ check_name: 'autoloop/gate', filter: 'latest', per_page: '100' })
+      .reply(200, {
+        total_count: 2,
+        check_runs: [
+          { id: 1, name: 'autoloop/gate', app: { slug: 'impostor' } },
+          { id: 2, name: 'autoloop/gate', app: { slug: 'autoloop' } },
+        ],
+      });
+    api()
+      .patch(`${REPO}/check-runs/2`, {
+        status: 'completed',
+        conclusion: 'success',
+        output: { ...output, text: 'details' },
+        details_url: 'https://github.com/octo/repo/pull/7',
+      })
+      .reply(200, { id: 2 });
+    await gateway().setCheckRun({
+      name: 'autoloop/gate',
+      sha: SHA,
+      status: 'completed',
+      conclusion: 'success',
+      output: { ...output, text: 'details' },
+      detailsUrl: 'https://github.com/octo/repo/pull/7',
+    });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('creates the check run when the App has none on the commit', async () => {
+    api()
+      .get(`${REPO}/commits/${SHA}/check-runs`)
+      .query(true)
+      .reply(200, { total_count: 1, check_runs: [{ id: 1, name: 'autoloop/gate', app: { slug: 'impostor' } }] });
+    api()
+      .post(`${REPO}/check-runs`, { name: 'autoloop/gate', head_sha: SHA, status: 'in_progress', output })
+      .reply(201, { id: 3 });
+    await gateway().setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'in_progress', output });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('dispatches a workflow with its inputs', async () => {
+    api()
+      .post(`${REPO}/actions/workflows/autoloop.yml/dispatches`, { ref: 'autoloop/12/run', inputs: { mode: 'propose', experiment: '1' } })
+      .reply(204);
+    await gateway().dispatchWorkflow('autoloop.yml', 'autoloop/12/run', { mode: 'propose', experiment: '1' });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+});
+
+describe('with the Octokit Probot gives handlers', () => {
+  it('works the same over a ProbotOctokit', async () => {
+    const probotOctokit = new ProbotOctokit({ auth: { token: 'test' }, retry: { enabled: false }, throttle: { enabled: false } });
+    api().get(`${REPO}/collaborators/alice/permission`).matchHeader('authorization', 'token test').reply(200, { permission: 'admin', role_name: 'admin' });
+    const github = new OctokitGateway(probotOctokit, { owner: 'octo', repo: 'repo' });
+    expect(await github.permission('alice')).toBe('admin');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+});
