@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArtifactUploadError, canUploadArtifacts, githubArtifactStore } from '../../src/action/artifacts.js';
-import { readZip, startArtifactServer, type ArtifactServer } from '../fixtures/artifact-server.js';
+import { readZip } from '../../src/core/zip.js';
+import { startArtifactServer, type ArtifactServer } from '../fixtures/artifact-server.js';
 import { writeFiles } from '../fixtures/repo.js';
 
 const RUN_BACKEND_ID = 'ce7f54c7-61c7-4aae-887f-30da475f5f1a';
