@@ -6,14 +6,14 @@ import { readZip } from '../../src/core/zip.js';
 function zipOf(files: Record<string, string>): Buffer {
   const script = `
 import io, json, sys, zipfile
-files = json.loads(sys.argv[1])
+files = json.loads(sys.stdin.read())
 buffer = io.BytesIO()
 with zipfile.ZipFile(buffer, 'w') as archive:
     for i, (name, text) in enumerate(files.items()):
         archive.writestr(name, text, compress_type=zipfile.ZIP_DEFLATED if i % 2 else zipfile.ZIP_STORED)
 sys.stdout.buffer.write(buffer.getvalue())
 `;
-  return execFileSync('python3', ['-c', script, JSON.stringify(files)]);
+  return execFileSync('python3', ['-c', script], { input: JSON.stringify(files) });
 }
 
 describe('readZip', () => {
