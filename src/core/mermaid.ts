@@ -3,6 +3,7 @@
  * issues and comments, where an SVG file from the runner cannot be embedded.
  */
 import { niceTicks } from './chart.js';
+import type { Goal } from './config-schema.js';
 import type { ExperimentRecord, RunRecord } from './records.js';
 import { measuredValue, runningBest, sortExperiments } from './report.js';
 
@@ -37,6 +38,21 @@ function experimentList(numbers: readonly number[]): string {
   return numbers.length === 1 ? `experiment ${numbers[0]}` : `experiments ${numbers.join(', ')}`;
 }
 
+/** One experiment of a chart: its number, its measured primary metric (null when none) and the best so far after it (null until known). */
+export interface MermaidPoint {
+  x: number;
+  value: number | null;
+  best: number | null;
+}
+
+/** What {@link renderMermaidSeries} draws: a title, the metric and its goal, and the points in x order. */
+export interface MermaidSeries {
+  title: string;
+  name: string;
+  goal: Goal;
+  points: readonly MermaidPoint[];
+}
+
 /**
  * A fenced ```` ```mermaid ```` `xychart-beta` block: x is the experiment number, bars are each
  * experiment's measured primary metric, the line is the best so far; the y-axis is titled with the
@@ -48,17 +64,32 @@ function experimentList(numbers: readonly number[]): string {
  * instead of a block when nothing was measured.
  */
 export function renderMermaidChart(run: RunRecord, experiments: ExperimentRecord[]): string {
-  const { name, goal } = run.metric;
   const sorted = sortExperiments(experiments);
   const bests = runningBest(run, sorted);
-  const firstBest = bests.find((point) => point.best !== null)?.best ?? null;
-  const values = sorted.map(measuredValue);
+  return renderMermaidSeries({
+    title: `autoloop ${run.tag}: ${run.metric.name}`,
+    name: run.metric.name,
+    goal: run.metric.goal,
+    points: sorted.map((record, index) => ({ x: record.experiment, value: measuredValue(record), best: bests[index]!.best })),
+  });
+}
+
+/**
+ * The chart of {@link renderMermaidChart} from plain points, for callers without ledger records (the
+ * App's run state). Points are drawn in the order given; a non-finite value counts as not measured.
+ */
+export function renderMermaidSeries(series: MermaidSeries): string {
+  const { name, goal, points } = series;
+  const finiteOrNull = (value: number | null) => (value !== null && Number.isFinite(value) ? value : null);
+  const bests = points.map((point) => finiteOrNull(point.best));
+  const firstBest = bests.find((best) => best !== null) ?? null;
+  const values = points.map((point) => finiteOrNull(point.value));
   const anyValue = values.find((value) => value !== null) ?? null;
   const fallback = firstBest ?? anyValue;
   if (fallback === null) return `_No measured ${name} to chart yet._\n`;
 
   // Before the first known best (only when the baseline failed) the line starts at the first best.
-  const line = bests.map((point) => point.best ?? fallback);
+  const line = bests.map((best) => best ?? fallback);
 
   // y range: the best line always; measured values unless they are wild outliers.
   let low = Math.min(...line);
@@ -78,14 +109,14 @@ export function renderMermaidChart(run: RunRecord, experiments: ExperimentRecord
 
   const unmeasured: number[] = [];
   const offScale: number[] = [];
-  const bars = sorted.map((record, index) => {
+  const bars = points.map((point, index) => {
     const value = values[index];
     if (value === null || value === undefined) {
-      unmeasured.push(record.experiment);
+      unmeasured.push(point.x);
       return line[index]!;
     }
     if (value < yMin || value > yMax) {
-      offScale.push(record.experiment);
+      offScale.push(point.x);
       return Math.min(yMax, Math.max(yMin, value));
     }
     return value;
@@ -99,8 +130,8 @@ export function renderMermaidChart(run: RunRecord, experiments: ExperimentRecord
   return [
     '```mermaid',
     'xychart-beta',
-    `  title "${mermaidText(`autoloop ${run.tag}: ${name}`)}"`,
-    `  x-axis "experiment" [${sorted.map((record) => record.experiment).join(', ')}]`,
+    `  title "${mermaidText(series.title)}"`,
+    `  x-axis "experiment" [${points.map((point) => point.x).join(', ')}]`,
     `  y-axis "${mermaidText(`${name} (${better} is better)`)}" ${mermaidNumber(yMin)} --> ${mermaidNumber(yMax)}`,
     `  bar ${list(bars)}`,
     `  line ${list(line)}`,
