@@ -56,6 +56,7 @@ export const appRunStateSchema = z
     metric: z.strictObject({ name: z.string().min(1), goal: z.enum(['minimize', 'maximize']) }),
     goalText: z.string(),
     startedBy: z.string().min(1),
+    commandComment: count.nullable(),
     startedAt: z.string().min(1),
     budget: z.strictObject({ experiments: count, parallel: count, maxFailures: count }),
     status: z.enum(['running', 'stopping', 'finished']),

@@ -58,6 +58,8 @@ export interface AppRunState {
   metric: { name: string; goal: Goal };
   goalText: string;
   startedBy: string;
+  /** The `/optimize` comment that started the run: a redelivery of it has no second effect. */
+  commandComment: number | null;
   startedAt: string;
   budget: { experiments: number; parallel: number; maxFailures: number };
   status: 'running' | 'stopping' | 'finished';
@@ -73,6 +75,7 @@ export interface NewRunInput {
   metric: { name: string; goal: Goal };
   goalText: string;
   startedBy: string;
+  commandComment?: number | null;
   /** ISO 8601 time the run started. */
   startedAt: string;
   budget: { experiments: number; parallel: number; maxFailures: number };
@@ -93,6 +96,7 @@ export function newRunState(input: NewRunInput): AppRunState {
     metric: { name: input.metric.name, goal: input.metric.goal },
     goalText: input.goalText,
     startedBy: input.startedBy,
+    commandComment: input.commandComment ?? null,
     startedAt: input.startedAt,
     budget: { ...input.budget },
     status: 'running',

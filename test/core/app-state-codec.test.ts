@@ -166,6 +166,7 @@ describe('run state transitions', () => {
       metric: { name: 'accuracy', goal: 'maximize' },
       goalText: 'more accuracy',
       startedBy: 'octocat',
+      commandComment: null,
       startedAt: '2025-02-01T00:00:00.000Z',
       budget: { experiments: 3, parallel: 2, maxFailures: 2 },
       status: 'running',
