@@ -1,0 +1,465 @@
+import {
+  finishIfDone,
+  newRunState,
+  shouldDispatch,
+  withExperiment,
+  withNewExperiment,
+  type AppExperiment,
+  type AppRunState,
+} from '../core/app-state.js';
+import { decodeState } from '../core/app-state-codec.js';
+import {
+  EXPERIMENT_MARKER,
+  GATE_CHECK_NAME,
+  renderExperimentComment,
+  renderGateOutput,
+  renderRefusal,
+  renderRunPullRequestBody,
+  renderStatusComment,
+  STATUS_MARKER,
+} from '../core/app-render.js';
+import { experimentBranch, runBranch } from '../core/branches.js';
+import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../core/command.js';
+import { ConfigError, parseConfig } from '../core/config.js';
+import { CONFIG_PATH, type Config } from '../core/config-schema.js';
+import type { Judgement } from '../core/records.js';
+import { parseResultDocument, type ResultDocument } from '../core/result.js';
+import { formatDuration, formatEffect } from '../core/units.js';
+import { changeFromGitHub, verifyResult, type Verification } from '../core/verify-result.js';
+import { readZip } from '../core/zip.js';
+import { DryRunGateway } from './dry-run-gateway.js';
+import type { Permission, PullRequestInfo, RepoGateway } from './github.js';
+
+/** The workflow file the App dispatches (`.github/workflows/autoloop.yml`, from examples/workflows/). */
+export const WORKFLOW_FILE = 'autoloop.yml';
+const WORKFLOW_PATH = `.github/workflows/${WORKFLOW_FILE}`;
+/** A run's state lives in its pull request body, which bounds how long a run the App can keep. */
+export const APP_MAX_EXPERIMENTS = 200;
+const WRITERS: readonly Permission[] = ['admin', 'maintain', 'write'];
+export const LABELS = { experiment: 'autoloop', discarded: 'autoloop:discarded', review: 'autoloop:needs-review' } as const;
+const RESULT_ARTIFACT = 'autoloop-result';
+const TRACE_ARTIFACT = 'autoloop-trace';
+
+export interface FlowLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** What the run logic works with: the repository's gateway, a log and a clock. */
+export interface Flow {
+  gateway: RepoGateway;
+  log: FlowLog;
+  now(): Date;
+}
+
+/** A `/optimize` comment, as the webhook gives it. */
+export interface CommentEvent {
+  issue: number;
+  commentId: number;
+  user: string;
+  body: string;
+}
+
+/** The part of a `workflow_run` payload the App reads. */
+export interface WorkflowRunEvent {
+  id: number;
+  path: string;
+  event: string;
+  conclusion: string | null;
+  headBranch: string | null;
+  headSha: string;
+  displayTitle: string;
+  htmlUrl: string;
+}
+
+interface LoadedRun {
+  pull: PullRequestInfo;
+  state: AppRunState;
+}
+
+const RUN_BRANCH = /^autoloop\/(\d+)\/run$/;
+const EXPERIMENT_BRANCH = /^autoloop\/(\d+)\/exp-(\d+)$/;
+
+// ------------------------------------------------------------------------------------------------
+// Reading the run and its config
+
+async function loadConfig(gateway: RepoGateway): Promise<{ config: Config; file: string; branch: { name: string; sha: string } }> {
+  const branch = await gateway.defaultBranch();
+  const text = await gateway.readFile(CONFIG_PATH, branch.sha);
+  if (text === null) {
+    throw new ConfigError(CONFIG_PATH, [{ file: CONFIG_PATH, path: '', line: null, message: `not found on ${branch.name}; add it there first (see autoloop's README)` }]);
+  }
+  return { config: parseConfig(text, CONFIG_PATH), file: CONFIG_PATH, branch };
+}
+
+function configSummary(config: Config): string[] {
+  return [
+    `metric: \`${config.metric.name}\`, ${config.metric.goal}, keep gains beyond ${formatEffect(config.metric.min_effect)}`,
+    `evaluate: \`${config.evaluate.command}\`, ${config.evaluate.repeats} run(s) per side, ${config.evaluate.baseline}, timeout ${formatDuration(config.evaluate.timeout)}`,
+    `scope: edit ${config.scope.edit.map((p) => `\`${p}\``).join(', ')}`,
+    `proposer: ${config.proposer.kind}`,
+  ];
+}
+
+/** The run started on `issue`: its pull request and the state in its body, or null. */
+async function findRun(gateway: RepoGateway, issue: number): Promise<LoadedRun | null> {
+  const pull = await gateway.findPullRequest(runBranch(issue));
+  if (!pull) return null;
+  const state = decodeState(pull.body);
+  return state ? { pull, state } : null;
+}
+
+/** Writes the state into the run pull request and refreshes the status comment. */
+async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, config: Config): Promise<void> {
+  await flow.gateway.updatePullRequest(run.pull.number, { body: renderRunPullRequestBody(state, { configSummary: configSummary(config) }) });
+  await flow.gateway.upsertComment(state.issue, STATUS_MARKER, renderStatusComment(state, run.pull.url));
+}
+
+/** Dispatches as many experiments as the state allows, from the run branch head. */
+async function dispatchMore(flow: Flow, state: AppRunState, headSha: string): Promise<AppRunState> {
+  let next = state;
+  for (let i = shouldDispatch(state); i > 0; i--) {
+    const added = withNewExperiment(next, headSha, flow.now().toISOString());
+    await flow.gateway.dispatchWorkflow(WORKFLOW_FILE, next.runBranch, { run: String(next.issue), experiment: String(added.experiment.k), 'parent-sha': headSha });
+    next = added.state;
+  }
+  return next;
+}
+
+/** The end of a run: the run pull request is ready for review, reviewers are asked, CI measures it. */
+async function finalize(flow: Flow, run: LoadedRun, config: Config): Promise<void> {
+  await flow.gateway.markReadyForReview(run.pull.number);
+  if (config.review.reviewers.length > 0) await flow.gateway.requestReviewers(run.pull.number, config.review.reviewers);
+}
+
+/** Saves the state after a change; finishes the run when it is done. */
+async function advance(flow: Flow, run: LoadedRun, state: AppRunState, config: Config): Promise<void> {
+  const head = (await flow.gateway.branchSha(state.runBranch)) ?? state.baseSha;
+  const dispatched = await dispatchMore(flow, finishIfDone(state), head);
+  const finished = finishIfDone(dispatched);
+  await saveRun(flow, run, finished, config);
+  if (finished.status === 'finished' && run.state.status !== 'finished') await finalize(flow, run, config);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Commands
+
+/**
+ * A new comment. Only a `/optimize` command from someone with write access does anything; anyone
+ * else gets one polite reply. The permission check fails closed: if GitHub cannot say, nothing runs.
+ */
+export async function handleComment(flow: Flow, event: CommentEvent): Promise<void> {
+  const parsed = parseCommand(event.body);
+  if (!parsed) return;
+  const { gateway } = flow;
+  let permission: Permission;
+  try {
+    permission = await gateway.permission(event.user);
+  } catch (error) {
+    flow.log.warn(`permission check for ${event.user} failed: ${(error as Error).message}`);
+    await gateway.createComment(event.issue, 'Sorry, autoloop could not check your permission on this repository, so it did nothing. Try again later.\n');
+    return;
+  }
+  if (!WRITERS.includes(permission)) {
+    await gateway.createComment(event.issue, renderRefusal('permission', { user: event.user, permission }));
+    return;
+  }
+  await gateway.reactToComment(event.commentId, 'eyes');
+  if ('error' in parsed) {
+    await gateway.createComment(event.issue, `${parsed.error}\n`);
+    return;
+  }
+  const command = parsed.command;
+  switch (command.kind) {
+    case 'help':
+      return help(flow, event);
+    case 'status':
+      return status(flow, event);
+    case 'stop':
+      return stop(flow, event);
+    case 'start':
+      return start(flow, event, command);
+  }
+}
+
+async function help(flow: Flow, event: CommentEvent): Promise<void> {
+  let state: string;
+  try {
+    const { config, branch } = await loadConfig(flow.gateway);
+    state = `The config on \`${branch.name}\` is valid: ${configSummary(config).join('; ')}.`;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    state = renderRefusal('config', { file: error.file, issues: error.issues });
+  }
+  await flow.gateway.createComment(event.issue, `${COMMAND_HELP}\n\n${state}\n`);
+}
+
+async function status(flow: Flow, event: CommentEvent): Promise<void> {
+  const run = await findRun(flow.gateway, event.issue);
+  await flow.gateway.createComment(event.issue, run ? renderStatusComment(run.state, run.pull.url) : 'There is no autoloop run on this issue. Start one with `/optimize`.\n');
+}
+
+async function stop(flow: Flow, event: CommentEvent): Promise<void> {
+  const run = await findRun(flow.gateway, event.issue);
+  if (!run || run.state.status !== 'running') {
+    await flow.gateway.createComment(event.issue, run ? 'This run is already stopping or finished.\n' : 'There is no autoloop run on this issue.\n');
+    return;
+  }
+  const { config } = await loadConfig(flow.gateway);
+  await advance(flow, run, { ...run.state, status: 'stopping', stopReason: `stopped by @${event.user}` }, config);
+}
+
+async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeCommand, { kind: 'start' }>): Promise<void> {
+  const real = flow.gateway;
+  let loaded;
+  try {
+    loaded = await loadConfig(real);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    await real.createComment(event.issue, renderRefusal('config', { file: error.file, issues: error.issues }));
+    return;
+  }
+  const { config, branch } = loaded;
+  const existing = await real.findPullRequest(runBranch(event.issue));
+  if (existing) {
+    const state = decodeState(existing.body);
+    // A redelivered webhook, or the same command seen twice: no second effect, not even a reply.
+    if (state?.commandComment === event.commentId) return;
+    await real.createComment(event.issue, renderRefusal('busy', { issue: event.issue, pullRequest: existing.number, url: existing.url }));
+    return;
+  }
+  const experiments = command.experiments ?? config.budget.experiments;
+  if (experiments > APP_MAX_EXPERIMENTS) {
+    await real.createComment(event.issue, `The App runs at most ${APP_MAX_EXPERIMENTS} experiments per run (its state lives in the run pull request). Use fewer, or the action's \`loop\` mode. See \`/optimize help\`.\n`);
+    return;
+  }
+  const gateway = command.dryRun ? new DryRunGateway(real) : real;
+  const dry: Flow = { ...flow, gateway };
+  let state = newRunState({
+    issue: event.issue,
+    baseBranch: branch.name,
+    baseSha: branch.sha,
+    metric: { name: config.metric.name, goal: config.metric.goal },
+    goalText: command.goal,
+    startedBy: event.user,
+    commandComment: event.commentId,
+    startedAt: flow.now().toISOString(),
+    budget: { experiments, parallel: command.parallel ?? config.budget.parallel, maxFailures: config.budget.max_failures },
+  });
+  await gateway.createBranch(state.runBranch, branch.sha);
+  const pull = await gateway.createPullRequest({
+    head: state.runBranch,
+    base: branch.name,
+    title: `autoloop: ${config.metric.name} (${config.metric.goal}), run of #${event.issue}`,
+    body: renderRunPullRequestBody(state, { configSummary: configSummary(config) }),
+    draft: true,
+  });
+  state = { ...state, pullRequest: pull.number };
+  state = { ...state, statusComment: await gateway.upsertComment(event.issue, STATUS_MARKER, renderStatusComment(state, pull.url)) };
+  await advance(dry, { pull, state }, state, config);
+  if (gateway instanceof DryRunGateway) {
+    await real.createComment(event.issue, `Dry run: the config is valid, and this is what \`/optimize\` would do:\n\n${gateway.describe()}\n`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Workflow runs: proposals and evaluations
+
+/** The artifact `name` of a workflow run, unzipped: `file` inside it, or null. */
+async function artifactFile(gateway: RepoGateway, runId: number, name: string, file: string): Promise<{ text: string; url: string } | null> {
+  const artifact = (await gateway.listArtifacts(runId)).find((a) => a.name === name);
+  if (!artifact) return null;
+  const content = readZip(await gateway.downloadArtifact(artifact.id)).get(file);
+  return content ? { text: content.toString('utf8'), url: artifact.url } : null;
+}
+
+/** A completed run of the autoloop workflow: a proposal (workflow_dispatch) or an evaluation (pull_request). */
+export async function handleWorkflowRun(flow: Flow, run: WorkflowRunEvent): Promise<void> {
+  if (run.path !== WORKFLOW_PATH) return;
+  if (run.event === 'workflow_dispatch') return proposalCompleted(flow, run);
+  if (run.event === 'pull_request') return evaluationCompleted(flow, run);
+}
+
+async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Promise<void> {
+  const issue = Number(RUN_BRANCH.exec(workflowRun.headBranch ?? '')?.[1]);
+  const k = Number(/\bexp(?:eriment)? (\d+)\b/.exec(workflowRun.displayTitle)?.[1]);
+  if (!issue || !k) return;
+  const run = await findRun(flow.gateway, issue);
+  const experiment = run?.state.experiments.find((e) => e.k === k);
+  if (!run || !experiment || experiment.state !== 'proposing') return;
+  const { config } = await loadConfig(flow.gateway);
+  const proposalRun = workflowRun.htmlUrl;
+  const branch = experimentBranch(issue, k);
+  const headSha = workflowRun.conclusion === 'success' ? await flow.gateway.branchSha(branch) : null;
+  if (!headSha) {
+    const reason = workflowRun.conclusion === 'success' ? 'the proposer pushed nothing (nothing left to try, or the change was empty)' : `the proposal workflow ended: ${workflowRun.conclusion}`;
+    await advance(flow, run, withExperiment(run.state, k, { state: 'invalid', reason, proposalRun }), config);
+    return;
+  }
+  const trace = await artifactFile(flow.gateway, workflowRun.id, TRACE_ARTIFACT, 'proposal.json');
+  const hypothesis = trace ? String((JSON.parse(trace.text) as { hypothesis?: unknown }).hypothesis ?? '') : '';
+  const pull =
+    (await flow.gateway.findPullRequest(branch)) ??
+    (await flow.gateway.createPullRequest({
+      head: branch,
+      base: run.state.runBranch,
+      title: `autoloop #${issue}, experiment ${k}: ${(hypothesis || 'proposal').slice(0, 200)}`,
+      body: [
+        `Experiment ${k} of the autoloop run on #${issue} (run pull request #${run.pull.number}).`,
+        '',
+        `**Hypothesis:** ${hypothesis ? hypothesis.replace(/@/g, '@\u200b').replace(/<!--|-->/g, '') : '(none given)'}`,
+        '',
+        `Proposed by [this workflow run](${proposalRun})${trace ? `; [trace](${trace.url})` : ''}. CI measures it against the run branch; the sticky comment below will show the result.`,
+      ].join('\n'),
+      draft: false,
+    }));
+  await flow.gateway.addLabels(pull.number, [LABELS.experiment]);
+  const state = withExperiment(run.state, k, { state: 'evaluating', branch, pullRequest: pull.number, headSha, hypothesis, proposalRun });
+  await saveRun(flow, run, state, config);
+}
+
+/** Reads, verifies and re-judges the evaluation of an experiment or of the run pull request. */
+async function judgeEvaluation(
+  flow: Flow,
+  workflowRun: WorkflowRunEvent,
+  pull: PullRequestInfo,
+  config: Config,
+  file: string,
+): Promise<{ document: ResultDocument | null; verification: Verification; artifact: string | null }> {
+  const fail = (reason: string) => ({ ok: false as const, reason, scopeViolations: [] });
+  if (pull.head.sha !== workflowRun.headSha) return { document: null, verification: fail('changed after evaluation'), artifact: null };
+  let document: ResultDocument;
+  let artifact: string | null = null;
+  try {
+    const found = await artifactFile(flow.gateway, workflowRun.id, RESULT_ARTIFACT, 'autoloop-result.json');
+    if (!found) return { document: null, verification: fail(`no ${RESULT_ARTIFACT} artifact in the evaluation run`), artifact: null };
+    artifact = found.url;
+    document = parseResultDocument(JSON.parse(found.text));
+  } catch (error) {
+    return { document: null, verification: fail(`the result artifact is unreadable: ${(error as Error).message.slice(0, 200)}`), artifact };
+  }
+  const [files, baseTree] = await Promise.all([flow.gateway.compare(pull.base.sha, pull.head.sha), flow.gateway.tree(pull.base.sha)]);
+  const verification = verifyResult(document, { headSha: pull.head.sha, baseSha: pull.base.sha, changes: files.map(changeFromGitHub), baseTree }, config, file);
+  return { document, verification, artifact };
+}
+
+async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Promise<void> {
+  const branch = workflowRun.headBranch ?? '';
+  const experimentMatch = EXPERIMENT_BRANCH.exec(branch);
+  const runMatch = RUN_BRANCH.exec(branch);
+  const issue = Number(experimentMatch?.[1] ?? runMatch?.[1]);
+  if (!issue) return;
+  const run = await findRun(flow.gateway, issue);
+  if (!run) return;
+  const { config, file } = await loadConfig(flow.gateway);
+
+  if (runMatch) {
+    // The whole run against the default branch: the gate reports the cumulative delta.
+    const { document, verification } = await judgeEvaluation(flow, workflowRun, run.pull, config, file);
+    await setGate(flow, run.pull.head.sha, document, verification, workflowRun.htmlUrl);
+    return;
+  }
+  const k = Number(experimentMatch![2]);
+  const experiment = run.state.experiments.find((e) => e.k === k);
+  if (!experiment?.pullRequest || experiment.state !== 'evaluating') return;
+  const pull = await flow.gateway.getPullRequest(experiment.pullRequest);
+  const { document, verification, artifact } = await judgeEvaluation(flow, workflowRun, pull, config, file);
+  await setGate(flow, pull.head.sha, document, verification, workflowRun.htmlUrl);
+  if (!verification.ok && verification.reason === 'changed after evaluation') return;
+
+  const judgement = verification.ok ? verification.judgement : null;
+  const outcome = await decide(flow, pull, experiment, judgement, verification);
+  const figures = judgement && judgement.verdict !== 'invalid'
+    ? { baseline: judgement.baseline.mean, candidate: judgement.candidate.mean, delta: judgement.delta, deltaRelative: judgement.deltaRelative, verdict: judgement.verdict }
+    : { verdict: 'invalid' as const };
+  const state = withExperiment(run.state, k, {
+    ...figures,
+    state: outcome.state,
+    ...(outcome.reason ? { reason: outcome.reason } : {}),
+    evaluationRun: workflowRun.htmlUrl,
+    ...(artifact ? { artifact } : {}),
+  });
+  const updated = state.experiments.find((e) => e.k === k)!;
+  await flow.gateway.upsertComment(
+    pull.number,
+    EXPERIMENT_MARKER,
+    renderExperimentComment({
+      state,
+      experiment: updated,
+      document,
+      ...(judgement ? { judgement } : {}),
+      ...(verification.ok ? {} : { verdictOverride: `verification failed: ${verification.reason}` }),
+      links: { proposalRun: experiment.proposalRun, evaluationRun: workflowRun.htmlUrl, ...(artifact ? { artifact } : {}) },
+    }),
+  );
+  await advance(flow, run, state, config);
+}
+
+async function setGate(flow: Flow, sha: string, document: ResultDocument | null, verification: Verification, detailsUrl: string): Promise<void> {
+  const gate = renderGateOutput({
+    document,
+    ...(verification.ok ? { judgement: verification.judgement } : { verificationFailure: verification.reason, scopeViolations: verification.scopeViolations }),
+  });
+  await flow.gateway.setCheckRun({ name: GATE_CHECK_NAME, sha, status: 'completed', conclusion: gate.conclusion, output: { title: gate.title, summary: gate.summary }, detailsUrl });
+}
+
+/** Keep (merge into the run branch), leave for a human (suspicious), or discard (close). */
+async function decide(
+  flow: Flow,
+  pull: PullRequestInfo,
+  experiment: AppExperiment,
+  judgement: Judgement | null,
+  verification: Verification,
+): Promise<{ state: AppExperiment['state']; reason?: string }> {
+  const { gateway } = flow;
+  if (judgement?.keep) {
+    const merged = await gateway.mergePullRequest(pull.number, pull.head.sha, `autoloop experiment ${experiment.k}: ${experiment.hypothesis ?? ''}`.trim());
+    if (merged.merged) return { state: 'kept' };
+    await gateway.closePullRequest(pull.number);
+    await gateway.addLabels(pull.number, [LABELS.discarded]);
+    return { state: 'invalid', reason: 'could not merge into the run branch (it moved); discarded' };
+  }
+  if (judgement && judgement.suspicious && judgement.verdict === 'improved' && judgement.guards.every((g) => g.held)) {
+    await gateway.addLabels(pull.number, [LABELS.review]);
+    return { state: 'needs-review', reason: 'gain beyond suspicious_effect: a human must review it' };
+  }
+  await gateway.closePullRequest(pull.number);
+  await gateway.addLabels(pull.number, [LABELS.discarded]);
+  if (!verification.ok) return { state: 'invalid', reason: verification.reason };
+  if (!judgement || judgement.verdict === 'invalid') return { state: 'invalid', reason: judgement?.reasons.join('; ') ?? 'no valid result' };
+  return { state: 'discarded', reason: judgement.reasons.join('; ') };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Pull request events
+
+/**
+ * A push to an autoloop pull request by anyone but the App invalidates its gate until it is evaluated
+ * again; a human closing an experiment pull request discards the experiment.
+ */
+export async function handlePullRequestEvent(
+  flow: Flow,
+  event: { action: string; number: number; headRef: string; headSha: string; merged: boolean; senderIsApp: boolean },
+): Promise<void> {
+  const experimentMatch = EXPERIMENT_BRANCH.exec(event.headRef);
+  if (!experimentMatch && !RUN_BRANCH.test(event.headRef)) return;
+  if (event.action === 'synchronize' && !event.senderIsApp) {
+    await flow.gateway.setCheckRun({
+      name: GATE_CHECK_NAME,
+      sha: event.headSha,
+      status: 'completed',
+      conclusion: 'failure',
+      output: { title: 'changed after evaluation', summary: 'This pull request changed after autoloop measured it. The gate holds until CI evaluates the new head.' },
+    });
+    return;
+  }
+  if (event.action === 'closed' && !event.merged && !event.senderIsApp && experimentMatch) {
+    const issue = Number(experimentMatch[1]);
+    const k = Number(experimentMatch[2]);
+    const run = await findRun(flow.gateway, issue);
+    const experiment = run?.state.experiments.find((e) => e.k === k);
+    if (!run || !experiment || (experiment.state !== 'evaluating' && experiment.state !== 'needs-review')) return;
+    const { config } = await loadConfig(flow.gateway);
+    await advance(flow, run, withExperiment(run.state, k, { state: 'discarded', reason: 'closed by a human' }), config);
+  }
+}
