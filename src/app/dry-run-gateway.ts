@@ -1,6 +1,6 @@
 import type {
   ChangedFile,
-  CheckRunOutput,
+  CheckRunOptions,
   GatewayAction,
   Permission,
   PullRequestInfo,
@@ -147,14 +147,7 @@ export class DryRunGateway implements RepoGateway {
     return 0;
   }
 
-  async setCheckRun(options: {
-    name: string;
-    sha: string;
-    status: 'queued' | 'in_progress' | 'completed';
-    conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required';
-    output: CheckRunOutput;
-    detailsUrl?: string;
-  }): Promise<void> {
+  async setCheckRun(options: CheckRunOptions): Promise<void> {
     const state = options.conclusion === undefined ? options.status : `${options.status} (${options.conclusion})`;
     this.record(
       'setCheckRun',

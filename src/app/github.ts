@@ -41,6 +41,16 @@ export interface WorkflowRunArtifact {
   url: string;
 }
 
+/** A check run to create or update. */
+export interface CheckRunOptions {
+  name: string;
+  sha: string;
+  status: 'queued' | 'in_progress' | 'completed';
+  conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required';
+  output: CheckRunOutput;
+  detailsUrl?: string;
+}
+
 /** What one recorded (or performed) write was: the dry-run gateway's log and the tests' assertions. */
 export interface GatewayAction {
   operation: string;
@@ -87,14 +97,7 @@ export interface RepoGateway {
   /** Creates a comment (replies that are not sticky, e.g. a refusal). */
   createComment(issueNumber: number, body: string): Promise<number>;
   /** Creates or updates the check run `name` on `sha`. */
-  setCheckRun(options: {
-    name: string;
-    sha: string;
-    status: 'queued' | 'in_progress' | 'completed';
-    conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required';
-    output: CheckRunOutput;
-    detailsUrl?: string;
-  }): Promise<void>;
+  setCheckRun(options: CheckRunOptions): Promise<void>;
   /** Starts the workflow `workflowFile` (e.g. `autoloop.yml`) on `ref` with `inputs`. */
   dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void>;
 }

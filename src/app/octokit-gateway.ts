@@ -1,7 +1,7 @@
 import type { Octokit } from '@octokit/rest';
 import type {
   ChangedFile,
-  CheckRunOutput,
+  CheckRunOptions,
   Permission,
   PullRequestInfo,
   RepoGateway,
@@ -346,14 +346,7 @@ export class OctokitGateway implements RepoGateway {
     return data.id;
   }
 
-  async setCheckRun(options: {
-    name: string;
-    sha: string;
-    status: 'queued' | 'in_progress' | 'completed';
-    conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required';
-    output: CheckRunOutput;
-    detailsUrl?: string;
-  }): Promise<void> {
+  async setCheckRun(options: CheckRunOptions): Promise<void> {
     const operation = 'setCheckRun';
     const { appSlug } = this.options;
     const { data } = await this.call(operation, () =>
