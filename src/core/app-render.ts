@@ -12,10 +12,10 @@ import type { Goal } from './config-schema.js';
 import { CONFIG_HINT, formatConfigIssue, type ConfigIssue } from './config.js';
 import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from './judge.js';
 import { renderMermaidSeries, type MermaidPoint } from './mermaid.js';
-import type { Judgement, ScopeViolation, Verdict } from './records.js';
+import { figuresOf, finite } from './judgement-view.js';
+import type { Judgement, ScopeViolation } from './records.js';
 import { cell, markdownUrl, shortSha, signed } from './report.js';
 import type { ResultDocument } from './result.js';
-import { mean } from './stats.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
 import { formatNumber, formatPercent } from './units.js';
 
@@ -101,10 +101,6 @@ function link(label: string, url: string): string {
 
 // ---------------------------------------------------------------------------------------------------
 // Numbers
-
-function finite(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
 
 function value(number: number | null | undefined): string {
   const n = finite(number);
@@ -334,64 +330,6 @@ export interface ExperimentCommentInput {
   /** Shown instead of the verdict, e.g. `verification failed: head moved after evaluation`. */
   verdictOverride?: string;
   links: ExperimentLinks;
-}
-
-/** The figures a comment or a gate shows, from the App's judgement, else the document's (read defensively: it is `unknown`). */
-interface Figures {
-  baseline: number | null;
-  candidate: number | null;
-  delta: number | null;
-  deltaRelative: number | null;
-  interval: Judgement['interval'];
-  singleRun: boolean;
-  paired: boolean;
-  suspicious: boolean;
-  guards: Map<string, { baseline: number; candidate: number; regression: number | null; held: boolean }>;
-  reasons: string[];
-  verdict: Verdict | null;
-}
-
-function record(value: unknown): Record<string, unknown> | null {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-}
-
-function figuresOf(document: ResultDocument | null, judgement: Judgement | undefined): Figures {
-  const j: Record<string, unknown> = judgement ? (judgement as unknown as Record<string, unknown>) : (document?.judgement ?? {});
-  const name = document?.metric.name;
-  const sampleMean = (side: 'baseline' | 'candidate') => {
-    const samples = name === undefined ? undefined : document?.samples[side][name];
-    return samples && samples.length ? finite(mean(samples)) : null;
-  };
-  const baseline = finite(record(j.baseline)?.mean) ?? sampleMean('baseline');
-  const candidate = finite(record(j.candidate)?.mean) ?? sampleMean('candidate');
-  const interval = record(j.interval);
-  const low = finite(interval?.low);
-  const high = finite(interval?.high);
-  const level = finite(interval?.level);
-  const guards: Figures['guards'] = new Map();
-  for (const entry of Array.isArray(j.guards) ? j.guards : []) {
-    const g = record(entry);
-    const gb = finite(g?.baseline);
-    const gc = finite(g?.candidate);
-    if (typeof g?.name === 'string' && gb !== null && gc !== null && typeof g.held === 'boolean') {
-      guards.set(g.name, { baseline: gb, candidate: gc, regression: finite(g.regression), held: g.held });
-    }
-  }
-  const counts = name === undefined ? [0, 0] : [document?.samples.baseline[name]?.length ?? 0, document?.samples.candidate[name]?.length ?? 0];
-  const verdicts: readonly unknown[] = ['improved', 'no-change', 'regressed', 'invalid'];
-  return {
-    baseline,
-    candidate,
-    delta: finite(j.delta) ?? (baseline !== null && candidate !== null ? candidate - baseline : null),
-    deltaRelative: finite(j.deltaRelative),
-    interval: low !== null && high !== null && level !== null ? { low, high, level, method: typeof interval?.method === 'string' ? interval.method : '' } : null,
-    singleRun: typeof j.singleRun === 'boolean' ? j.singleRun : Math.min(...counts) < 2,
-    paired: typeof j.paired === 'boolean' ? j.paired : document?.baseline !== 'cached',
-    suspicious: j.suspicious === true,
-    guards,
-    reasons: Array.isArray(j.reasons) ? j.reasons.filter((r): r is string => typeof r === 'string') : [],
-    verdict: verdicts.includes(j.verdict) ? (j.verdict as Verdict) : (document?.verdict ?? null),
-  };
 }
 
 /** What the App did with the experiment, in one sentence without the final period. */

@@ -4,12 +4,11 @@
  * Pure: a result document in, text out.
  */
 import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from './judge.js';
-import type { GuardJudgement, Judgement } from './records.js';
 import { cell, markdownUrl, shortSha, signed } from './report.js';
 import type { ResultDocument } from './result.js';
-import { mean } from './stats.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
 import { formatNumber, formatPercent } from './units.js';
+import { figuresOf, finite, meanOf } from './judgement-view.js';
 
 /** Links shown in the summary; the artifact is also where a truncated summary points. */
 export interface ResultSummaryLinks {
@@ -26,65 +25,6 @@ const BAR = '▇';
 /** Emoji-free status words, read by people scanning a list of job summaries. */
 const STATUS_WORDS: Record<ResultDocument['status'], string> = { keep: 'KEEP', discard: 'DISCARD', crash: 'CRASH', invalid: 'INVALID' };
 
-/** A finite number, or null: the document went through JSON, where NaN and Infinity become null. */
-function finite(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
-function record(value: unknown): Record<string, unknown> | null {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-}
-
-/** The parts of the stored judgement the summary shows, read defensively (it is `unknown` on disk). */
-interface JudgementView {
-  baselineMean: number | null;
-  candidateMean: number | null;
-  delta: number | null;
-  deltaRelative: number | null;
-  interval: Judgement['interval'];
-  singleRun: boolean;
-  paired: boolean;
-  suspicious: boolean;
-  guards: Map<string, Pick<GuardJudgement, 'baseline' | 'candidate' | 'held'>>;
-  reasons: string[];
-}
-
-function viewJudgement(doc: ResultDocument): JudgementView {
-  const j = doc.judgement ?? {};
-  const side = (name: 'baseline' | 'candidate') => finite(record(j[name])?.mean) ?? meanOf(doc.samples[name][doc.metric.name]);
-  const interval = record(j.interval);
-  const low = finite(interval?.low);
-  const high = finite(interval?.high);
-  const level = finite(interval?.level);
-  const guards = new Map<string, Pick<GuardJudgement, 'baseline' | 'candidate' | 'held'>>();
-  for (const guard of Array.isArray(j.guards) ? j.guards : []) {
-    const g = record(guard);
-    const baseline = finite(g?.baseline);
-    const candidate = finite(g?.candidate);
-    if (typeof g?.name === 'string' && baseline !== null && candidate !== null && typeof g.held === 'boolean') {
-      guards.set(g.name, { baseline, candidate, held: g.held });
-    }
-  }
-  const baselineMean = side('baseline');
-  const candidateMean = side('candidate');
-  const counts = [doc.samples.baseline[doc.metric.name]?.length ?? 0, doc.samples.candidate[doc.metric.name]?.length ?? 0];
-  return {
-    baselineMean,
-    candidateMean,
-    delta: finite(j.delta) ?? (baselineMean !== null && candidateMean !== null ? candidateMean - baselineMean : null),
-    deltaRelative: finite(j.deltaRelative),
-    interval: low !== null && high !== null && level !== null ? { low, high, level, method: String(interval?.method ?? '') } : null,
-    singleRun: typeof j.singleRun === 'boolean' ? j.singleRun : Math.min(...counts) < 2,
-    paired: typeof j.paired === 'boolean' ? j.paired : doc.baseline === 'paired',
-    suspicious: j.suspicious === true,
-    guards,
-    reasons: Array.isArray(j.reasons) ? j.reasons.filter((r): r is string => typeof r === 'string') : [],
-  };
-}
-
-function meanOf(values: readonly number[] | undefined): number | null {
-  return values && values.length > 0 ? finite(mean(values)) : null;
-}
 
 /** Inline code that survives backticks in the text. */
 function code(text: string): string {
@@ -184,7 +124,7 @@ function renderMachine(doc: ResultDocument): string {
  */
 export function renderResultSummary(doc: ResultDocument, links: ResultSummaryLinks = {}): string {
   const { name, goal } = doc.metric;
-  const view = viewJudgement(doc);
+  const view = figuresOf(doc, undefined);
   const lines: string[] = [`## autoloop: ${doc.verdict} (${STATUS_WORDS[doc.status]})`, ''];
 
   const better = goal === 'minimize' ? 'lower' : 'higher';
@@ -208,7 +148,7 @@ export function renderResultSummary(doc: ResultDocument, links: ResultSummaryLin
   lines.push(
     '| | baseline | candidate | delta |',
     '| --- | ---: | ---: | ---: |',
-    `| **${cell(name)}** (mean) | ${value(view.baselineMean)} | ${value(view.candidateMean)} | ${change(view.delta, view.deltaRelative)} |`,
+    `| **${cell(name)}** (mean) | ${value(view.baseline)} | ${value(view.candidate)} | ${change(view.delta, view.deltaRelative)} |`,
     `| interval | | | ${cell(interval)} |`,
   );
   for (const guard of doc.guards) {
