@@ -17,10 +17,34 @@ function flowFor(octokit: unknown, owner: string, repo: string, log: EventLog, a
 }
 
 /**
+ * Runs tasks one at a time per key, in arrival order; a failed task does not stop the next. A run's state
+ * is read from its pull request body, changed and written back, so two events of one repository handled
+ * at once (two experiments in parallel completing together) would each overwrite the other's update and
+ * leave the run waiting for an experiment it already judged. This serialises within one process; replicas
+ * must route a repository's deliveries to one of them.
+ */
+function serializer(): <T>(key: string, task: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<void>>();
+  return <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    const result = (tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return result;
+  };
+}
+
+/**
  * Wires the webhooks to the run logic. Only new comments count (edited ones never trigger anything),
  * and nothing a bot writes, the App included, is read as a command.
  */
 export function registerHandlers(app: Probot): void {
+  const oneAtATime = serializer();
   let slug: Promise<string | undefined> | null = null;
   const appSlug = async (octokit: { rest: { apps: { getAuthenticated(): Promise<{ data: { slug?: string } | null }> } } }) =>
     (slug ??= octokit.rest.apps.getAuthenticated().then((r) => r.data?.slug, () => undefined));
@@ -29,38 +53,44 @@ export function registerHandlers(app: Probot): void {
     const { comment, issue, repository, sender } = context.payload;
     if (comment.user?.type === 'Bot' || sender.type === 'Bot') return;
     if (!comment.body.includes('/optimize')) return;
-    const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appSlug(context.octokit as never));
-    await handleComment(flow, { issue: issue.number, commentId: comment.id, user: comment.user?.login ?? sender.login, body: comment.body });
+    await oneAtATime(repository.full_name, async () => {
+      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appSlug(context.octokit as never));
+      await handleComment(flow, { issue: issue.number, commentId: comment.id, user: comment.user?.login ?? sender.login, body: comment.body });
+    });
   });
 
   app.on('workflow_run.completed', async (context) => {
     const { workflow_run: run, repository } = context.payload;
     if (!run.path.endsWith('/autoloop.yml')) return;
-    const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appSlug(context.octokit as never));
-    await handleWorkflowRun(flow, {
-      id: run.id,
-      path: run.path,
-      event: run.event,
-      conclusion: run.conclusion,
-      headBranch: run.head_branch,
-      headSha: run.head_sha,
-      displayTitle: run.display_title ?? '',
-      htmlUrl: run.html_url,
+    await oneAtATime(repository.full_name, async () => {
+      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appSlug(context.octokit as never));
+      await handleWorkflowRun(flow, {
+        id: run.id,
+        path: run.path,
+        event: run.event,
+        conclusion: run.conclusion,
+        headBranch: run.head_branch,
+        headSha: run.head_sha,
+        displayTitle: run.display_title ?? '',
+        htmlUrl: run.html_url,
+      });
     });
   });
 
   app.on(['pull_request.synchronize', 'pull_request.closed'], async (context) => {
     const { pull_request: pull, repository, sender, action } = context.payload;
     if (!pull.head.ref.startsWith('autoloop/')) return;
-    const slugName = await appSlug(context.octokit as never);
-    const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, slugName);
-    await handlePullRequestEvent(flow, {
-      action,
-      number: pull.number,
-      headRef: pull.head.ref,
-      headSha: pull.head.sha,
-      merged: Boolean(pull.merged),
-      senderIsApp: sender.type === 'Bot' && (slugName === undefined || sender.login === `${slugName}[bot]`),
+    await oneAtATime(repository.full_name, async () => {
+      const slugName = await appSlug(context.octokit as never);
+      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, slugName);
+      await handlePullRequestEvent(flow, {
+        action,
+        number: pull.number,
+        headRef: pull.head.ref,
+        headSha: pull.head.sha,
+        merged: Boolean(pull.merged),
+        senderIsApp: sender.type === 'Bot' && (slugName === undefined || sender.login === `${slugName}[bot]`),
+      });
     });
   });
 }

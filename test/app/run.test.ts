@@ -1,0 +1,472 @@
+/**
+ * The App end to end, through Probot: real webhook payloads (@octokit/webhooks-examples, adjusted by small
+ * builders), GitHub's HTTP API served by a stateful fake on nock, and the repository's Actions runner
+ * simulated between webhooks. Each test asserts the requests the App made, above all its writes.
+ */
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeState } from '../../src/core/app-state-codec.js';
+import type { AppRunState } from '../../src/core/app-state.js';
+import { AppHarness, APP_BOT, commentPayload, configYaml, FakeGitHub, ISSUE, MAINTAINER, repositoryFiles, SAMPLES, type FakeRequest } from '../fixtures/fake-github.js';
+
+const RUN_BRANCH = `autoloop/${ISSUE}/run`;
+const REPO_PATH = /^\/repos\/[^/]+\/[^/]+\//;
+
+let fake: FakeGitHub;
+let app: AppHarness;
+
+beforeEach(async () => {
+  fake = new FakeGitHub({ files: repositoryFiles() }).start();
+  fake.permissions.set(MAINTAINER, 'write');
+  fake.permissions.set('reader', 'read');
+  app = await AppHarness.create(fake);
+});
+
+afterEach(() => {
+  try {
+    // Persisted interceptors never become pending: what went past the fake is how a test knows it was complete.
+    expect(fake.unmatched).toStrictEqual([]);
+    expect(fake.unrouted).toStrictEqual([]);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  } finally {
+    fake.stop();
+  }
+});
+
+const short = (sha: string): string => sha.slice(0, 7);
+
+/** A write in a few words, so a test can state the whole sequence it expects. */
+function describeWrite(request: FakeRequest): string {
+  const body = request.body as Record<string, unknown>;
+  // `pulls/7`, `issues/7/comments`, `issues/comments/42`, `actions/workflows/autoloop.yml/dispatches`.
+  const segments = request.path.replace(REPO_PATH, '').split('/').map(decodeURIComponent);
+  const number = segments[1];
+  switch (request.route) {
+    case 'POST /repos/{owner}/{repo}/issues/comments/{id}/reactions':
+      return `react ${String(body.content)}`;
+    case 'POST /repos/{owner}/{repo}/git/refs':
+      return `create branch ${String(body.ref).replace('refs/heads/', '')}`;
+    case 'POST /repos/{owner}/{repo}/pulls':
+      return `open ${body.draft ? 'draft ' : ''}PR ${String(body.head)} -> ${String(body.base)}`;
+    case 'PATCH /repos/{owner}/{repo}/pulls/{number}':
+      return body.state === 'closed' ? `close #${number}` : `update #${number} body`;
+    case 'POST /repos/{owner}/{repo}/issues/{number}/comments':
+      return `comment on #${number}`;
+    case 'PATCH /repos/{owner}/{repo}/issues/comments/{id}':
+      return `edit comment on #${fake.comments.find((c) => String(c.id) === segments[2])?.issue}`;
+    case 'POST /repos/{owner}/{repo}/issues/{number}/labels':
+      return `label #${number} ${(body.labels as string[]).join(', ')}`;
+    case 'POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches':
+      return `dispatch ${segments[2]} exp ${(body.inputs as Record<string, string>).experiment}`;
+    case 'POST /repos/{owner}/{repo}/check-runs':
+      return `gate ${String(body.conclusion)} on ${short(String(body.head_sha))}`;
+    case 'PATCH /repos/{owner}/{repo}/check-runs/{id}':
+      return `gate update ${String(body.conclusion)}`;
+    case 'PUT /repos/{owner}/{repo}/pulls/{number}/merge':
+      return `merge #${number}`;
+    case 'POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers':
+      return `request review on #${number} from ${(body.reviewers as string[]).join(', ')}`;
+    case 'POST /graphql':
+      return `graphql ${/mutation[^{]*\{\s*(\w+)/.exec(String(body.query))?.[1]}`;
+    default:
+      return `${request.route} ${JSON.stringify(body)}`;
+  }
+}
+
+/** Runs `action` and returns the writes it caused, in words. */
+async function writesOf(action: () => Promise<unknown>): Promise<string[]> {
+  fake.clearRequests();
+  await action();
+  return fake.writes().map(describeWrite);
+}
+
+/** Delivers the webhooks GitHub sends after the App's own merges, closes and pushes; returns the writes they caused. */
+async function echoes(): Promise<{ delivered: number; writes: string[] }> {
+  fake.clearRequests();
+  const delivered = await app.flush();
+  return { delivered, writes: fake.writes().map(describeWrite) };
+}
+
+function runState(): AppRunState {
+  const pull = fake.pullByHead(RUN_BRANCH);
+  if (!pull) throw new Error('no run pull request');
+  const state = decodeState(pull.body);
+  if (!state) throw new Error('no state in the run pull request');
+  return state;
+}
+
+/** Starts a run on the issue and lets experiment 1 be proposed: it is evaluating. Returns the experiment PR number. */
+async function startAndPropose(): Promise<number> {
+  await app.comment('/optimize lower the loss');
+  await app.propose(1);
+  return fake.pullByHead(`autoloop/${ISSUE}/exp-1`)!.number;
+}
+
+describe('a run of three experiments, from /optimize to the ready run pull request', () => {
+  it('keeps an improvement, discards a regression, marks a crashed evaluation invalid, and finishes', async () => {
+    const main = fake.refs.get('main')!;
+
+    // 1. /optimize: one branch, one draft run PR, one status comment, the first dispatch, the state saved.
+    const started = await writesOf(() => app.comment('/optimize lower the loss'));
+    const run = fake.pullByHead(RUN_BRANCH)!.number;
+    expect(started).toStrictEqual([
+      'react eyes',
+      `create branch ${RUN_BRANCH}`,
+      `open draft PR ${RUN_BRANCH} -> main`,
+      `comment on #${ISSUE}`,
+      'dispatch autoloop.yml exp 1',
+      `update #${run} body`,
+      `edit comment on #${ISSUE}`,
+    ]);
+    expect(fake.dispatches[0]).toStrictEqual({ workflow: 'autoloop.yml', ref: RUN_BRANCH, inputs: { run: '12', experiment: '1', 'parent-sha': main } });
+    expect(fake.pull(run)).toMatchObject({ draft: true, base: { ref: 'main', sha: main }, head: { ref: RUN_BRANCH, sha: main } });
+    expect(runState()).toMatchObject({ status: 'running', pullRequest: run, commandComment: 4_000_001, experiments: [{ k: 1, state: 'proposing', parentSha: main }] });
+
+    // 2. Experiment 1 proposed: its PR (labelled, hypothesis from the trace), the dashboard and status refreshed.
+    const proposed1 = await writesOf(() => app.propose(1, { hypothesis: 'raise lr to 0.02' }));
+    const exp1 = fake.pullByHead(`autoloop/${ISSUE}/exp-1`)!;
+    expect(proposed1).toStrictEqual([
+      `open PR autoloop/${ISSUE}/exp-1 -> ${RUN_BRANCH}`,
+      `label #${exp1.number} autoloop`,
+      `update #${run} body`,
+      `edit comment on #${ISSUE}`,
+    ]);
+    expect(exp1.title).toBe('autoloop #12, experiment 1: raise lr to 0.02');
+    expect(exp1.body).toMatch(/\*\*Hypothesis:\*\* raise lr to 0\.02/);
+    expect(exp1.body).toMatch(/\[trace\]\(https:\/\/github\.com\/octo\/model\/actions\/runs\/\d+\/artifacts\/\d+\)/);
+    expect(runState().experiments[0]).toMatchObject({ state: 'evaluating', pullRequest: exp1.number, headSha: exp1.head.sha, hypothesis: 'raise lr to 0.02' });
+
+    // 3. Experiment 1 improved: gate success, merged into the run branch (guarded by its head SHA), experiment 2 dispatched.
+    const evaluated1 = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved }));
+    expect(evaluated1).toStrictEqual([
+      `gate success on ${short(exp1.head.sha)}`,
+      `merge #${exp1.number}`,
+      `comment on #${exp1.number}`,
+      'dispatch autoloop.yml exp 2',
+      `update #${run} body`,
+      `edit comment on #${ISSUE}`,
+    ]);
+    const merge = fake.writes().find((w) => w.route.endsWith('/merge'))!;
+    expect(merge.body).toMatchObject({ sha: exp1.head.sha, merge_method: 'merge', commit_title: 'autoloop experiment 1: raise lr to 0.02' });
+    const afterMerge = fake.refs.get(RUN_BRANCH)!;
+    expect(afterMerge).not.toBe(main);
+    expect(fake.files(afterMerge).get('params.json')).toBe(fake.files(exp1.head.sha).get('params.json'));
+    expect(fake.dispatches[1]!.inputs).toStrictEqual({ run: '12', experiment: '2', 'parent-sha': afterMerge });
+    // GitHub then tells the App about its own merge (closed, and a push to the run PR): nothing more happens.
+    expect(await echoes()).toStrictEqual({ delivered: 2, writes: [] });
+
+    // 4. Experiment 2 regressed: gate failure, closed and labelled discarded, experiment 3 dispatched from the same head.
+    await app.propose(2);
+    const exp2 = fake.pullByHead(`autoloop/${ISSUE}/exp-2`)!;
+    expect(exp2.base).toStrictEqual({ ref: RUN_BRANCH, sha: afterMerge });
+    const evaluated2 = await writesOf(() => app.evaluateExperiment(2, { samples: SAMPLES.regressed }));
+    expect(evaluated2).toStrictEqual([
+      `gate failure on ${short(exp2.head.sha)}`,
+      `close #${exp2.number}`,
+      `label #${exp2.number} autoloop:discarded`,
+      `comment on #${exp2.number}`,
+      'dispatch autoloop.yml exp 3',
+      `update #${run} body`,
+      `edit comment on #${ISSUE}`,
+    ]);
+    expect(fake.dispatches[2]!.inputs).toStrictEqual({ run: '12', experiment: '3', 'parent-sha': afterMerge });
+    expect(await echoes()).toStrictEqual({ delivered: 1, writes: [] });
+
+    // 5. Experiment 3's evaluation crashed (no result artifact): invalid, closed; the budget is spent, so the
+    //    run finishes: the run PR is ready for review and the configured reviewers are asked.
+    await app.propose(3);
+    const exp3 = fake.pullByHead(`autoloop/${ISSUE}/exp-3`)!;
+    const evaluated3 = await writesOf(() => app.evaluateExperiment(3, { noArtifact: true }));
+    expect(evaluated3).toStrictEqual([
+      `gate failure on ${short(exp3.head.sha)}`,
+      `close #${exp3.number}`,
+      `label #${exp3.number} autoloop:discarded`,
+      `comment on #${exp3.number}`,
+      `update #${run} body`,
+      `edit comment on #${ISSUE}`,
+      'graphql markPullRequestReadyForReview',
+      `request review on #${run} from octocat`,
+    ]);
+    expect(await echoes()).toStrictEqual({ delivered: 1, writes: [] });
+
+    // The books: three dispatches, one gate per experiment head, one sticky comment per PR, one status comment.
+    expect(fake.dispatches.map((d) => d.inputs.experiment)).toStrictEqual(['1', '2', '3']);
+    expect([exp1, exp2, exp3].map((pull) => fake.checkRunsFor(pull.head.sha).map((c) => [c.name, c.conclusion, c.output.title]))).toStrictEqual([
+      [['autoloop/gate', 'success', 'val_loss −10% (improved)']],
+      [['autoloop/gate', 'failure', 'val_loss +10% (regressed)']],
+      [['autoloop/gate', 'failure', 'no autoloop-result artifact in the evaluation run']],
+    ]);
+    for (const pull of [exp1, exp2, exp3]) {
+      expect(fake.commentsOn(pull.number).map((c) => c.user.login)).toStrictEqual([APP_BOT]);
+      expect(fake.commentsOn(pull.number)[0]!.body).toMatch(/^<!-- autoloop:experiment -->/);
+    }
+    expect(fake.commentsOn(exp1.number)[0]!.body).toContain('experiment 1 of 3: kept');
+    expect(fake.commentsOn(exp3.number)[0]!.body).toContain('verification failed: no autoloop-result artifact');
+    const status = fake.commentsOn(ISSUE).filter((c) => c.user.login === APP_BOT);
+    expect(status).toHaveLength(1);
+    expect(status[0]!.body).toMatch(/^<!-- autoloop:status -->\n\*\*autoloop is finished \(budget spent: 3 experiments\)\.\*\*/);
+    expect([exp1, exp2, exp3].map((pull) => fake.pull(pull.number))).toMatchObject([
+      { state: 'closed', merged: true, labels: ['autoloop'] },
+      { state: 'closed', merged: false, labels: ['autoloop', 'autoloop:discarded'] },
+      { state: 'closed', merged: false, labels: ['autoloop', 'autoloop:discarded'] },
+    ]);
+    expect(fake.pull(run)).toMatchObject({ state: 'open', draft: false, requestedReviewers: ['octocat'] });
+
+    // The state in the final run PR body, decoded.
+    const state = runState();
+    expect(state).toMatchObject({ status: 'finished', stopReason: 'budget spent: 3 experiments', baseSha: main, statusComment: status[0]!.id });
+    expect(state.experiments.map((e) => [e.k, e.state, e.verdict, e.pullRequest, e.parentSha])).toStrictEqual([
+      [1, 'kept', 'improved', exp1.number, main],
+      [2, 'discarded', 'regressed', exp2.number, afterMerge],
+      [3, 'invalid', 'invalid', exp3.number, afterMerge],
+    ]);
+    expect(state.experiments[0]).toMatchObject({ baseline: 0.5, candidate: 0.45 });
+    expect(state.experiments[2]!.reason).toBe('no autoloop-result artifact in the evaluation run');
+    expect(fake.pull(run).body).toContain('**Status:** finished: budget spent: 3 experiments.');
+
+    // Ready for review, CI measures the whole run against main: the gate on the run head reports the cumulative delta.
+    const cumulative = await writesOf(() => app.evaluate(RUN_BRANCH, { samples: SAMPLES.improved }));
+    expect(cumulative).toStrictEqual([`gate success on ${short(afterMerge)}`]);
+    expect(fake.checkRunsFor(afterMerge)[0]!.output.title).toBe('val_loss −10% (improved)');
+
+    // Every request to the repository used the installation token; only the token request and the App's slug used
+    // the JWT; the artifact downloads reached the blob storage without any token.
+    const byAuth = (auth: FakeRequest['auth']) => [...new Set(fake.history().filter((r) => r.auth === auth).map((r) => r.route))];
+    expect(byAuth('app')).toStrictEqual(['GET /app', 'POST /app/installations/{id}/access_tokens']);
+    expect(byAuth('none')).toStrictEqual(['GET https://artifacts.example/blobs/{file}']);
+    expect(byAuth('other')).toStrictEqual([]);
+    expect(fake.history().filter((r) => r.auth === 'installation').every((r) => r.host === 'api' && r.route !== 'GET /app')).toBe(true);
+  });
+
+  it('marks an experiment invalid when its proposal workflow fails, and dispatches the next', async () => {
+    await app.comment('/optimize');
+    const writes = await writesOf(() => app.propose(1, { conclusion: 'failure' }));
+    expect(writes).toStrictEqual(['dispatch autoloop.yml exp 2', `update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`]);
+    expect(fake.pullByHead(`autoloop/${ISSUE}/exp-1`)).toBeUndefined();
+    expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
+      [1, 'invalid', 'the proposal workflow ended: failure'],
+      [2, 'proposing', undefined],
+    ]);
+  });
+});
+
+describe('refusals', () => {
+  it('answers a user without write permission once, and writes nothing else', async () => {
+    const writes = await writesOf(() => app.comment('/optimize', { user: 'reader', id: 4_000_010 }));
+    expect(writes).toStrictEqual([`comment on #${ISSUE}`]);
+    expect(fake.commentsOn(ISSUE).at(-1)!.body).toContain('reader has `read` permission');
+    expect(fake.refs.has(RUN_BRANCH)).toBe(false);
+    expect(fake.dispatches).toStrictEqual([]);
+  });
+
+  it('ignores a comment by a bot without a single request', async () => {
+    fake.permissions.set('deploy-bot[bot]', 'admin');
+    await app.comment('/optimize', { user: 'deploy-bot[bot]', type: 'Bot' });
+    await app.comment('/optimize', { user: APP_BOT, type: 'Bot', id: 4_000_011 });
+    expect(fake.requests()).toStrictEqual([]);
+  });
+
+  it('ignores an edited comment without a single request', async () => {
+    await app.comment('/optimize', { action: 'edited' });
+    expect(fake.requests()).toStrictEqual([]);
+  });
+
+  it('quotes an invalid config (file:line: key) in one reply, with no branch and no pull request', async () => {
+    const broken = configYaml().replace('evaluate: { command: node eval.js, repeats: 3, timeout: 5m }', 'evaluate: { command: node eval.js, repeats: 3, tmeout: 5m }');
+    fake.push('main', fake.commit(fake.refs.get('main')!, { '.github/autoloop.yml': broken }));
+    const writes = await writesOf(() => app.comment('/optimize'));
+    expect(writes).toStrictEqual(['react eyes', `comment on #${ISSUE}`]);
+    const reply = fake.commentsOn(ISSUE).at(-1)!;
+    expect(reply.user.login).toBe(APP_BOT);
+    expect(reply.body).toContain('.github/autoloop.yml:3: evaluate.tmeout: unknown key "tmeout"; did you mean "timeout"?');
+    expect(fake.refs.has(RUN_BRANCH)).toBe(false);
+    expect(fake.pulls).toStrictEqual([]);
+  });
+
+  it('fails closed when the permission API fails: one reply, no run', async () => {
+    fake.failures.push({ method: 'GET', path: /\/collaborators\/[^/]+\/permission$/, status: 500 });
+    const writes = await writesOf(() => app.comment('/optimize'));
+    expect(writes).toStrictEqual([`comment on #${ISSUE}`]);
+    expect(fake.commentsOn(ISSUE).at(-1)!.body).toContain('could not check your permission');
+    expect(fake.requests().filter((r) => r.status === 500)).toHaveLength(1);
+    expect(fake.refs.has(RUN_BRANCH)).toBe(false);
+    expect(fake.pulls).toStrictEqual([]);
+    expect(fake.dispatches).toStrictEqual([]);
+  });
+});
+
+describe('/optimize stop', () => {
+  it('dispatches nothing more, judges the experiment in flight, then finishes and marks the run ready', async () => {
+    const exp1 = await startAndPropose();
+    const run = runState().pullRequest!;
+
+    const stopped = await writesOf(() => app.comment('/optimize stop', { id: 4_000_020 }));
+    expect(stopped).toStrictEqual(['react eyes', `update #${run} body`, `edit comment on #${ISSUE}`]);
+    expect(runState()).toMatchObject({ status: 'stopping', stopReason: `stopped by @${MAINTAINER}` });
+
+    const evaluated = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved }));
+    expect(evaluated).toStrictEqual([
+      `gate success on ${short(fake.pull(exp1).head.sha)}`,
+      `merge #${exp1}`,
+      `comment on #${exp1}`,
+      `update #${run} body`,
+      `edit comment on #${ISSUE}`,
+      'graphql markPullRequestReadyForReview',
+      `request review on #${run} from octocat`,
+    ]);
+    expect(fake.dispatches.map((d) => d.inputs.experiment)).toStrictEqual(['1']);
+    expect(runState()).toMatchObject({ status: 'finished', stopReason: `stopped by @${MAINTAINER}`, experiments: [{ k: 1, state: 'kept' }] });
+    expect(fake.pull(run).draft).toBe(false);
+  });
+});
+
+describe('redelivered webhooks', () => {
+  it('starts one run from a /optimize delivered twice: one branch, one run PR, one dispatch, no busy reply', async () => {
+    const payload = await app.comment('/optimize');
+    const first = fake.writes().length;
+    fake.clearRequests();
+    await app.receive('issue_comment', payload, 'delivery-1');
+    // The only write is the reaction, which GitHub answers 200 (already there) rather than 201.
+    expect(fake.writes().map((w) => [describeWrite(w), w.status])).toStrictEqual([['react eyes', 200]]);
+    expect(first).toBeGreaterThan(1);
+    expect(fake.pulls).toHaveLength(1);
+    expect(fake.dispatches).toHaveLength(1);
+    expect(fake.reactions).toHaveLength(1);
+    expect(fake.commentsOn(ISSUE).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
+
+    // A new /optimize comment while the run is active is another matter: it gets the busy reply.
+    const busy = await writesOf(() => app.comment('/optimize 5', { id: 4_000_030 }));
+    expect(busy).toStrictEqual(['react eyes', `comment on #${ISSUE}`]);
+    expect(fake.commentsOn(ISSUE).at(-1)!.body).toMatch(/^A run is already active here/);
+  });
+
+  it('starts one run when the same /optimize arrives twice at once', async () => {
+    const payload = commentPayload(fake, '/optimize');
+    fake.addComment(ISSUE, '/optimize', { login: MAINTAINER, type: 'User' }, (payload.comment as { id: number }).id);
+    await Promise.all([app.receive('issue_comment', payload, 'delivery-x'), app.receive('issue_comment', payload, 'delivery-x')]);
+    expect(fake.writes().filter((w) => w.route === 'POST /repos/{owner}/{repo}/git/refs')).toHaveLength(1);
+    expect(fake.pulls).toHaveLength(1);
+    expect(fake.dispatches).toHaveLength(1);
+    expect(fake.commentsOn(ISSUE).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
+  });
+
+  it('writes nothing for a redelivered proposal or evaluation', async () => {
+    await app.comment('/optimize');
+    await app.propose(1);
+    const proposal = app.lastDelivery();
+    expect(await writesOf(() => app.receive('workflow_run', proposal.payload, proposal.id))).toStrictEqual([]);
+    expect(fake.pulls).toHaveLength(2);
+
+    await app.evaluateExperiment(1);
+    const evaluation = app.lastDelivery();
+    expect(await writesOf(() => app.receive('workflow_run', evaluation.payload, evaluation.id))).toStrictEqual([]);
+    expect(fake.checkRuns).toHaveLength(1);
+    expect(fake.dispatches).toHaveLength(2);
+  });
+});
+
+describe('the gate holds what was not measured', () => {
+  it('fails the gate of an experiment a human pushed to, and keeps it only once its new head is measured', async () => {
+    const exp1 = await startAndPropose();
+    const measured = fake.pull(exp1).head.sha;
+    const pushed = fake.commit(measured, { 'params.json': '{ "lr": 0.5 }\n' });
+    fake.push(`autoloop/${ISSUE}/exp-1`, pushed, { login: MAINTAINER, type: 'User' });
+
+    const synchronized = await echoes();
+    expect(synchronized).toStrictEqual({ delivered: 1, writes: [`gate failure on ${short(pushed)}`] });
+    expect(fake.checkRunsFor(pushed)[0]!.output.title).toBe('changed after evaluation');
+
+    // The evaluation of the old head arrives late: it vouches for nothing, and nothing is merged.
+    const stale = await writesOf(() => app.evaluateExperiment(1, { headSha: measured }));
+    expect(stale).toStrictEqual(['gate update failure']);
+    expect(runState().experiments[0]!.state).toBe('evaluating');
+
+    // CI measures the new head: now the experiment is judged.
+    const fresh = await writesOf(() => app.evaluateExperiment(1));
+    expect(fresh.slice(0, 2)).toStrictEqual(['gate update success', `merge #${exp1}`]);
+    expect(runState().experiments[0]!.state).toBe('kept');
+  });
+
+  it('rejects a result whose head SHA is not the pull request head: gate failure naming it, invalid, closed, not merged', async () => {
+    const exp1 = await startAndPropose();
+    const head = fake.pull(exp1).head.sha;
+    const other = fake.commit(fake.refs.get('main')!, { 'params.json': '{ "lr": 0.9 }\n' });
+
+    const writes = await writesOf(() => app.evaluateExperiment(1, { document: { head: other } }));
+    expect(writes).toStrictEqual([
+      `gate failure on ${short(head)}`,
+      `close #${exp1}`,
+      `label #${exp1} autoloop:discarded`,
+      `comment on #${exp1}`,
+      'dispatch autoloop.yml exp 2',
+      `update #${runState().pullRequest} body`,
+      `edit comment on #${ISSUE}`,
+    ]);
+    const reason = `the result measured ${short(other)}, but the pull request head is ${short(head)}`;
+    expect(fake.checkRunsFor(head)[0]).toMatchObject({ conclusion: 'failure', output: { title: reason } });
+    expect(runState().experiments[0]).toMatchObject({ state: 'invalid', verdict: 'invalid', reason });
+    expect(fake.pull(exp1)).toMatchObject({ state: 'closed', merged: false });
+    expect(fake.writes().some((w) => w.route.endsWith('/merge'))).toBe(false);
+  });
+});
+
+describe('experiments in parallel, and people closing them', () => {
+  it('dispatches two at once, keeps the first, and discards the second when it no longer merges into the moved run branch', async () => {
+    fake.push('main', fake.commit(fake.refs.get('main')!, { '.github/autoloop.yml': configYaml({ experiments: 2, parallel: 2 }) }));
+    const main = fake.refs.get('main')!;
+    const started = await writesOf(() => app.comment('/optimize'));
+    expect(started.filter((w) => w.startsWith('dispatch'))).toStrictEqual(['dispatch autoloop.yml exp 1', 'dispatch autoloop.yml exp 2']);
+    expect(fake.dispatches.map((d) => d.inputs['parent-sha'])).toStrictEqual([main, main]);
+    await app.propose(1);
+    await app.propose(2);
+    const [exp1, exp2] = [1, 2].map((k) => fake.pullByHead(`autoloop/${ISSUE}/exp-${k}`)!.number) as [number, number];
+    const run = runState().pullRequest!;
+
+    const first = await writesOf(() => app.evaluateExperiment(1));
+    expect(first).toStrictEqual([`gate success on ${short(fake.pull(exp1).head.sha)}`, `merge #${exp1}`, `comment on #${exp1}`, `update #${run} body`, `edit comment on #${ISSUE}`]);
+
+    // Both changed params.json: GitHub refuses the second merge (405), so the App discards it rather than force it in.
+    const second = await writesOf(() => app.evaluateExperiment(2));
+    expect(second).toStrictEqual([
+      `gate success on ${short(fake.pull(exp2).head.sha)}`,
+      `merge #${exp2}`,
+      `close #${exp2}`,
+      `label #${exp2} autoloop:discarded`,
+      `comment on #${exp2}`,
+      `update #${run} body`,
+      `edit comment on #${ISSUE}`,
+      'graphql markPullRequestReadyForReview',
+      `request review on #${run} from octocat`,
+    ]);
+    expect(fake.writes().find((w) => w.route.endsWith('/merge'))!.status).toBe(405);
+    expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
+      [1, 'kept', undefined],
+      [2, 'invalid', 'could not merge into the run branch (it moved); discarded'],
+    ]);
+    expect(runState().status).toBe('finished');
+  });
+
+  it('loses no update when two experiments complete at the same moment (one event at a time per repository)', async () => {
+    fake.push('main', fake.commit(fake.refs.get('main')!, { '.github/autoloop.yml': configYaml({ experiments: 2, parallel: 2 }) }));
+    await app.comment('/optimize');
+    await Promise.all([app.propose(1), app.propose(2)]);
+    expect(runState().experiments.map((e) => [e.k, e.state])).toStrictEqual([
+      [1, 'evaluating'],
+      [2, 'evaluating'],
+    ]);
+    await Promise.all([app.evaluateExperiment(1, { samples: SAMPLES.improved }), app.evaluateExperiment(2, { samples: SAMPLES.regressed })]);
+    expect(runState()).toMatchObject({ status: 'finished', experiments: [{ k: 1, state: 'kept' }, { k: 2, state: 'discarded' }] });
+    expect(fake.pull(runState().pullRequest!).draft).toBe(false);
+  });
+
+  it('discards an experiment a person closes, and dispatches the next', async () => {
+    const exp1 = await startAndPropose();
+    fake.close(exp1, { login: MAINTAINER, type: 'User' });
+    const closed = await echoes();
+    expect(closed).toStrictEqual({ delivered: 1, writes: ['dispatch autoloop.yml exp 2', `update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`] });
+    expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
+      [1, 'discarded', 'closed by a human'],
+      [2, 'proposing', undefined],
+    ]);
+  });
+});
