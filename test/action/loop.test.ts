@@ -6,7 +6,8 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPullRequestMarker } from '../../src/core/pull-request.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
-import { recordingArtifacts, runAction, webhookExample } from '../fixtures/runner.js';
+import { recordingArtifacts, runAction } from '../fixtures/runner.js';
+import { webhookExample } from '../fixtures/webhooks.js';
 
 function repoWithOrigin(): { repo: string; origin: string } {
   const repo = makeQuadraticRepo('{ experiments: 3 }');

@@ -6,7 +6,8 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../src/engine/loop.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
-import { recordingArtifacts, runAction, webhookExample } from '../fixtures/runner.js';
+import { recordingArtifacts, runAction } from '../fixtures/runner.js';
+import { webhookExample } from '../fixtures/webhooks.js';
 
 /** A repository with a bare `origin`, and the run branch `autoloop/42/run` at main. */
 function repoWithOrigin(budget?: string): { repo: string; origin: string; head: string } {
