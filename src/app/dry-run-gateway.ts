@@ -56,6 +56,10 @@ export class DryRunGateway implements RepoGateway {
     return this.inner.branchSha(branch);
   }
 
+  commit(ref: string): Promise<{ sha: string; message: string } | null> {
+    return this.inner.commit(ref);
+  }
+
   findPullRequest(headBranch: string): Promise<PullRequestInfo | null> {
     return this.inner.findPullRequest(headBranch);
   }
@@ -145,6 +149,11 @@ export class DryRunGateway implements RepoGateway {
   async createComment(issueNumber: number, body: string): Promise<number> {
     this.record('createComment', { issueNumber, body }, `comment on #${issueNumber}`);
     return 0;
+  }
+
+  async updateComment(commentId: number, body: string): Promise<boolean> {
+    this.record('updateComment', { commentId, body }, `update comment ${commentId}`);
+    return true;
   }
 
   async setCheckRun(options: CheckRunOptions): Promise<void> {

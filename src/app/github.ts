@@ -68,6 +68,8 @@ export interface RepoGateway {
   readFile(path: string, ref: string): Promise<string | null>;
   /** Head SHA of a branch, or null when it does not exist. */
   branchSha(branch: string): Promise<string | null>;
+  /** A commit (or a branch's head commit): its SHA and message, or null when there is none. */
+  commit(ref: string): Promise<{ sha: string; message: string } | null>;
   /** The open or closed pull request whose head is `branch` (in this repository), or null. */
   findPullRequest(headBranch: string): Promise<PullRequestInfo | null>;
   getPullRequest(number: number): Promise<PullRequestInfo>;
@@ -96,6 +98,8 @@ export interface RepoGateway {
   upsertComment(issueNumber: number, marker: string, body: string): Promise<number>;
   /** Creates a comment (replies that are not sticky, e.g. a refusal). */
   createComment(issueNumber: number, body: string): Promise<number>;
+  /** Edits a comment the App wrote and knows the id of; false when it no longer exists. */
+  updateComment(commentId: number, body: string): Promise<boolean>;
   /** Creates or updates the check run `name` on `sha`. */
   setCheckRun(options: CheckRunOptions): Promise<void>;
   /** Starts the workflow `workflowFile` (e.g. `autoloop.yml`) on `ref` with `inputs`. */

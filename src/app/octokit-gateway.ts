@@ -158,6 +158,11 @@ export class OctokitGateway implements RepoGateway {
     return response?.data.object.sha ?? null;
   }
 
+  async commit(ref: string): Promise<{ sha: string; message: string } | null> {
+    const response = await this.orNull('commit', () => this.octokit.rest.repos.getCommit({ ...this.ref, ref, per_page: 1 }));
+    return response === null ? null : { sha: response.data.sha, message: response.data.commit.message };
+  }
+
   async findPullRequest(headBranch: string): Promise<PullRequestInfo | null> {
     const { data } = await this.call('findPullRequest', () =>
       this.octokit.rest.pulls.list({
@@ -344,6 +349,11 @@ export class OctokitGateway implements RepoGateway {
       this.octokit.rest.issues.createComment({ ...this.ref, issue_number: issueNumber, body }),
     );
     return data.id;
+  }
+
+  async updateComment(commentId: number, body: string): Promise<boolean> {
+    const response = await this.orNull('updateComment', () => this.octokit.rest.issues.updateComment({ ...this.ref, comment_id: commentId, body }));
+    return response !== null;
   }
 
   async setCheckRun(options: CheckRunOptions): Promise<void> {

@@ -16,6 +16,7 @@ import {
   renderRefusal,
   renderRunPullRequestBody,
   renderStatusComment,
+  neutralize,
   STATUS_MARKER,
 } from '../core/app-render.js';
 import { experimentBranch, runBranch } from '../core/branches.js';
@@ -25,9 +26,10 @@ import { CONFIG_PATH, type Config } from '../core/config-schema.js';
 import type { Judgement } from '../core/records.js';
 import { parseResultDocument, type ResultDocument } from '../core/result.js';
 import { formatDuration, formatEffect } from '../core/units.js';
-import { changeFromGitHub, verifyResult, type Verification } from '../core/verify-result.js';
+import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification } from '../core/verify-result.js';
 import { readZip } from '../core/zip.js';
 import { DryRunGateway } from './dry-run-gateway.js';
+import { GitHubError } from './octokit-gateway.js';
 import type { Permission, PullRequestInfo, RepoGateway } from './github.js';
 
 /** The workflow file the App dispatches (`.github/workflows/autoloop.yml`, from examples/workflows/). */
@@ -83,13 +85,24 @@ const EXPERIMENT_BRANCH = /^autoloop\/(\d+)\/exp-(\d+)$/;
 // ------------------------------------------------------------------------------------------------
 // Reading the run and its config
 
+/** The config as committed in `sha` (a run reads it at its base commit: one request, and the same all run long). */
+async function loadConfigAt(gateway: RepoGateway, sha: string, where: string): Promise<{ config: Config; file: string }> {
+  const text = await gateway.readFile(CONFIG_PATH, sha);
+  if (text === null) {
+    throw new ConfigError(CONFIG_PATH, [{ file: CONFIG_PATH, path: '', line: null, message: `not found on ${where}; add it there first (see autoloop's README)` }]);
+  }
+  return { config: parseConfig(text, CONFIG_PATH), file: CONFIG_PATH };
+}
+
+/** The config on the default branch, where a new run reads it. */
 async function loadConfig(gateway: RepoGateway): Promise<{ config: Config; file: string; branch: { name: string; sha: string } }> {
   const branch = await gateway.defaultBranch();
-  const text = await gateway.readFile(CONFIG_PATH, branch.sha);
-  if (text === null) {
-    throw new ConfigError(CONFIG_PATH, [{ file: CONFIG_PATH, path: '', line: null, message: `not found on ${branch.name}; add it there first (see autoloop's README)` }]);
-  }
-  return { config: parseConfig(text, CONFIG_PATH), file: CONFIG_PATH, branch };
+  return { ...(await loadConfigAt(gateway, branch.sha, branch.name)), branch };
+}
+
+/** The config a run started with. */
+function runConfig(gateway: RepoGateway, state: AppRunState): Promise<{ config: Config; file: string }> {
+  return loadConfigAt(gateway, state.baseSha, `the run's base commit ${state.baseSha.slice(0, 7)}`);
 }
 
 function configSummary(config: Config): string[] {
@@ -110,9 +123,14 @@ async function findRun(gateway: RepoGateway, issue: number): Promise<LoadedRun |
 }
 
 /** Writes the state into the run pull request and refreshes the status comment. */
-async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, config: Config): Promise<void> {
+async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, options: { status?: boolean } = {}): Promise<void> {
   await flow.gateway.updatePullRequest(run.pull.number, { body: renderRunPullRequestBody(state, { configSummary: configSummary(config) }) });
-  await flow.gateway.upsertComment(state.issue, STATUS_MARKER, renderStatusComment(state, run.pull.url));
+  if (options.status === false) return;
+  const body = renderStatusComment(state, run.pull.url);
+  // Its id is in the state: edit it directly, and look for it by its marker only if it was deleted.
+  if (state.statusComment === null || !(await flow.gateway.updateComment(state.statusComment, body))) {
+    await flow.gateway.upsertComment(state.issue, STATUS_MARKER, body);
+  }
 }
 
 /** Dispatches as many experiments as the state allows, from the run branch head. */
@@ -133,8 +151,8 @@ async function finalize(flow: Flow, run: LoadedRun, config: Config): Promise<voi
 }
 
 /** Saves the state after a change; finishes the run when it is done. */
-async function advance(flow: Flow, run: LoadedRun, state: AppRunState, config: Config): Promise<void> {
-  const head = (await flow.gateway.branchSha(state.runBranch)) ?? state.baseSha;
+async function advance(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, knownHead?: string): Promise<void> {
+  const head = knownHead ?? (shouldDispatch(finishIfDone(state)) > 0 ? ((await flow.gateway.branchSha(state.runBranch)) ?? state.baseSha) : state.baseSha);
   const dispatched = await dispatchMore(flow, finishIfDone(state), head);
   const finished = finishIfDone(dispatched);
   await saveRun(flow, run, finished, config);
@@ -205,7 +223,7 @@ async function stop(flow: Flow, event: CommentEvent): Promise<void> {
     await flow.gateway.createComment(event.issue, run ? 'This run is already stopping or finished.\n' : 'There is no autoloop run on this issue.\n');
     return;
   }
-  const { config } = await loadConfig(flow.gateway);
+  const { config } = await runConfig(flow.gateway, run.state);
   await advance(flow, run, { ...run.state, status: 'stopping', stopReason: `stopped by @${event.user}` }, config);
 }
 
@@ -235,7 +253,9 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
   }
   const gateway = command.dryRun ? new DryRunGateway(real) : real;
   const dry: Flow = { ...flow, gateway };
+  const protectedHash = protectedHashOfTree(await real.tree(branch.sha), config, loaded.file);
   let state = newRunState({
+    protectedHash,
     issue: event.issue,
     baseBranch: branch.name,
     baseSha: branch.sha,
@@ -287,35 +307,40 @@ async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Pro
   const run = await findRun(flow.gateway, issue);
   const experiment = run?.state.experiments.find((e) => e.k === k);
   if (!run || !experiment || experiment.state !== 'proposing') return;
-  const { config } = await loadConfig(flow.gateway);
+  const { config } = await runConfig(flow.gateway, run.state);
   const proposalRun = workflowRun.htmlUrl;
   const branch = experimentBranch(issue, k);
-  const headSha = workflowRun.conclusion === 'success' ? await flow.gateway.branchSha(branch) : null;
-  if (!headSha) {
+  // The action commits the proposal with its hypothesis as the message: one request gives both.
+  const commit = workflowRun.conclusion === 'success' ? await flow.gateway.commit(branch) : null;
+  if (!commit) {
     const reason = workflowRun.conclusion === 'success' ? 'the proposer pushed nothing (nothing left to try, or the change was empty)' : `the proposal workflow ended: ${workflowRun.conclusion}`;
     await advance(flow, run, withExperiment(run.state, k, { state: 'invalid', reason, proposalRun }), config);
     return;
   }
-  const trace = await artifactFile(flow.gateway, workflowRun.id, TRACE_ARTIFACT, 'proposal.json');
-  const hypothesis = trace ? String((JSON.parse(trace.text) as { hypothesis?: unknown }).hypothesis ?? '') : '';
-  const pull =
-    (await flow.gateway.findPullRequest(branch)) ??
-    (await flow.gateway.createPullRequest({
-      head: branch,
-      base: run.state.runBranch,
-      title: `autoloop #${issue}, experiment ${k}: ${(hypothesis || 'proposal').slice(0, 200)}`,
-      body: [
-        `Experiment ${k} of the autoloop run on #${issue} (run pull request #${run.pull.number}).`,
-        '',
-        `**Hypothesis:** ${hypothesis ? hypothesis.replace(/@/g, '@\u200b').replace(/<!--|-->/g, '') : '(none given)'}`,
-        '',
-        `Proposed by [this workflow run](${proposalRun})${trace ? `; [trace](${trace.url})` : ''}. CI measures it against the run branch; the sticky comment below will show the result.`,
-      ].join('\n'),
-      draft: false,
-    }));
+  const hypothesis = commit.message.split('\n')[0]!.trim();
+  const request = {
+    head: branch,
+    base: run.state.runBranch,
+    title: `autoloop #${issue}, experiment ${k}: ${(hypothesis || 'proposal').slice(0, 200)}`,
+    body: [
+      `Experiment ${k} of the autoloop run on #${issue} (run pull request #${run.pull.number}).`,
+      '',
+      `**Hypothesis:** ${hypothesis ? neutralize(hypothesis) : '(none given)'}`,
+      '',
+      `Proposed by [this workflow run](${proposalRun}) (its \`${TRACE_ARTIFACT}\` artifact holds the trace). CI measures it against the run branch; the sticky comment below will show the result.`,
+    ].join('\n'),
+    draft: false,
+  };
+  // Opened directly; a redelivered event finds GitHub's "already exists" and the pull request it means.
+  const pull = await flow.gateway.createPullRequest(request).catch(async (error: unknown) => {
+    const existing = error instanceof GitHubError && error.status === 422 ? await flow.gateway.findPullRequest(branch) : null;
+    if (!existing) throw error;
+    return existing;
+  });
   await flow.gateway.addLabels(pull.number, [LABELS.experiment]);
-  const state = withExperiment(run.state, k, { state: 'evaluating', branch, pullRequest: pull.number, headSha, hypothesis, proposalRun });
-  await saveRun(flow, run, state, config);
+  const state = withExperiment(run.state, k, { state: 'evaluating', branch, pullRequest: pull.number, headSha: commit.sha, hypothesis, proposalRun });
+  // The dashboard shows the new pull request; the status comment changes when an experiment is decided.
+  await saveRun(flow, run, state, config, { status: false });
 }
 
 /** Reads, verifies and re-judges the evaluation of an experiment or of the run pull request. */
@@ -325,6 +350,7 @@ async function judgeEvaluation(
   pull: PullRequestInfo,
   config: Config,
   file: string,
+  protectedHash: string | null,
 ): Promise<{ document: ResultDocument | null; verification: Verification; artifact: string | null }> {
   const fail = (reason: string) => ({ ok: false as const, reason, scopeViolations: [] });
   if (pull.head.sha !== workflowRun.headSha) return { document: null, verification: fail('changed after evaluation'), artifact: null };
@@ -338,8 +364,11 @@ async function judgeEvaluation(
   } catch (error) {
     return { document: null, verification: fail(`the result artifact is unreadable: ${(error as Error).message.slice(0, 200)}`), artifact };
   }
-  const [files, baseTree] = await Promise.all([flow.gateway.compare(pull.base.sha, pull.head.sha), flow.gateway.tree(pull.base.sha)]);
-  const verification = verifyResult(document, { headSha: pull.head.sha, baseSha: pull.base.sha, changes: files.map(changeFromGitHub), baseTree }, config, file);
+  const [files, expectedHash] = await Promise.all([
+    flow.gateway.compare(pull.base.sha, pull.head.sha),
+    protectedHash ?? flow.gateway.tree(pull.base.sha).then((tree) => protectedHashOfTree(tree, config, file)),
+  ]);
+  const verification = verifyResult(document, { headSha: pull.head.sha, baseSha: pull.base.sha, changes: files.map(changeFromGitHub), protectedHash: expectedHash }, config, file);
   return { document, verification, artifact };
 }
 
@@ -351,11 +380,11 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   if (!issue) return;
   const run = await findRun(flow.gateway, issue);
   if (!run) return;
-  const { config, file } = await loadConfig(flow.gateway);
+  const { config, file } = await runConfig(flow.gateway, run.state);
 
   if (runMatch) {
-    // The whole run against the default branch: the gate reports the cumulative delta.
-    const { document, verification } = await judgeEvaluation(flow, workflowRun, run.pull, config, file);
+    // The whole run against the default branch (which may have moved): the gate reports the cumulative delta.
+    const { document, verification } = await judgeEvaluation(flow, workflowRun, run.pull, config, file, null);
     await setGate(flow, run.pull.head.sha, document, verification, workflowRun.htmlUrl);
     return;
   }
@@ -363,7 +392,8 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   const experiment = run.state.experiments.find((e) => e.k === k);
   if (!experiment?.pullRequest || experiment.state !== 'evaluating') return;
   const pull = await flow.gateway.getPullRequest(experiment.pullRequest);
-  const { document, verification, artifact } = await judgeEvaluation(flow, workflowRun, pull, config, file);
+  // Protected files never change along the run branch (the scope forbids it): the hash taken at the start holds.
+  const { document, verification, artifact } = await judgeEvaluation(flow, workflowRun, pull, config, file, run.state.protectedHash);
   await setGate(flow, pull.head.sha, document, verification, workflowRun.htmlUrl);
   if (!verification.ok && verification.reason === 'changed after evaluation') return;
 
@@ -379,20 +409,20 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
     evaluationRun: workflowRun.htmlUrl,
     ...(artifact ? { artifact } : {}),
   });
-  const updated = state.experiments.find((e) => e.k === k)!;
-  await flow.gateway.upsertComment(
-    pull.number,
-    EXPERIMENT_MARKER,
-    renderExperimentComment({
-      state,
-      experiment: updated,
-      document,
-      ...(judgement ? { judgement } : {}),
-      ...(verification.ok ? {} : { verdictOverride: `verification failed: ${verification.reason}` }),
-      links: { proposalRun: experiment.proposalRun, evaluationRun: workflowRun.htmlUrl, ...(artifact ? { artifact } : {}) },
-    }),
-  );
-  await advance(flow, run, state, config);
+  const comment = renderExperimentComment({
+    state,
+    experiment: state.experiments.find((e) => e.k === k)!,
+    document,
+    ...(judgement ? { judgement } : {}),
+    ...(verification.ok ? {} : { verdictOverride: `verification failed: ${verification.reason}` }),
+    links: { proposalRun: experiment.proposalRun, evaluationRun: workflowRun.htmlUrl, ...(artifact ? { artifact } : {}) },
+  });
+  // One sticky comment per experiment pull request: created once, then edited by the id the state keeps.
+  const commentId =
+    experiment.commentId !== undefined && (await flow.gateway.updateComment(experiment.commentId, comment))
+      ? experiment.commentId
+      : await flow.gateway.upsertComment(pull.number, EXPERIMENT_MARKER, comment);
+  await advance(flow, run, withExperiment(state, k, { commentId }), config, outcome.head);
 }
 
 async function setGate(flow: Flow, sha: string, document: ResultDocument | null, verification: Verification, detailsUrl: string): Promise<void> {
@@ -410,11 +440,11 @@ async function decide(
   experiment: AppExperiment,
   judgement: Judgement | null,
   verification: Verification,
-): Promise<{ state: AppExperiment['state']; reason?: string }> {
+): Promise<{ state: AppExperiment['state']; reason?: string; head?: string }> {
   const { gateway } = flow;
   if (judgement?.keep) {
     const merged = await gateway.mergePullRequest(pull.number, pull.head.sha, `autoloop experiment ${experiment.k}: ${experiment.hypothesis ?? ''}`.trim());
-    if (merged.merged) return { state: 'kept' };
+    if (merged.merged) return { state: 'kept', ...(merged.sha ? { head: merged.sha } : {}) };
     await gateway.closePullRequest(pull.number);
     await gateway.addLabels(pull.number, [LABELS.discarded]);
     return { state: 'invalid', reason: 'could not merge into the run branch (it moved); discarded' };
@@ -459,7 +489,7 @@ export async function handlePullRequestEvent(
     const run = await findRun(flow.gateway, issue);
     const experiment = run?.state.experiments.find((e) => e.k === k);
     if (!run || !experiment || (experiment.state !== 'evaluating' && experiment.state !== 'needs-review')) return;
-    const { config } = await loadConfig(flow.gateway);
+    const { config } = await runConfig(flow.gateway, run.state);
     await advance(flow, run, withExperiment(run.state, k, { state: 'discarded', reason: 'closed by a human' }), config);
   }
 }

@@ -37,6 +37,8 @@ export interface AppExperiment {
   verdict?: Verdict;
   /** Why it is invalid or was discarded, for people. */
   reason?: string;
+  /** The App's sticky comment on the experiment pull request, once posted. */
+  commentId?: number;
   /** Links: the proposal workflow run, the evaluation workflow run, the result artifact. */
   proposalRun?: string;
   evaluationRun?: string;
@@ -60,6 +62,8 @@ export interface AppRunState {
   startedBy: string;
   /** The `/optimize` comment that started the run: a redelivery of it has no second effect. */
   commandComment: number | null;
+  /** SHA-256 of the base commit's protected files: every experiment's result must have been measured with them. */
+  protectedHash: string | null;
   startedAt: string;
   budget: { experiments: number; parallel: number; maxFailures: number };
   status: 'running' | 'stopping' | 'finished';
@@ -76,6 +80,7 @@ export interface NewRunInput {
   goalText: string;
   startedBy: string;
   commandComment?: number | null;
+  protectedHash?: string | null;
   /** ISO 8601 time the run started. */
   startedAt: string;
   budget: { experiments: number; parallel: number; maxFailures: number };
@@ -97,6 +102,7 @@ export function newRunState(input: NewRunInput): AppRunState {
     goalText: input.goalText,
     startedBy: input.startedBy,
     commandComment: input.commandComment ?? null,
+    protectedHash: input.protectedHash ?? null,
     startedAt: input.startedAt,
     budget: { ...input.budget },
     status: 'running',

@@ -13,8 +13,8 @@ export interface VerifiedFacts {
   baseSha: string;
   /** Files changed between base and head, from GitHub's compare API. */
   changes: FileChange[];
-  /** The base commit's tree (path -> blob id), from GitHub's tree API. */
-  baseTree: ReadonlyMap<string, string>;
+  /** The protected-files hash of the base commit, from GitHub's tree API ({@link protectedHashOfTree}). */
+  protectedHash: string;
 }
 
 export type Verification =
@@ -42,8 +42,7 @@ export function verifyResult(document: ResultDocument, facts: VerifiedFacts, con
 
   const violations = checkScope(facts.changes, scopeRules(config, configFile));
   if (violations.length > 0) return fail(`out of scope: ${describeViolations(violations)}`, violations);
-  const expectedHash = protectedHashOfTree(facts.baseTree, config, configFile);
-  if (document.protectedHash !== expectedHash) return fail('the result was measured with other protected files (evaluator) than the base commit holds');
+  if (document.protectedHash !== facts.protectedHash) return fail('the result was measured with other protected files (evaluator) than the base commit holds');
 
   // The samples must be exactly the valid runs' values, side by side and in order.
   const names = [config.metric.name, ...config.guards.map((g) => g.name)];

@@ -122,18 +122,13 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect(fake.pull(run)).toMatchObject({ draft: true, base: { ref: 'main', sha: main }, head: { ref: RUN_BRANCH, sha: main } });
     expect(runState()).toMatchObject({ status: 'running', pullRequest: run, commandComment: 4_000_001, experiments: [{ k: 1, state: 'proposing', parentSha: main }] });
 
-    // 2. Experiment 1 proposed: its PR (labelled, hypothesis from the trace), the dashboard and status refreshed.
+    // 2. Experiment 1 proposed: its PR (labelled, hypothesis from the commit message), the dashboard refreshed.
     const proposed1 = await writesOf(() => app.propose(1, { hypothesis: 'raise lr to 0.02' }));
     const exp1 = fake.pullByHead(`autoloop/${ISSUE}/exp-1`)!;
-    expect(proposed1).toStrictEqual([
-      `open PR autoloop/${ISSUE}/exp-1 -> ${RUN_BRANCH}`,
-      `label #${exp1.number} autoloop`,
-      `update #${run} body`,
-      `edit comment on #${ISSUE}`,
-    ]);
+    expect(proposed1).toStrictEqual([`open PR autoloop/${ISSUE}/exp-1 -> ${RUN_BRANCH}`, `label #${exp1.number} autoloop`, `update #${run} body`]);
     expect(exp1.title).toBe('autoloop #12, experiment 1: raise lr to 0.02');
     expect(exp1.body).toMatch(/\*\*Hypothesis:\*\* raise lr to 0\.02/);
-    expect(exp1.body).toMatch(/\[trace\]\(https:\/\/github\.com\/octo\/model\/actions\/runs\/\d+\/artifacts\/\d+\)/);
+    expect(exp1.body).toMatch(/\[this workflow run\]\(https:\/\/github\.com\/octo\/model\/actions\/runs\/\d+\)/);
     expect(runState().experiments[0]).toMatchObject({ state: 'evaluating', pullRequest: exp1.number, headSha: exp1.head.sha, hypothesis: 'raise lr to 0.02' });
 
     // 3. Experiment 1 improved: gate success, merged into the run branch (guarded by its head SHA), experiment 2 dispatched.

@@ -167,6 +167,7 @@ describe('run state transitions', () => {
       goalText: 'more accuracy',
       startedBy: 'octocat',
       commandComment: null,
+      protectedHash: null,
       startedAt: '2025-02-01T00:00:00.000Z',
       budget: { experiments: 3, parallel: 2, maxFailures: 2 },
       status: 'running',

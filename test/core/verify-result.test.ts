@@ -16,7 +16,7 @@ const tree = new Map([
   ['.github/autoloop.yml', 'b'.repeat(40)],
   ['params.json', 'c'.repeat(40)],
 ]);
-const facts: VerifiedFacts = { headSha: fakeSha(2, 'c'), baseSha: fakeSha(1, 'b'), changes: [{ change: 'modified', path: 'params.json' }], baseTree: tree };
+const facts: VerifiedFacts = { headSha: fakeSha(2, 'c'), baseSha: fakeSha(1, 'b'), changes: [{ change: 'modified', path: 'params.json' }], protectedHash: protectedHashOfTree(tree, config, '.github/autoloop.yml') };
 const document = () => makeResultDocument({ protectedHash: protectedHashOfTree(tree, config, '.github/autoloop.yml') });
 
 describe('verifyResult', () => {
@@ -59,7 +59,7 @@ describe('verifyResult', () => {
 
   it('rejects a result measured with another evaluator', () => {
     const other = new Map(tree).set('eval.js', 'e'.repeat(40));
-    expect(verifyResult(document(), { ...facts, baseTree: other }, config, '.github/autoloop.yml')).toMatchObject({ ok: false, reason: expect.stringMatching(/other protected files/) });
+    expect(verifyResult(document(), { ...facts, protectedHash: protectedHashOfTree(other, config, '.github/autoloop.yml') }, config, '.github/autoloop.yml')).toMatchObject({ ok: false, reason: expect.stringMatching(/other protected files/) });
   });
 
   it('maps GitHub file statuses to scope changes', () => {
