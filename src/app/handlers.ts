@@ -47,7 +47,14 @@ export function registerHandlers(app: Probot): void {
   const oneAtATime = serializer();
   let slug: Promise<string | undefined> | null = null;
   const appSlug = async (octokit: { rest: { apps: { getAuthenticated(): Promise<{ data: { slug?: string } | null }> } } }) =>
-    (slug ??= octokit.rest.apps.getAuthenticated().then((r) => r.data?.slug, () => undefined));
+    (slug ??= octokit.rest.apps.getAuthenticated().then(
+      (r) => r.data?.slug,
+      () => {
+        // Not remembered: the next event asks again rather than living without the slug.
+        slug = null;
+        return undefined;
+      },
+    ));
 
   app.on('issue_comment.created', async (context) => {
     const { comment, issue, repository, sender } = context.payload;

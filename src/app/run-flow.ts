@@ -241,8 +241,12 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
   const existing = await real.findPullRequest(runBranch(event.issue));
   if (existing) {
     const state = decodeState(existing.body);
-    // A redelivered webhook, or the same command seen twice: no second effect, not even a reply.
-    if (state?.commandComment === event.commentId) return;
+    // A redelivered webhook, or the same command seen twice: no second effect, not even a reply; but a
+    // start that failed before its first dispatch is picked up where it stopped.
+    if (state && state.commandComment === event.commentId) {
+      if (state.status === 'running' && state.experiments.length === 0) await advance(flow, { pull: existing, state }, state, config);
+      return;
+    }
     await real.createComment(event.issue, renderRefusal('busy', { issue: event.issue, pullRequest: existing.number, url: existing.url }));
     return;
   }
@@ -445,6 +449,13 @@ async function decide(
   if (judgement?.keep) {
     const merged = await gateway.mergePullRequest(pull.number, pull.head.sha, `autoloop experiment ${experiment.k}: ${experiment.hypothesis ?? ''}`.trim());
     if (merged.merged) return { state: 'kept', ...(merged.sha ? { head: merged.sha } : {}) };
+    await gateway.setCheckRun({
+      name: GATE_CHECK_NAME,
+      sha: pull.head.sha,
+      status: 'completed',
+      conclusion: 'failure',
+      output: { title: 'not merged: the run branch moved', summary: 'The improvement was measured against a run branch head that another kept experiment has since moved; it was discarded.' },
+    });
     await gateway.closePullRequest(pull.number);
     await gateway.addLabels(pull.number, [LABELS.discarded]);
     return { state: 'invalid', reason: 'could not merge into the run branch (it moved); discarded' };

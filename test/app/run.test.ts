@@ -425,6 +425,8 @@ describe('experiments in parallel, and people closing them', () => {
     expect(second).toStrictEqual([
       `gate success on ${short(fake.pull(exp2).head.sha)}`,
       `merge #${exp2}`,
+      // The gate no longer claims success for what was not merged.
+      'gate update failure',
       `close #${exp2}`,
       `label #${exp2} autoloop:discarded`,
       `comment on #${exp2}`,
