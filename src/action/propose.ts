@@ -38,6 +38,12 @@ export async function runPropose(inputs: ActionInputs, context: RunnerContext, d
   try {
     await prepareWorktree(repo, worktree, parent);
     const outcome = await proposeCandidate({ proposer: createProposer(config), config, worktree, parent, experiment, history, goal: inputs.goal, trace });
+    if (outcome.kind === 'failed') {
+      core.setOutput('status', 'failed');
+      await uploadTrace(dependencies, inputs, trace);
+      core.setFailed(`autoloop: experiment ${experiment} has no usable proposal: ${outcome.reason}`);
+      return;
+    }
     if (outcome.kind !== 'proposed') {
       core.setOutput('status', 'exhausted');
       core.notice(`autoloop: the ${config.proposer.kind} proposer has nothing left to propose for run ${run}`);

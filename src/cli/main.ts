@@ -17,6 +17,7 @@ import { evalRefs } from '../engine/eval-refs.js';
 import { GitError, repoRoot } from '../engine/git.js';
 import { runLoop, type RunResult } from '../engine/loop.js';
 import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
+import { ProposerConfigError } from '../proposers/proposer.js';
 import { TuneError } from '../proposers/tune.js';
 import { ProgressPrinter, type Output } from './progress.js';
 
@@ -343,7 +344,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
       io.stderr.write(`autoloop ${command}: ${error.message}\nRun autoloop ${command} --help for usage.\n`);
       return EXIT.usage;
     }
-    if (error instanceof ConfigError || error instanceof TuneError) {
+    if (error instanceof ConfigError || error instanceof TuneError || error instanceof ProposerConfigError) {
       io.stderr.write(`autoloop ${command}: invalid config\n${error.message}\n`);
       return EXIT.config;
     }

@@ -130,18 +130,47 @@ export const tuneSchema = z
   })
   .describe('The built-in parameter search.');
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+
+export const llmSchema = z
+  .strictObject({
+    provider: z.enum(['openai', 'anthropic']).describe('`openai`: any OpenAI-compatible chat API (OpenAI, Azure, OpenRouter, vLLM, Ollama, LM Studio); `anthropic`: Anthropic\'s API.'),
+    model: z.string().min(1).describe('The model name, e.g. `gpt-4.1-mini` or `claude-sonnet-4-5`.'),
+    base_url: z.string().url().optional().describe('The API\'s base URL, for OpenAI-compatible servers (e.g. `http://localhost:11434/v1` for Ollama).'),
+    api_key_env: envName.optional().describe('The environment variable holding the API key (default OPENAI_API_KEY or ANTHROPIC_API_KEY). Only this one is read.'),
+    max_attempts: z.number().int().min(1).max(10).default(3).describe('Answers that do not apply, leave the scope or fail `evaluate.check` go back to the model with the error, this many times in all.'),
+    max_output_tokens: z.number().int().min(256).default(8192).describe('The most tokens one answer may use.'),
+    context_tokens: z.number().int().min(2000).default(60000).describe('Budget of the prompt: instructions, goal, run history, file tree and editable files, disclosed in that order.'),
+    temperature: z.number().min(0).max(2).optional().describe('Sampling temperature, when the model takes one.'),
+    price: z
+      .strictObject({
+        input_per_million: z.number().min(0).describe('USD per million input tokens.'),
+        output_per_million: z.number().min(0).describe('USD per million output tokens.'),
+      })
+      .optional()
+      .describe('Prices, so that each experiment\'s cost is recorded and `budget.max_cost` can stop the run.'),
+  })
+  .describe('The `llm` proposer: a model API writes the change.');
+
+export const commandProposerSchema = z
+  .strictObject({
+    run: z.string().min(1).describe('The agent CLI to run in the candidate worktree, e.g. `claude -p "$(cat $AUTOLOOP_PROMPT_FILE)"`. The prompt is in the file named by $AUTOLOOP_PROMPT_FILE.'),
+    timeout: duration.prefault('10m').describe('Hard time budget of one run of the agent.'),
+    env: z.array(envName).default([]).describe('Secret-looking variables (model keys) passed to the agent; all others of that kind are withheld.'),
+  })
+  .describe('The `command` proposer: any agent CLI writes the change.');
+
 export const proposerSchema = z
   .strictObject({
     kind: z.enum(['tune', 'llm', 'command']).default('tune').describe('`tune` searches parameters; `llm` asks a model; `command` runs an agent CLI.'),
-    instructions: z.string().min(1).default(DEFAULT_INSTRUCTIONS_PATH).describe('Instructions for the proposer (always protected).'),
+    instructions: z.string().min(1).default(DEFAULT_INSTRUCTIONS_PATH).describe('Instructions for the proposer (always protected), like autoresearch\'s program.md.'),
     tune: tuneSchema.optional(),
+    llm: llmSchema.optional(),
+    command: commandProposerSchema.optional(),
   })
   .superRefine((proposer, ctx) => {
-    if (proposer.kind === 'tune' && !proposer.tune) {
-      ctx.addIssue({ code: 'custom', path: ['tune'], message: 'expected a `tune` section (file and params) with kind: tune' });
-    }
-    if (proposer.kind !== 'tune') {
-      ctx.addIssue({ code: 'custom', path: ['kind'], message: `proposer kind "${proposer.kind}" is not available in this version; use kind: tune` });
+    if (!proposer[proposer.kind]) {
+      ctx.addIssue({ code: 'custom', path: [proposer.kind], message: `expected a \`${proposer.kind}\` section with kind: ${proposer.kind}` });
     }
   })
   .describe('What writes candidate changes.');
@@ -152,6 +181,7 @@ export const budgetSchema = z
     parallel: z.number().int().min(1).default(1).describe('Experiments in flight at once (the App; the local loop runs one at a time).'),
     max_failures: z.number().int().min(1).default(5).describe('Stop after this many invalid experiments in a row.'),
     wall_time: duration.optional().describe('Stop starting experiments after this much time, e.g. `8h`.'),
+    max_cost: z.number().positive().optional().describe('Stop starting experiments once the proposer has cost this many USD (needs `proposer.llm.price`).'),
   })
   .describe('When a run stops.');
 
@@ -187,5 +217,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type TuneParam = z.output<typeof tuneParamSchema>;
 export type TuneConfig = z.output<typeof tuneSchema>;
+export type LlmConfig = z.output<typeof llmSchema>;
+export type CommandProposerConfig = z.output<typeof commandProposerSchema>;
 export type Goal = z.output<typeof goal>;
 export type Guard = z.output<typeof guardSchema>;

@@ -186,6 +186,17 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
     signal: options.signal,
     trace,
   });
+  if (proposed.kind === 'failed') {
+    // The proposer gave up (its answers never applied): recorded invalid, nothing was committed or measured.
+    const totalMs = performance.now() - t0;
+    return {
+      type: 'experiment', experiment: k, status: 'invalid', description: '(no proposal)', parentCommit: best.commit, candidateCommit: null, keptCommit: null,
+      bestCommit: best.commit, metric: null, guards: {}, best: best.metric, judgement: null, samples: [], scopeViolations: [], changedFiles: [],
+      reason: proposed.reason, proposer: { kind: state.proposer.kind, notes: proposed.notes },
+      durations: { proposeMs: proposed.proposeMs, evaluateMs: 0, totalMs, overheadMs: totalMs }, traceDir: relative(state.paths.dir, trace),
+      startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+    };
+  }
   if (proposed.kind !== 'proposed') return proposed.kind;
   const { proposal, candidate, proposeMs } = proposed;
   const cachedBaseline = config.evaluate.baseline === 'cached' ? samplesOfBest(state.experiments, best.commit) : undefined;
@@ -356,6 +367,8 @@ export async function runLoop(options: RunOptions): Promise<RunResult> {
     if (options.signal?.aborted) return stop('interrupted', 'interrupted');
     if (k > budget) return stop(`budget of ${budget} experiments spent`);
     if (config.budget.wall_time !== undefined && elapsed() >= config.budget.wall_time) return stop('wall_time budget spent');
+    const spent = state.experiments.reduce((sum, e) => sum + (typeof e.proposer.notes.cost_usd === 'number' ? e.proposer.notes.cost_usd : 0), 0);
+    if (config.budget.max_cost !== undefined && spent >= config.budget.max_cost) return stop(`budget.max_cost of $${config.budget.max_cost} spent`);
     const tail = state.experiments.slice(-config.budget.max_failures);
     if (tail.length === config.budget.max_failures && tail.every((e) => e.experiment > 0 && (e.status === 'invalid' || e.status === 'crash'))) {
       return stop(`${config.budget.max_failures} invalid experiments in a row (budget.max_failures): see ${relative(state.repo, paths.traces)}`, 'failed');

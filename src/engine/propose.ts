@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../core/config-schema.js';
 import type { ExperimentRecord, ScopeViolation } from '../core/records.js';
 import { checkScope, scopeRules, type FileChange } from '../core/scope.js';
-import type { Proposal, Proposer } from '../proposers/proposer.js';
+import { ProposalError, type Proposal, type Proposer } from '../proposers/proposer.js';
 import { changedFiles, commitAll, diffPatch } from './git.js';
 
 export interface ProposeOptions {
@@ -24,7 +24,9 @@ export interface ProposeOptions {
 export type ProposeOutcome =
   | { kind: 'proposed'; proposal: Proposal; candidate: string; proposeMs: number }
   | { kind: 'exhausted' }
-  | { kind: 'interrupted' };
+  | { kind: 'interrupted' }
+  /** The proposer gave up on this experiment (ProposalError): recorded invalid with the reason. */
+  | { kind: 'failed'; reason: string; notes: Record<string, unknown>; proposeMs: number };
 
 /** Asks the proposer for experiment `k` and commits what it wrote, on top of `parent`. */
 export async function proposeCandidate(options: ProposeOptions): Promise<ProposeOutcome> {
@@ -39,9 +41,11 @@ export async function proposeCandidate(options: ProposeOptions): Promise<Propose
       history: options.history,
       goal: options.goal,
       signal,
+      trace: options.trace,
     });
   } catch (error) {
     if (signal?.aborted) return { kind: 'interrupted' };
+    if (error instanceof ProposalError) return { kind: 'failed', reason: error.message, notes: error.notes, proposeMs: performance.now() - started };
     throw error;
   }
   const proposeMs = performance.now() - started;

@@ -13,6 +13,8 @@ export interface ProposalContext {
   /** Free-text goal hint from the user, if any. */
   goal?: string;
   signal?: AbortSignal;
+  /** The experiment's trace folder, where a proposer may write its prompt and answers (redacted). */
+  trace?: string;
 }
 
 /** A proposal: the edits are already written in the worktree. */
@@ -27,4 +29,26 @@ export interface Proposal {
 export interface Proposer {
   readonly kind: string;
   propose(context: ProposalContext): Promise<Proposal | null>;
+}
+
+/**
+ * The proposer tried and gave up on this experiment (answers that never applied, left the scope or
+ * failed the check): the loop records the experiment as invalid with `message` and `notes`, and goes on.
+ */
+export class ProposalError extends Error {
+  constructor(
+    message: string,
+    readonly notes: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ProposalError';
+  }
+}
+
+/** The proposer cannot work as configured (a refused API key, an unknown model): the run stops; the CLI exits 3. */
+export class ProposerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProposerConfigError';
+  }
 }

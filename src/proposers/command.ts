@@ -1,0 +1,379 @@
+/**
+ * The `command` proposer: runs any agent CLI (`claude -p`, `codex exec`, `aider --message-file`) in
+ * the candidate worktree, with the prompt in the file named by `$AUTOLOOP_PROMPT_FILE`. Whatever the
+ * agent changes inside the scope is the proposal; whatever it changes outside is reverted and
+ * reported in the notes.
+ *
+ * The agent runs like the evaluator: `/bin/sh -c`, its own process group, a hard time budget
+ * (`proposer.command.timeout`), an environment without secret-named variables except those
+ * `proposer.command.env` names, and bounded output that is redacted before it reaches the trace
+ * (`agent.log`) or the hypothesis.
+ */
+import { lstat, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CONFIG_PATH, type Config } from '../core/config-schema.js';
+import { buildProposalPrompt } from '../core/prompt.js';
+import type { ScopeViolation } from '../core/records.js';
+import { checkScope, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope.js';
+import { createRedactor, scrubEnvironment } from '../core/secrets.js';
+import { formatDuration } from '../core/units.js';
+import { git } from '../engine/git.js';
+import { runCommand, type CommandResult } from '../engine/process.js';
+import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from './proposer.js';
+
+/**
+ * A file the agent may write in the worktree root: its first line is the hypothesis. autoloop reads
+ * and deletes it before anything is committed (unless the repository tracks a file of that name).
+ */
+export const HYPOTHESIS_FILE = 'AUTOLOOP_HYPOTHESIS';
+/** Token budget of the prompt file: the agent can read more of the repository itself. */
+export const AGENT_PROMPT_TOKENS = 60_000;
+/** Longest hypothesis taken from the agent, in characters. */
+export const MAX_HYPOTHESIS_LENGTH = 120;
+/** Largest editable file quoted in the prompt; bigger ones are left for the agent to read. */
+const MAX_QUOTED_FILE_BYTES = 512 * 1024;
+/** Paths per git command when restoring files, well below any argument-length limit. */
+const PATH_BATCH = 200;
+
+const HYPOTHESIS_NOTE = `Instead of the final HYPOTHESIS line you may write that one line to a file named ${HYPOTHESIS_FILE} in the root of the working directory; autoloop reads it and removes it before committing.`;
+
+export interface CommandProposerOptions {
+  /** The config file's path in the repository, always protected. Default `.github/autoloop.yml`. */
+  configFile?: string;
+  /** The environment the agent's is made from (secrets withheld) and whose secrets are redacted. Default `process.env`, read at each proposal. */
+  env?: NodeJS.ProcessEnv;
+  /** Token budget of the prompt. Default {@link AGENT_PROMPT_TOKENS}. */
+  budgetTokens?: number;
+  /** Milliseconds between SIGTERM and SIGKILL at the timeout. Default 2000. */
+  graceMs?: number;
+}
+
+/** The `command` proposer never runs out of ideas: it proposes, or fails with a {@link ProposalError}. */
+export interface CommandProposer extends Proposer {
+  propose(context: ProposalContext): Promise<Proposal>;
+}
+
+/**
+ * Creates the `command` proposer from a validated config (`proposer.command` must be present).
+ *
+ * Each proposal: builds the prompt (instructions file, goal, history, file tree, editable files) into a
+ * temporary file outside the worktree, runs `proposer.command.run` in the worktree with
+ * `AUTOLOOP_PROMPT_FILE`, `AUTOLOOP_EXPERIMENT` and `AUTOLOOP_HYPOTHESIS_FILE` set, undoes any commit
+ * the agent made (its changes stay in the files), reverts every change outside the scope, and returns
+ * the rest as the proposal. A timeout, a non-zero exit, no change inside the scope, or a changed file
+ * holding the value of a secret-named variable is a {@link ProposalError}, with the worktree restored
+ * to its commit; an agent command the shell cannot find (exit 127) is a {@link ProposerConfigError}.
+ */
+export function createCommandProposer(config: Config, options: CommandProposerOptions = {}): CommandProposer {
+  const command = config.proposer.command;
+  if (!command) throw new ProposerConfigError(`${options.configFile ?? CONFIG_PATH}: proposer.command is missing; add a \`command\` section with \`run\``);
+  const rules = scopeRules(config, options.configFile ?? CONFIG_PATH);
+  return {
+    kind: 'command',
+    async propose(context: ProposalContext): Promise<Proposal> {
+      context.signal?.throwIfAborted();
+      const baseEnv = options.env ?? process.env;
+      const redact = createRedactor(baseEnv);
+      const { worktree } = context;
+      const head = await headOf(worktree);
+      const tracked = new Set(splitNul(await git(worktree, ['ls-files', '-z'])));
+
+      const prompt = await agentPrompt(context, rules, [...tracked], options.budgetTokens ?? AGENT_PROMPT_TOKENS);
+      if (context.trace) await writeFile(path.join(context.trace, 'prompt.md'), redact(prompt.text));
+
+      const promptDir = await mkdtemp(path.join(tmpdir(), 'autoloop-agent-'));
+      const promptFile = path.join(promptDir, 'prompt.md');
+      let result: CommandResult;
+      const scrubbed = scrubEnvironment(baseEnv, command.env);
+      try {
+        await writeFile(promptFile, prompt.text, { mode: 0o600 });
+        result = await runCommand({
+          command: command.run,
+          cwd: worktree,
+          env: {
+            ...scrubbed.env,
+            AUTOLOOP_PROMPT_FILE: promptFile,
+            AUTOLOOP_EXPERIMENT: String(context.experiment),
+            AUTOLOOP_HYPOTHESIS_FILE: path.join(worktree, HYPOTHESIS_FILE),
+          },
+          timeoutMs: command.timeout,
+          graceMs: options.graceMs,
+          signal: context.signal,
+        });
+      } finally {
+        await rm(promptDir, { recursive: true, force: true });
+      }
+      const stdout = redact(result.stdout);
+      const stderr = redact(result.stderr);
+      if (context.trace) await writeFile(path.join(context.trace, 'agent.log'), agentLog(redact(command.run), result, stdout, stderr, scrubbed.withheld, command.env));
+
+      await restoreHead(worktree, head);
+      const fileHypothesis = tracked.has(HYPOTHESIS_FILE) ? null : await takeHypothesisFile(worktree);
+      const changes = await worktreeChanges(worktree);
+      const { outcome } = result;
+      const base = {
+        exitCode: outcome.exitCode,
+        ...(outcome.signal ? { signal: outcome.signal } : {}),
+        durationMs: Math.round(outcome.durationMs),
+        timedOut: outcome.timedOut,
+        promptTokens: prompt.tokens,
+        ...(prompt.omitted.length > 0 ? { omitted: prompt.omitted } : {}),
+      };
+
+      const failure = failureOf(result, command.timeout, stderr || stdout);
+      if (failure) {
+        await revert(worktree, changes);
+        if (result.aborted) throw context.signal?.reason ?? new Error('aborted');
+        const notes = { ...base, changed: changes.map((change) => change.path), reverted: [] };
+        if (failure.config) throw new ProposerConfigError(failure.message);
+        throw new ProposalError(failure.message, notes);
+      }
+
+      const reverted = await revertOutOfScope(worktree, changes, rules);
+      const inScope = await worktreeChanges(worktree);
+      const changed = inScope.map((change) => change.path);
+      const notes = { ...base, changed, reverted: reverted.map(({ path, change, rule, pattern }) => ({ path, change, rule, pattern })) };
+      const leaks = await secretsWritten(worktree, inScope, redact);
+      if (leaks.length > 0) {
+        await revert(worktree, inScope);
+        const where = leaks.map((leak) => `${leak.names.join(', ')} in ${leak.path}`).join('; ');
+        throw new ProposalError(`the agent wrote the value of a secret into the proposal (${where}); everything it changed was reverted`, { ...notes, secretsIn: leaks.map((leak) => leak.path) });
+      }
+      if (changed.length === 0) {
+        const outside = reverted.length > 0 ? ` (it changed only paths outside the scope, all reverted: ${summarisePaths(reverted.map((v) => v.path))})` : '';
+        throw new ProposalError(`the agent \`${redact(command.run)}\` changed nothing inside the scope${outside}`, notes);
+      }
+      const hypothesis = cleanHypothesis(fileHypothesis !== null ? redact(fileHypothesis) : null) ?? hypothesisFromOutput(stdout) ?? `agent edit of ${summarisePaths(changed)}`;
+      return { hypothesis, notes };
+    },
+  };
+}
+
+/** Where HEAD is: the commit, and the branch when it is not detached (autoloop's worktrees are). */
+async function headOf(worktree: string): Promise<{ commit: string; branch: string | null }> {
+  const commit = (await git(worktree, ['rev-parse', 'HEAD'])).trim();
+  const branch = await git(worktree, ['symbolic-ref', '--quiet', 'HEAD']).then((out) => out.trim(), () => null);
+  return { commit, branch };
+}
+
+/**
+ * Undoes what the agent did to HEAD and the index, leaving its files as they are: a commit it made
+ * (aider commits by default) or a branch it switched to, and anything it staged.
+ */
+async function restoreHead(worktree: string, before: { commit: string; branch: string | null }): Promise<void> {
+  const after = await headOf(worktree);
+  if (after.commit !== before.commit || after.branch !== before.branch) {
+    if (before.branch) {
+      await git(worktree, ['update-ref', '-m', 'autoloop: undo the agent\'s commit', before.branch, before.commit]);
+      await git(worktree, ['symbolic-ref', 'HEAD', before.branch]);
+    } else {
+      await git(worktree, ['update-ref', '--no-deref', 'HEAD', before.commit]);
+    }
+  }
+  await git(worktree, ['reset', '--quiet']);
+}
+
+/** The prompt file's text: the shared prompt in its `agent` format, system part first. */
+async function agentPrompt(context: ProposalContext, rules: ScopeRules, fileTree: string[], budgetTokens: number): Promise<{ text: string; tokens: number; omitted: string[] }> {
+  const { worktree, config } = context;
+  const editablePaths = fileTree.filter((file) => checkScope([{ change: 'modified', path: file }], rules).length === 0);
+  const editable: { path: string; text: string }[] = [];
+  for (const file of editablePaths) {
+    const text = await readQuotable(path.join(worktree, file));
+    if (text !== null) editable.push({ path: file, text });
+  }
+  const instructions = await readQuotable(path.join(worktree, config.proposer.instructions));
+  const built = buildProposalPrompt({
+    instructions,
+    goal: context.goal ?? null,
+    history: context.history,
+    metric: { name: config.metric.name, goal: config.metric.goal },
+    fileTree,
+    editable,
+    scopeSummary: `edit: ${rules.edit.join(', ')} — protected: ${protectedPatterns(rules).join(', ')}`,
+    budgetTokens,
+    format: 'agent',
+  });
+  const text = `${built.system}\n${HYPOTHESIS_NOTE}\n\n${built.user}\n`;
+  return { text, tokens: built.tokens + Math.ceil(HYPOTHESIS_NOTE.length / 4), omitted: built.omitted };
+}
+
+/** A text file's content, or null when it is missing, binary, or too big to quote. */
+async function readQuotable(file: string): Promise<string | null> {
+  try {
+    const stat = await lstat(file);
+    if (!stat.isFile() || stat.size > MAX_QUOTED_FILE_BYTES) return null;
+    const bytes = await readFile(file);
+    return bytes.includes(0) ? null : bytes.toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The changed files that now hold the value of a secret-named variable of autoloop's environment
+ * (the redactor names it), with those names: such a proposal would put the secret in a commit.
+ */
+async function secretsWritten(worktree: string, changes: readonly FileChange[], redact: (text: string) => string): Promise<{ path: string; names: string[] }[]> {
+  const leaks: { path: string; names: string[] }[] = [];
+  for (const change of changes) {
+    if (change.change === 'deleted') continue;
+    let text: string;
+    try {
+      text = await readFile(path.join(worktree, change.path), 'utf8');
+    } catch {
+      continue;
+    }
+    const before = new Set(namesRedacted(text));
+    const names = [...new Set(namesRedacted(redact(text)))].filter((name) => !before.has(name));
+    if (names.length > 0) leaks.push({ path: change.path, names });
+  }
+  return leaks;
+}
+
+function namesRedacted(text: string): string[] {
+  return [...text.matchAll(/\[REDACTED:([A-Za-z_][A-Za-z0-9_]*)\]/g)].map((match) => match[1]!);
+}
+
+/** Reads and deletes the hypothesis file the agent may have written; null when there is none. */
+async function takeHypothesisFile(worktree: string): Promise<string | null> {
+  const file = path.join(worktree, HYPOTHESIS_FILE);
+  try {
+    if (!(await lstat(file)).isFile()) return null;
+    const text = await readFile(file, 'utf8');
+    await rm(file, { force: true });
+    return text;
+  } catch {
+    return null;
+  }
+}
+
+/** Why the agent's run is a failure, or null when it succeeded. */
+function failureOf(result: CommandResult, timeoutMs: number, output: string): { message: string; config?: boolean } | null {
+  const { outcome } = result;
+  const command = `the agent command`;
+  const last = lastLine(output);
+  const said = last ? `: ${truncate(last, 300)}` : '';
+  if (result.aborted) return { message: `${command} was interrupted` };
+  if (result.startError) return { message: `${command} could not be started: ${result.startError}` };
+  if (outcome.timedOut) return { message: `${command} timed out after ${formatDuration(timeoutMs)} (proposer.command.timeout)${said}` };
+  if (outcome.exitCode === 127) return { message: `${command} was not found (exit code 127)${said}; install the agent CLI or fix proposer.command.run`, config: true };
+  if (outcome.exitCode !== 0) {
+    const how = outcome.exitCode === null ? `was killed by ${outcome.signal ?? 'a signal'}` : `exited with code ${outcome.exitCode}`;
+    return { message: `${command} ${how}${said}` };
+  }
+  return null;
+}
+
+/** Every change in the worktree against HEAD (the index is HEAD's), untracked files one by one. */
+async function worktreeChanges(worktree: string): Promise<FileChange[]> {
+  const out = await git(worktree, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=none']);
+  const changes: FileChange[] = [];
+  for (const entry of splitNul(out)) {
+    const status = entry.slice(0, 2);
+    const file = entry.slice(3);
+    changes.push({ path: file, change: status === '??' ? 'added' : status.includes('D') ? 'deleted' : 'modified' });
+  }
+  return changes;
+}
+
+/**
+ * Reverts the changes outside the scope, then looks again (a reverted `.gitignore` can reveal files it
+ * hid) until nothing outside is left. Returns every violation reverted.
+ */
+async function revertOutOfScope(worktree: string, changes: FileChange[], rules: ScopeRules): Promise<ScopeViolation[]> {
+  const reverted: ScopeViolation[] = [];
+  let current = changes;
+  for (let pass = 0; pass < 3; pass++) {
+    const violations = checkScope(current, rules);
+    if (violations.length === 0) return reverted;
+    const outside = new Set(violations.map((violation) => violation.path));
+    await revert(worktree, current.filter((change) => outside.has(change.path)));
+    reverted.push(...violations);
+    current = await worktreeChanges(worktree);
+  }
+  const left = checkScope(current, rules);
+  if (left.length > 0) throw new ProposalError(`could not revert the agent's changes outside the scope: ${summarisePaths(left.map((v) => v.path))}`, { reverted });
+  return reverted;
+}
+
+/** Puts the listed paths back as HEAD has them: new files deleted, changed and deleted ones restored. */
+async function revert(worktree: string, changes: readonly FileChange[]): Promise<void> {
+  const root = path.resolve(worktree);
+  for (const change of changes.filter((c) => c.change === 'added')) {
+    const file = path.resolve(root, change.path);
+    if (!file.startsWith(root + path.sep)) continue;
+    await rm(file, { force: true, recursive: true });
+    await removeEmptyParents(root, path.dirname(file));
+  }
+  const restore = changes.filter((c) => c.change !== 'added').map((c) => c.path);
+  for (let i = 0; i < restore.length; i += PATH_BATCH) {
+    await git(worktree, ['--literal-pathspecs', 'checkout', '--quiet', 'HEAD', '--', ...restore.slice(i, i + PATH_BATCH)]);
+  }
+}
+
+async function removeEmptyParents(root: string, dir: string): Promise<void> {
+  for (let current = dir; current.startsWith(root + path.sep); current = path.dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+  }
+}
+
+/** One line, without control characters, at most {@link MAX_HYPOTHESIS_LENGTH} characters; null when empty. */
+function cleanHypothesis(text: string | null): string | null {
+  if (text === null) return null;
+  const line = text
+    .split('\n')
+    .map((l) => l.replace(/^\s*HYPOTHESIS:\s*/i, '').replace(/[\p{Cc}\s]+/gu, ' ').trim())
+    .find((l) => l !== '');
+  return line ? truncate(line, MAX_HYPOTHESIS_LENGTH) : null;
+}
+
+/** The agent's last `HYPOTHESIS:` line, else its last non-empty output line. */
+function hypothesisFromOutput(stdout: string): string | null {
+  const lines = stdout.split(/\r?\n/);
+  const marked = lines.findLast((line) => /^\W*HYPOTHESIS:/i.test(line));
+  return cleanHypothesis(marked?.replace(/^\W*HYPOTHESIS:/i, '') ?? lastLine(stdout));
+}
+
+function lastLine(text: string): string | null {
+  return text.split(/\r?\n/).findLast((line) => line.trim() !== '')?.trim() ?? null;
+}
+
+function truncate(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/** `a, b and 3 more`. */
+function summarisePaths(paths: readonly string[]): string {
+  const unique = [...new Set(paths)];
+  return unique.length <= 3 ? unique.join(', ') : `${unique.slice(0, 3).join(', ')} and ${unique.length - 3} more`;
+}
+
+function splitNul(text: string): string[] {
+  return text.split('\0').filter((field) => field !== '');
+}
+
+function agentLog(run: string, result: CommandResult, stdout: string, stderr: string, withheld: readonly string[], allowed: readonly string[]): string {
+  const { outcome } = result;
+  const ended = outcome.timedOut
+    ? `timed out (${outcome.signal ?? 'killed'})`
+    : outcome.exitCode !== null ? `exit code ${outcome.exitCode}` : `killed by ${outcome.signal ?? 'a signal'}`;
+  return [
+    `$ ${run}`,
+    `${ended} after ${formatDuration(outcome.durationMs)}${outcome.droppedBytes > 0 ? `, ${outcome.droppedBytes} bytes of output dropped` : ''}`,
+    `environment: ${withheld.length} secret-named variable(s) withheld${withheld.length > 0 ? ` (${withheld.join(', ')})` : ''}; passed by proposer.command.env: ${allowed.length > 0 ? allowed.join(', ') : 'none'}`,
+    '',
+    '--- stdout ---',
+    stdout.trimEnd(),
+    '',
+    '--- stderr ---',
+    stderr.trimEnd(),
+    '',
+  ].join('\n');
+}
