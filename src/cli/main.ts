@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { CONFIG_PATH } from '../core/config-schema.js';
+import { CONFIG_PATH, type Config } from '../core/config-schema.js';
 import { ConfigError } from '../core/config.js';
 import { SINGLE_RUN_NOTE } from '../core/judge.js';
 import { LedgerError, LedgerTamperedError, parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger.js';
@@ -18,6 +18,7 @@ import { GitError, repoRoot } from '../engine/git.js';
 import { runLoop, type RunResult } from '../engine/loop.js';
 import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
 import { ProposerConfigError } from '../proposers/proposer.js';
+import { apiKeyVariable } from '../proposers/llm.js';
 import { TuneError } from '../proposers/tune.js';
 import { ProgressPrinter, type Output } from './progress.js';
 
@@ -191,6 +192,14 @@ async function commandEval(args: string[], io: CliIO): Promise<number> {
   return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
 }
 
+function describeProposer(config: Config): string {
+  const { kind, tune, llm, command } = config.proposer;
+  if (kind === 'tune' && tune) return `tune over ${Object.keys(tune.params).join(', ')} in ${tune.file}`;
+  if (kind === 'llm' && llm) return `llm (${llm.provider} ${llm.model}, up to ${llm.max_attempts} attempts, key from $${apiKeyVariable(llm)})`;
+  if (kind === 'command' && command) return `command (${command.run}, timeout ${formatDuration(command.timeout)})`;
+  return kind;
+}
+
 async function commandValidate(args: string[], io: CliIO): Promise<number> {
   const { values } = parse(args, COMMON);
   if (values.help) return help(io);
@@ -201,7 +210,6 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
     json(io, { valid: true, file, config });
     return EXIT.ok;
   }
-  const tune = config.proposer.tune;
   io.stdout.write(
     [
       `${file} is valid.`,
@@ -209,7 +217,7 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
       ...config.guards.map((g) => `  guard:    ${g.name}, ${g.goal}, may regress at most ${formatEffect(g.max_regression)}`),
       `  evaluate: ${config.evaluate.command} (timeout ${formatDuration(config.evaluate.timeout)}, ${config.evaluate.repeats} run(s) per side)`,
       `  scope:    edit ${config.scope.edit.join(', ')}; protect ${['.github/**', ...config.scope.protect].join(', ')}`,
-      `  proposer: ${config.proposer.kind}${tune ? ` over ${Object.keys(tune.params).join(', ')} in ${tune.file}` : ''}`,
+      `  proposer: ${describeProposer(config)}`,
       `  budget:   ${config.budget.experiments} experiments, stop after ${config.budget.max_failures} failures in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,
     ].join('\n') + '\n',
   );
