@@ -1,4 +1,6 @@
 import type {
+  BranchProtectionInfo,
+  BranchRule,
   ChangedFile,
   CheckRunOptions,
   GatewayAction,
@@ -6,6 +8,8 @@ import type {
   PullRequestInfo,
   RepoGateway,
   RepoRef,
+  RulesetInfo,
+  Unknown,
   WorkflowRunArtifact,
 } from './github.js';
 
@@ -82,6 +86,22 @@ export class DryRunGateway implements RepoGateway {
 
   downloadArtifact(artifactId: number): Promise<Buffer> {
     return this.inner.downloadArtifact(artifactId);
+  }
+
+  branchRules(branch: string): Promise<BranchRule[] | Unknown> {
+    return this.inner.branchRules(branch);
+  }
+
+  rulesets(): Promise<RulesetInfo[] | Unknown> {
+    return this.inner.rulesets();
+  }
+
+  branchProtection(branch: string): Promise<BranchProtectionInfo | null | Unknown> {
+    return this.inner.branchProtection(branch);
+  }
+
+  workflowFile(ref: string): Promise<string | null> {
+    return this.inner.workflowFile(ref);
   }
 
   // Writes: recorded.

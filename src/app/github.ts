@@ -51,6 +51,43 @@ export interface CheckRunOptions {
   detailsUrl?: string;
 }
 
+/**
+ * One effective rule on a branch (`GET /repos/{owner}/{repo}/rules/branches/{branch}`), with the parts `/optimize doctor`
+ * reads: the required status checks and the app each must come from, and the required approving reviews.
+ */
+export interface BranchRule {
+  type: string;
+  /** The ruleset the rule comes from (its bypass list is the ruleset's), or null when GitHub does not say. */
+  rulesetId: number | null;
+  /** `required_status_checks`: each check's context and the app it must come from (null: any source). */
+  statusChecks?: { context: string; integrationId: number | null }[];
+  /** `pull_request`: how many approving reviews a merge needs. */
+  requiredApprovals?: number;
+}
+
+/** A ruleset of the repository (its own or inherited), as the App sees it. */
+export interface RulesetInfo {
+  id: number;
+  name: string;
+  enforcement: string;
+  /** Whether the App (the caller) may bypass it: `never`, `always`, `pull_requests_only`, `exempt`; null when GitHub does not say. */
+  currentUserCanBypass: string | null;
+}
+
+/** A branch's classic protection, the parts the doctor reads. */
+export interface BranchProtectionInfo {
+  /** Required status checks and the app each must come from (null: any source). */
+  checks: { context: string; appId: number | null }[];
+  /** Required approving reviews; 0 when reviews are not required. */
+  requiredApprovals: number;
+  /** Slugs of the apps allowed to bypass the required pull request (reviews). */
+  bypassApps: string[];
+}
+
+/** A read the App may not be allowed to make (a missing permission, a plan without the feature): 403/404 say so. */
+export const UNKNOWN = 'unknown' as const;
+export type Unknown = typeof UNKNOWN;
+
 /** What one recorded (or performed) write was: the dry-run gateway's log and the tests' assertions. */
 export interface GatewayAction {
   operation: string;
@@ -81,6 +118,14 @@ export interface RepoGateway {
   listArtifacts(runId: number): Promise<WorkflowRunArtifact[]>;
   /** The zip bytes of an artifact. */
   downloadArtifact(artifactId: number): Promise<Buffer>;
+  /** The rules in effect on `branch` (from every active ruleset); `unknown` on 403/404. */
+  branchRules(branch: string): Promise<BranchRule[] | Unknown>;
+  /** The repository's rulesets, inherited ones included, with whether the App may bypass each; `unknown` on 403/404. */
+  rulesets(): Promise<RulesetInfo[] | Unknown>;
+  /** The branch's classic protection; null when it is not protected, `unknown` when the App may not read it (403). */
+  branchProtection(branch: string): Promise<BranchProtectionInfo | null | Unknown>;
+  /** The App's workflow (`.github/workflows/autoloop.yml`) at `ref`, or null when it does not exist. */
+  workflowFile(ref: string): Promise<string | null>;
 
   // Writes (each is recorded by the dry-run gateway instead).
   reactToComment(commentId: number, content: '+1' | 'eyes' | 'rocket' | 'confused'): Promise<void>;

@@ -8,11 +8,18 @@ interface EventLog {
   warn(message: string): void;
 }
 
-function flowFor(octokit: unknown, owner: string, repo: string, log: EventLog, appSlug: string | undefined): Flow {
+/** The App as `GET /app` names it; fields GitHub could not tell are missing. */
+interface AppIdentity {
+  slug?: string;
+  id?: number;
+}
+
+function flowFor(octokit: unknown, owner: string, repo: string, log: EventLog, app: AppIdentity): Flow {
   return {
-    gateway: new OctokitGateway(octokit as GitHubClient, { owner, repo }, appSlug ? { appSlug } : {}),
+    gateway: new OctokitGateway(octokit as GitHubClient, { owner, repo }, app.slug ? { appSlug: app.slug } : {}),
     log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
     now: () => new Date(),
+    app: { id: app.id ?? null, slug: app.slug ?? null },
   };
 }
 
@@ -45,14 +52,15 @@ function serializer(): <T>(key: string, task: () => Promise<T>) => Promise<T> {
  */
 export function registerHandlers(app: Probot): void {
   const oneAtATime = serializer();
-  let slug: Promise<string | undefined> | null = null;
-  const appSlug = async (octokit: { rest: { apps: { getAuthenticated(): Promise<{ data: { slug?: string } | null }> } } }) =>
-    (slug ??= octokit.rest.apps.getAuthenticated().then(
-      (r) => r.data?.slug,
+  let identity: Promise<AppIdentity> | null = null;
+  // Asked once (`GET /app`, with the App's JWT): the slug names its bot and check runs, the id binds the gate.
+  const appIdentity = async (octokit: { rest: { apps: { getAuthenticated(): Promise<{ data: { slug?: string; id?: number } | null }> } } }): Promise<AppIdentity> =>
+    (identity ??= octokit.rest.apps.getAuthenticated().then<AppIdentity, AppIdentity>(
+      (r) => ({ ...(r.data?.slug ? { slug: r.data.slug } : {}), ...(typeof r.data?.id === 'number' ? { id: r.data.id } : {}) }),
       () => {
         // Not remembered: the next event asks again rather than living without the slug.
-        slug = null;
-        return undefined;
+        identity = null;
+        return {};
       },
     ));
 
@@ -61,7 +69,7 @@ export function registerHandlers(app: Probot): void {
     if (comment.user?.type === 'Bot' || sender.type === 'Bot') return;
     if (!comment.body.includes('/optimize')) return;
     await oneAtATime(repository.full_name, async () => {
-      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appSlug(context.octokit as never));
+      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appIdentity(context.octokit as never));
       await handleComment(flow, { issue: issue.number, commentId: comment.id, user: comment.user?.login ?? sender.login, body: comment.body });
     });
   });
@@ -70,7 +78,7 @@ export function registerHandlers(app: Probot): void {
     const { workflow_run: run, repository } = context.payload;
     if (!run.path.endsWith('/autoloop.yml')) return;
     await oneAtATime(repository.full_name, async () => {
-      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appSlug(context.octokit as never));
+      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appIdentity(context.octokit as never));
       await handleWorkflowRun(flow, {
         id: run.id,
         path: run.path,
@@ -88,8 +96,9 @@ export function registerHandlers(app: Probot): void {
     const { pull_request: pull, repository, sender, action } = context.payload;
     if (!pull.head.ref.startsWith('autoloop/')) return;
     await oneAtATime(repository.full_name, async () => {
-      const slugName = await appSlug(context.octokit as never);
-      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, slugName);
+      const app = await appIdentity(context.octokit as never);
+      const slugName = app.slug;
+      const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, app);
       await handlePullRequestEvent(flow, {
         action,
         number: pull.number,

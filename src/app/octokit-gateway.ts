@@ -1,13 +1,15 @@
 import type { Octokit } from '@octokit/rest';
-import type {
-  ChangedFile,
-  CheckRunOptions,
-  Permission,
-  PullRequestInfo,
-  RepoGateway,
-  RepoRef,
-  WorkflowRunArtifact,
+import {
+  UNKNOWN,
+  type BranchProtectionInfo,
+  type BranchRule,
+  type ChangedFile,
+  type CheckRunOptions,
+  type Permission,
+  type RulesetInfo,
+  type Unknown,
 } from './github.js';
+import type { PullRequestInfo, RepoGateway, RepoRef, WorkflowRunArtifact } from './github.js';
 
 /**
  * The part of an Octokit client the gateway uses. Probot's `context.octokit` (a `ProbotOctokit`) and
@@ -51,6 +53,59 @@ interface Recovery<R> {
 }
 
 const notFound = (error: GitHubError): boolean => error.status === 404;
+/** Not allowed (a permission the installation lacks) or not there (a feature the plan lacks): the doctor says "unknown". */
+const forbiddenOrMissing = (error: GitHubError): boolean => error.status === 403 || error.status === 404;
+
+/** The App's workflow file, which it dispatches and `/optimize doctor` checks. */
+export const WORKFLOW_PATH = '.github/workflows/autoloop.yml';
+
+const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+const integer = (value: unknown): number | null => (typeof value === 'number' && Number.isInteger(value) ? value : null);
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** One rule of the branch-rules endpoint, reduced to what the doctor reads. */
+function toBranchRule(value: unknown): BranchRule {
+  const rule = record(value);
+  const parameters = record(rule.parameters);
+  const type = typeof rule.type === 'string' ? rule.type : '';
+  const out: BranchRule = { type, rulesetId: integer(rule.ruleset_id) };
+  if (type === 'required_status_checks') {
+    out.statusChecks = list(parameters.required_status_checks).map((check) => ({
+      context: String(record(check).context ?? ''),
+      integrationId: integer(record(check).integration_id),
+    }));
+  }
+  if (type === 'pull_request') out.requiredApprovals = integer(parameters.required_approving_review_count) ?? 0;
+  return out;
+}
+
+function toRuleset(value: unknown): RulesetInfo {
+  const ruleset = record(value);
+  return {
+    id: integer(ruleset.id) ?? 0,
+    name: String(ruleset.name ?? ''),
+    enforcement: String(ruleset.enforcement ?? ''),
+    currentUserCanBypass: typeof ruleset.current_user_can_bypass === 'string' ? ruleset.current_user_can_bypass : null,
+  };
+}
+
+function toBranchProtection(value: unknown): BranchProtectionInfo {
+  const protection = record(value);
+  const statusChecks = record(protection.required_status_checks);
+  // `checks` names each check's source app; the older `contexts` (any source) is the fallback.
+  const checks = Array.isArray(statusChecks.checks)
+    ? statusChecks.checks.map((check) => ({ context: String(record(check).context ?? ''), appId: integer(record(check).app_id) }))
+    : list(statusChecks.contexts).map((context) => ({ context: String(context), appId: null }));
+  const reviews = protection.required_pull_request_reviews === undefined ? null : record(protection.required_pull_request_reviews);
+  return {
+    checks,
+    requiredApprovals: reviews === null ? 0 : (integer(reviews.required_approving_review_count) ?? 1),
+    bypassApps: list(record(reviews?.bypass_pull_request_allowances).apps).flatMap((app) => {
+      const slug = record(app).slug;
+      return typeof slug === 'string' ? [slug] : [];
+    }),
+  };
+}
 
 /** The fields of a pull request both the list and the get endpoints return. */
 interface PullLike {
@@ -234,6 +289,54 @@ export class OctokitGateway implements RepoGateway {
       throw this.unusable(operation, `artifact ${artifactId} did not download as a zip archive`);
     }
     return Buffer.from(data as ArrayBuffer);
+  }
+
+  async branchRules(branch: string): Promise<BranchRule[] | Unknown> {
+    const rules = await this.call(
+      'branchRules',
+      () => this.octokit.paginate(this.octokit.rest.repos.getBranchRules, { ...this.ref, branch, per_page: 100 }),
+      { when: forbiddenOrMissing, value: UNKNOWN },
+    );
+    return rules === UNKNOWN ? UNKNOWN : (rules as unknown[]).map(toBranchRule);
+  }
+
+  async rulesets(): Promise<RulesetInfo[] | Unknown> {
+    const operation = 'rulesets';
+    const found = await this.call(
+      operation,
+      () => this.octokit.paginate(this.octokit.rest.repos.getRepoRulesets, { ...this.ref, includes_parents: true, per_page: 100 }),
+      { when: forbiddenOrMissing, value: UNKNOWN },
+    );
+    if (found === UNKNOWN) return UNKNOWN;
+    const rulesets = (found as unknown[]).map(toRuleset);
+    // The list may leave out `current_user_can_bypass`; one ruleset's own endpoint has it.
+    return Promise.all(
+      rulesets.map(async (ruleset) => {
+        if (ruleset.currentUserCanBypass !== null || ruleset.enforcement !== 'active') return ruleset;
+        const detail = await this.call(
+          operation,
+          async () => (await this.octokit.rest.repos.getRepoRuleset({ ...this.ref, ruleset_id: ruleset.id, includes_parents: true })).data as unknown,
+          { when: forbiddenOrMissing, value: null },
+        );
+        return detail === null ? ruleset : toRuleset(detail);
+      }),
+    );
+  }
+
+  async branchProtection(branch: string): Promise<BranchProtectionInfo | null | Unknown> {
+    try {
+      const { data } = await this.call('branchProtection', () => this.octokit.rest.repos.getBranchProtection({ ...this.ref, branch }));
+      return toBranchProtection(data);
+    } catch (error) {
+      // 404: "Branch not protected"; 403: the installation may not read administration settings.
+      if (error instanceof GitHubError && error.status === 404) return null;
+      if (error instanceof GitHubError && error.status === 403) return UNKNOWN;
+      throw error;
+    }
+  }
+
+  workflowFile(ref: string): Promise<string | null> {
+    return this.readFile(WORKFLOW_PATH, ref);
   }
 
   // Writes.

@@ -21,7 +21,8 @@ import {
 } from '../core/app-render.js';
 import { experimentBranch, runBranch } from '../core/branches.js';
 import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../core/command.js';
-import { ConfigError, parseConfig } from '../core/config.js';
+import { ConfigError, formatConfigIssue, parseConfig } from '../core/config.js';
+import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, workflowTriggers, type DoctorInput } from '../core/doctor.js';
 import { CONFIG_PATH, type Config } from '../core/config-schema.js';
 import type { Judgement } from '../core/records.js';
 import { parseResultDocument, type ResultDocument } from '../core/result.js';
@@ -30,7 +31,7 @@ import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification 
 import { readZip } from '../core/zip.js';
 import { DryRunGateway } from './dry-run-gateway.js';
 import { GitHubError } from './octokit-gateway.js';
-import type { Permission, PullRequestInfo, RepoGateway } from './github.js';
+import { UNKNOWN, type Permission, type PullRequestInfo, type RepoGateway } from './github.js';
 
 /** The workflow file the App dispatches (`.github/workflows/autoloop.yml`, from examples/workflows/). */
 export const WORKFLOW_FILE = 'autoloop.yml';
@@ -52,6 +53,8 @@ export interface Flow {
   gateway: RepoGateway;
   log: FlowLog;
   now(): Date;
+  /** The App itself (from `GET /app`), for "is the gate bound to this App"; unknown fields leave that unknown. */
+  app?: { id: number | null; slug: string | null };
 }
 
 /** A `/optimize` comment, as the webhook gives it. */
@@ -123,10 +126,10 @@ async function findRun(gateway: RepoGateway, issue: number): Promise<LoadedRun |
 }
 
 /** Writes the state into the run pull request and refreshes the status comment. */
-async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, options: { status?: boolean } = {}): Promise<void> {
+async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, options: { status?: boolean; statusSuffix?: string } = {}): Promise<void> {
   await flow.gateway.updatePullRequest(run.pull.number, { body: renderRunPullRequestBody(state, { configSummary: configSummary(config) }) });
   if (options.status === false) return;
-  const body = renderStatusComment(state, run.pull.url);
+  const body = renderStatusComment(state, run.pull.url) + (options.statusSuffix ?? '');
   // Its id is in the state: edit it directly, and look for it by its marker only if it was deleted.
   if (state.statusComment === null || !(await flow.gateway.updateComment(state.statusComment, body))) {
     await flow.gateway.upsertComment(state.issue, STATUS_MARKER, body);
@@ -151,11 +154,11 @@ async function finalize(flow: Flow, run: LoadedRun, config: Config): Promise<voi
 }
 
 /** Saves the state after a change; finishes the run when it is done. */
-async function advance(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, knownHead?: string): Promise<void> {
+async function advance(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, knownHead?: string, statusSuffix?: string): Promise<void> {
   const head = knownHead ?? (shouldDispatch(finishIfDone(state)) > 0 ? ((await flow.gateway.branchSha(state.runBranch)) ?? state.baseSha) : state.baseSha);
   const dispatched = await dispatchMore(flow, finishIfDone(state), head);
   const finished = finishIfDone(dispatched);
-  await saveRun(flow, run, finished, config);
+  await saveRun(flow, run, finished, config, statusSuffix ? { statusSuffix } : {});
   if (finished.status === 'finished' && run.state.status !== 'finished') await finalize(flow, run, config);
 }
 
@@ -193,6 +196,8 @@ export async function handleComment(flow: Flow, event: CommentEvent): Promise<vo
       return help(flow, event);
     case 'status':
       return status(flow, event);
+    case 'doctor':
+      return doctor(flow, event);
     case 'stop':
       return stop(flow, event);
     case 'start':
@@ -215,6 +220,47 @@ async function help(flow: Flow, event: CommentEvent): Promise<void> {
 async function status(flow: Flow, event: CommentEvent): Promise<void> {
   const run = await findRun(flow.gateway, event.issue);
   await flow.gateway.createComment(event.issue, run ? renderStatusComment(run.state, run.pull.url) : 'There is no autoloop run on this issue. Start one with `/optimize`.\n');
+}
+
+/** A read the doctor can live without: an error (other than the 403/404 the gateway already answers `unknown` to) is logged and unknown. */
+function orUnknown<T>(flow: Flow, what: string, read: Promise<T>): Promise<T | typeof UNKNOWN> {
+  return read.catch((error: unknown) => {
+    flow.log.warn(`doctor: reading ${what} failed: ${(error as Error).message}`);
+    return UNKNOWN;
+  });
+}
+
+/**
+ * What the doctor finds on the default branch, except the config: the rules and protection (and, only when rules
+ * come from rulesets, the rulesets for the App's bypass) and the workflow file. Three requests on an unprotected repository.
+ */
+async function inspectBranch(flow: Flow, branch: { name: string; sha: string }): Promise<Omit<DoctorInput, 'config'>> {
+  const { gateway } = flow;
+  const [rules, protection, workflowText] = await Promise.all([
+    orUnknown(flow, 'the branch rules', gateway.branchRules(branch.name)),
+    orUnknown(flow, 'the branch protection', gateway.branchProtection(branch.name)),
+    orUnknown(flow, 'the workflow file', gateway.workflowFile(branch.sha)),
+  ]);
+  const rulesets = relevantRulesetIds(rules).length > 0 ? await orUnknown(flow, 'the rulesets', gateway.rulesets()) : undefined;
+  const app = flow.app ?? { id: null, slug: null };
+  const workflow =
+    workflowText === UNKNOWN ? { exists: false, dispatch: false, pullRequest: false } : workflowTriggers(workflowText);
+  return { ...oversightOf({ rules, protection, app, ...(rulesets === undefined ? {} : { rulesets }) }), workflow, branch: branch.name };
+}
+
+async function doctor(flow: Flow, event: CommentEvent): Promise<void> {
+  const branch = await flow.gateway.defaultBranch();
+  const [found, config] = await Promise.all([
+    inspectBranch(flow, branch),
+    loadConfigAt(flow.gateway, branch.sha, branch.name).then(
+      () => ({ valid: true, errors: [] }),
+      (error: unknown) => {
+        if (!(error instanceof ConfigError)) throw error;
+        return { valid: false, errors: error.issues.length > 0 ? error.issues.map(formatConfigIssue) : [`${error.file}: invalid`] };
+      },
+    ),
+  ]);
+  await flow.gateway.createComment(event.issue, diagnose({ ...found, config }).markdown);
 }
 
 async function stop(flow: Flow, event: CommentEvent): Promise<void> {
@@ -258,6 +304,9 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
   const gateway = command.dryRun ? new DryRunGateway(real) : real;
   const dry: Flow = { ...flow, gateway };
   const protectedHash = protectedHashOfTree(await real.tree(branch.sha), config, loaded.file);
+  // A run where the default branch lacks oversight still starts, but says so where people look first.
+  const warnings = oversightWarnings(diagnose({ ...(await inspectBranch(flow, branch)), config: { valid: true, errors: [] } }));
+  const statusSuffix = renderOversightWarnings(warnings);
   let state = newRunState({
     protectedHash,
     issue: event.issue,
@@ -279,8 +328,8 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
     draft: true,
   });
   state = { ...state, pullRequest: pull.number };
-  state = { ...state, statusComment: await gateway.upsertComment(event.issue, STATUS_MARKER, renderStatusComment(state, pull.url)) };
-  await advance(dry, { pull, state }, state, config);
+  state = { ...state, statusComment: await gateway.upsertComment(event.issue, STATUS_MARKER, renderStatusComment(state, pull.url) + statusSuffix) };
+  await advance(dry, { pull, state }, state, config, undefined, statusSuffix);
   if (gateway instanceof DryRunGateway) {
     await real.createComment(event.issue, `Dry run: the config is valid, and this is what \`/optimize\` would do:\n\n${gateway.describe()}\n`);
   }

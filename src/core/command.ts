@@ -18,6 +18,7 @@ export type OptimizeCommand =
     }
   | { kind: 'stop' }
   | { kind: 'status' }
+  | { kind: 'doctor' }
   | { kind: 'help' };
 
 /** A parsed command, a message for the commenter saying what is wrong with it, or `null` when there is no command. */
@@ -35,7 +36,7 @@ export const MAX_EXPERIMENTS = 1_000;
 export const MAX_PARALLEL = 10;
 
 const COMMAND = '/optimize';
-const SUBCOMMANDS = ['stop', 'status', 'help'] as const;
+const SUBCOMMANDS = ['stop', 'status', 'doctor', 'help'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 const KNOWN_FLAGS = ['--parallel N', '--dry-run'] as const;
 /** Appended to every error, so the commenter knows where the syntax is. */
@@ -50,6 +51,7 @@ export const COMMAND_HELP = [
   `| \`/optimize [N] [goal]\` | Start a run of N experiments (1–${MAX_EXPERIMENTS}; default from \`.github/autoloop.yml\`). The rest of the line is a hint for the proposer, up to ${MAX_GOAL_LENGTH} characters. |`,
   '| `/optimize stop` | Stop the run after the experiment in progress; kept changes stay on the run pull request. |',
   '| `/optimize status` | Answer with the run\'s current state. |',
+  '| `/optimize doctor` | Check the oversight of the default branch (the required `autoloop/gate` check bound to this App, a required approving review, no bypass for the App), the workflow and the config. |',
   '| `/optimize help` | Show this help. |',
   '',
   'Flags, anywhere after `/optimize`:',

@@ -50,6 +50,15 @@ describe('parseCommand: forms', () => {
     expect(parseCommand('  /optimize help  ')).toEqual({ command: { kind: 'help' } });
   });
 
+  it('parses doctor, which takes no arguments either', () => {
+    expect(parseCommand('/optimize doctor')).toEqual({ command: { kind: 'doctor' } });
+    expect(parseCommand('Please check:\n  /optimize doctor  ')).toEqual({ command: { kind: 'doctor' } });
+    expect(errorOf(parseCommand('/optimize doctor now'))).toContain('`/optimize doctor` takes no arguments (got `now`)');
+    expect(errorOf(parseCommand('/optimize --dry-run doctor'))).toContain('`/optimize doctor` takes no arguments');
+    expect(errorOf(parseCommand('/optimize Doctor'))).toContain('Did you mean `/optimize doctor`?');
+    expect(parseCommand('> /optimize doctor')).toBeNull();
+  });
+
   it('rejects arguments after stop, status and help', () => {
     expect(errorOf(parseCommand('/optimize stop now'))).toContain('`/optimize stop` takes no arguments (got `now`)');
     expect(errorOf(parseCommand('/optimize status --dry-run'))).toContain('`/optimize status` takes no arguments');
@@ -226,7 +235,7 @@ describe('parseCommand: limits', () => {
 
 describe('COMMAND_HELP', () => {
   it('lists every command and flag', () => {
-    for (const text of ['/optimize [N] [goal]', '/optimize stop', '/optimize status', '/optimize help', '--parallel N', '--dry-run']) {
+    for (const text of ['/optimize [N] [goal]', '/optimize stop', '/optimize status', '/optimize doctor', '/optimize help', '--parallel N', '--dry-run']) {
       expect(COMMAND_HELP).toContain(text);
     }
   });
@@ -283,7 +292,7 @@ describe('parseCommand: random comments', () => {
         continue;
       }
       const command = result.command;
-      expect(['start', 'stop', 'status', 'help'], `case ${i}`).toContain(command.kind);
+      expect(['start', 'stop', 'status', 'doctor', 'help'], `case ${i}`).toContain(command.kind);
       if (command.kind !== 'start') continue;
       if (command.experiments !== null) expect(Number.isInteger(command.experiments) && command.experiments >= 1 && command.experiments <= 1000, `case ${i}`).toBe(true);
       if (command.parallel !== null) expect(Number.isInteger(command.parallel) && command.parallel >= 1 && command.parallel <= 10, `case ${i}`).toBe(true);
