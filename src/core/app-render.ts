@@ -18,6 +18,7 @@ import { cell, markdownUrl, shortSha, signed } from './report.js';
 import type { ResultDocument } from './result.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
 import { formatNumber, formatPercent } from './units.js';
+import { stripControl } from './text.js';
 
 /** The App's check run on experiment and run pull requests; branch protection requires it. */
 export const GATE_CHECK_NAME = 'autoloop/gate';
@@ -54,7 +55,7 @@ function stripCommentDelimiters(text: string): string {
  * code spans, where entities would show literally.
  */
 export function neutralize(text: string): string {
-  return stripCommentDelimiters(text).replace(/</g, '&lt;').replace(/@/g, '@\u200b');
+  return stripCommentDelimiters(stripControl(text)).replace(/</g, '&lt;').replace(/@/g, '@\u200b');
 }
 
 /** User text for a Markdown table cell: one line, at most 120 characters, pipes escaped, then neutralised. */

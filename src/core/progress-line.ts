@@ -1,5 +1,6 @@
 import { SINGLE_RUN_NOTE } from './judge.js';
 import type { ExperimentRecord } from './records.js';
+import { stripControl } from './text.js';
 import { formatDuration, formatNumber, formatPercent } from './units.js';
 
 /** Where a run stands after one experiment: what a progress line shows. */
@@ -35,9 +36,10 @@ export function experimentLine(event: ExperimentProgress, metricName: string, et
   }
   if (record.experiment > 0) parts.push(`keep rate ${Math.round(event.keepRate * 100)}%`);
   if (etaMs !== null) parts.push(`~${formatDuration(etaMs)} left`);
-  const about = record.experiment === 0 ? 'baseline' : record.description;
+  // Descriptions and reasons quote proposers and evaluators: a terminal line must not run their escape sequences.
+  const about = record.experiment === 0 ? 'baseline' : stripControl(record.description);
   parts.push(`· ${about}`);
-  if (record.reason) parts.push(`— ${record.reason}`);
+  if (record.reason) parts.push(`— ${stripControl(record.reason)}`);
   else if (record.experiment > 0 && record.judgement) {
     const notes = [...(record.judgement.singleRun ? [SINGLE_RUN_NOTE] : []), ...(record.judgement.paired ? [] : ['unpaired'])];
     if (notes.length > 0) parts.push(`(${notes.join('; ')})`);

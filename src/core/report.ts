@@ -5,6 +5,7 @@
 import { UNPAIRED_NOTE } from './judge.js';
 import type { Goal } from './config-schema.js';
 import type { ExperimentRecord, ExperimentStatus, RunRecord } from './records.js';
+import { stripControl } from './text.js';
 import { formatNumber, formatPercent } from './units.js';
 
 /** The headline numbers of a run, shared by the report, the chart and the CLI. */
@@ -102,7 +103,8 @@ function tsvNumber(value: number | null | undefined): string {
 
 /** One line of text: tabs and line breaks would break a TSV row or a table cell. */
 function oneLine(text: string): string {
-  return text.replace(/[\t\r\n]+/g, ' ').trim();
+  // No escape sequences or control characters: cells quote reasons and descriptions from evaluators and proposers.
+  return stripControl(text).replace(/[\t\r\n]+/g, ' ').trim();
 }
 
 /** The 7-character short form of a commit SHA, or empty. */

@@ -6,6 +6,7 @@
 import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from './judge.js';
 import { cell, markdownUrl, shortSha, signed } from './report.js';
 import type { ResultDocument } from './result.js';
+import { stripControl } from './text.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
 import { formatNumber, formatPercent } from './units.js';
 import { figuresOf, finite, meanOf } from './judgement-view.js';
@@ -26,9 +27,17 @@ const BAR = '▇';
 const STATUS_WORDS: Record<ResultDocument['status'], string> = { keep: 'KEEP', discard: 'DISCARD', crash: 'CRASH', invalid: 'INVALID' };
 
 
+/**
+ * A reason on one line, without escape sequences or control characters: reasons quote what an evaluator
+ * printed, and a job summary, comment or check run must not carry its colours or hyperlinks.
+ */
+function reasonText(text: string): string {
+  return stripControl(text).replace(/\s+/g, ' ').trim();
+}
+
 /** Inline code that survives backticks in the text. */
 function code(text: string): string {
-  const line = text.replace(/\s+/g, ' ');
+  const line = stripControl(text).replace(/\s+/g, ' ');
   if (!line.includes('`')) return `\`${line}\``;
   return `\`\` ${line} \`\``;
 }
@@ -64,7 +73,7 @@ function renderRunChart(doc: ResultDocument): string | null {
         rows.push({
           label: `${side} ${run.index + 1}`,
           value: run.ok ? finite(run.metrics[name]) : null,
-          note: run.ok ? undefined : `failed: ${why.replace(/\s+/g, ' ')}`,
+          note: run.ok ? undefined : `failed: ${reasonText(why)}`,
         });
       }
     }
@@ -162,8 +171,8 @@ export function renderResultSummary(doc: ResultDocument, links: ResultSummaryLin
   }
   lines.push(`| runs (${doc.repeats} per side) | ${runsOf('baseline')} | ${runsOf('candidate')} | ${view.paired ? 'paired' : cell(UNPAIRED_NOTE)} |`, '');
 
-  if (doc.reason) lines.push(`**Reason:** ${doc.reason.replace(/\s+/g, ' ')}`, '');
-  if (view.reasons.length) lines.push(`**Why:** ${view.reasons.map((reason) => reason.replace(/\s+/g, ' ')).join('; ')}.`, '');
+  if (doc.reason) lines.push(`**Reason:** ${reasonText(doc.reason)}`, '');
+  if (view.reasons.length) lines.push(`**Why:** ${view.reasons.map(reasonText).join('; ')}.`, '');
   if (doc.scopeViolations.length) {
     lines.push(`**Out of scope:** ${doc.scopeViolations.length} path${doc.scopeViolations.length === 1 ? '' : 's'} the proposal may not change:`, '');
     for (const violation of doc.scopeViolations) {

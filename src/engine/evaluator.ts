@@ -4,6 +4,7 @@ import type { Config } from '../core/config-schema.js';
 import { readMetrics } from '../core/metrics.js';
 import type { CommandOutcome, RunSample } from '../core/records.js';
 import { createRedactor, scrubEnvironment } from '../core/secrets.js';
+import { stripControl } from '../core/text.js';
 import { formatDuration } from '../core/units.js';
 import type { ProtectedFiles } from './pin.js';
 import { runCommand, type CommandResult } from './process.js';
@@ -31,8 +32,13 @@ function logText(outcome: CommandOutcome, stdout: string, stderr: string): strin
   return `$ ${outcome.command}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}\n--- ${end} ---\n`;
 }
 
+/**
+ * Why a command failed, quoting the last line of its stderr. A reason is shown in comments, check runs,
+ * job summaries and terminal lines, so the quote is stripped of escape sequences and control characters
+ * (an evaluator's colours or a forged OSC 8 hyperlink must not travel); the log file keeps the raw bytes.
+ */
 function failureReason(what: string, outcome: CommandOutcome, stderr: string): string {
-  const lastLine = stderr.trim().split('\n').slice(-1)[0]?.slice(0, 200) ?? '';
+  const lastLine = stripControl(stderr).trim().split('\n').slice(-1)[0]?.trim().slice(0, 200) ?? '';
   const how = outcome.timedOut
     ? `timed out after ${formatDuration(outcome.durationMs)}`
     : outcome.signal
@@ -156,9 +162,10 @@ export class Evaluator {
         { primary: this.config.metric.name, guards: this.config.guards.map((g) => g.name) },
       );
     } catch (error) {
-      return { ...base, ok: false, reason: (error as Error).message, metrics: {} };
+      return { ...base, ok: false, reason: stripControl((error as Error).message), metrics: {} };
     }
-    return metrics.ok ? { ...base, ok: true, metrics: metrics.values } : { ...base, ok: false, reason: metrics.reason, metrics: metrics.values };
+    // The reason may quote what the evaluator printed (a malformed `METRIC` line's name or value): no escapes.
+    return metrics.ok ? { ...base, ok: true, metrics: metrics.values } : { ...base, ok: false, reason: stripControl(metrics.reason), metrics: metrics.values };
   }
 
   /** The metrics file as written by the command (null when it wrote none), rewritten redacted if it held a secret, since it stays in the trace. */
