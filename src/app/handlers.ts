@@ -46,6 +46,26 @@ function serializer(): <T>(key: string, task: () => Promise<T>) => Promise<T> {
   };
 }
 
+/** Work accepted but not finished: webhooks are acknowledged first and handled after. */
+const inFlight = new Set<Promise<void>>();
+
+/**
+ * Runs `work` after the delivery is acknowledged. Probot answers GitHub only when its handlers return,
+ * and the run logic's writes are spaced by Octokit's throttling (seconds between comments), so waiting
+ * for them would hold every delivery behind the slowest. Failures are logged; the next event or
+ * `/optimize status` picks the run up from GitHub's state.
+ */
+function afterAcknowledging(log: { error(message: string): void }, work: Promise<void>): void {
+  const tracked = work.catch((error: unknown) => log.error(`autoloop: handling the event failed: ${(error as Error)?.stack ?? String(error)}`));
+  inFlight.add(tracked);
+  void tracked.finally(() => inFlight.delete(tracked));
+}
+
+/** Resolves once all accepted work has finished (for tests, and for a graceful shutdown). */
+export async function settled(): Promise<void> {
+  while (inFlight.size > 0) await Promise.all([...inFlight]);
+}
+
 /**
  * Wires the webhooks to the run logic. Only new comments count (edited ones never trigger anything),
  * and nothing a bot writes, the App included, is read as a command.
@@ -68,16 +88,16 @@ export function registerHandlers(app: Probot): void {
     const { comment, issue, repository, sender } = context.payload;
     if (comment.user?.type === 'Bot' || sender.type === 'Bot') return;
     if (!comment.body.includes('/optimize')) return;
-    await oneAtATime(repository.full_name, async () => {
+    afterAcknowledging(context.log, oneAtATime(repository.full_name, async () => {
       const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appIdentity(context.octokit as never));
       await handleComment(flow, { issue: issue.number, commentId: comment.id, user: comment.user?.login ?? sender.login, body: comment.body });
-    });
+    }));
   });
 
   app.on('workflow_run.completed', async (context) => {
     const { workflow_run: run, repository } = context.payload;
     if (!run.path.endsWith('/autoloop.yml')) return;
-    await oneAtATime(repository.full_name, async () => {
+    afterAcknowledging(context.log, oneAtATime(repository.full_name, async () => {
       const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appIdentity(context.octokit as never));
       await handleWorkflowRun(flow, {
         id: run.id,
@@ -89,13 +109,13 @@ export function registerHandlers(app: Probot): void {
         displayTitle: run.display_title ?? '',
         htmlUrl: run.html_url,
       });
-    });
+    }));
   });
 
   app.on(['pull_request.synchronize', 'pull_request.closed'], async (context) => {
     const { pull_request: pull, repository, sender, action } = context.payload;
     if (!pull.head.ref.startsWith('autoloop/')) return;
-    await oneAtATime(repository.full_name, async () => {
+    afterAcknowledging(context.log, oneAtATime(repository.full_name, async () => {
       const app = await appIdentity(context.octokit as never);
       const slugName = app.slug;
       const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, app);
@@ -107,6 +127,6 @@ export function registerHandlers(app: Probot): void {
         merged: Boolean(pull.merged),
         senderIsApp: sender.type === 'Bot' && (slugName === undefined || sender.login === `${slugName}[bot]`),
       });
-    });
+    }));
   });
 }
