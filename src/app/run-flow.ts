@@ -219,7 +219,9 @@ async function help(flow: Flow, event: CommentEvent): Promise<void> {
 
 async function status(flow: Flow, event: CommentEvent): Promise<void> {
   const run = await findRun(flow.gateway, event.issue);
-  await flow.gateway.createComment(event.issue, run ? renderStatusComment(run.state, run.pull.url) : 'There is no autoloop run on this issue. Start one with `/optimize`.\n');
+  // The reply shows what the status comment shows, without its marker: only the status comment carries that.
+  const reply = run ? renderStatusComment(run.state, run.pull.url).replace(`${STATUS_MARKER}\n`, '') : 'There is no autoloop run on this issue. Start one with `/optimize`.\n';
+  await flow.gateway.createComment(event.issue, reply);
 }
 
 /** A read the doctor can live without: an error (other than the 403/404 the gateway already answers `unknown` to) is logged and unknown. */
