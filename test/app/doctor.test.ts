@@ -3,7 +3,6 @@
  * protection, workflow and config, what it answers, and the warning a run started without oversight carries.
  */
 import { readFileSync } from 'node:fs';
-import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppHarness, configYaml, FakeGitHub, ISSUE, MAINTAINER, repositoryFiles, type FakeRuleset } from '../fixtures/fake-github.js';
 
@@ -20,15 +19,7 @@ beforeEach(async () => {
   app = await AppHarness.create(fake);
 });
 
-afterEach(() => {
-  try {
-    expect(fake.unmatched).toStrictEqual([]);
-    expect(fake.unrouted).toStrictEqual([]);
-    expect(nock.pendingMocks()).toStrictEqual([]);
-  } finally {
-    fake.stop();
-  }
-});
+afterEach(() => fake.stopChecked());
 
 /** A ruleset on the default branch requiring `autoloop/gate` (from `integrationId`, or any source) and `approvals` reviews. */
 function ruleset(options: { integrationId?: number | null; approvals?: number; bypass?: FakeRuleset['bypass'] } = {}): FakeRuleset {

@@ -2,14 +2,13 @@
  * Hardening of the App end to end (through Probot, against the stateful fake GitHub): whom it trusts, what
  * it starts a run from, what survives a restart, and what a hostile comment can make it do.
  */
-import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app-state-codec.js';
 import type { AppRunState } from '../../src/core/app-state.js';
 import { AppHarness, APP_BOT, commentPayload, FakeGitHub, ISSUE, MAINTAINER, repositoryFiles, SAMPLES } from '../fixtures/fake-github.js';
+import { STATUS_MARKER } from '../../src/core/app-render.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;
-const STATUS_MARKER = '<!-- autoloop:status -->';
 
 let fake: FakeGitHub;
 let app: AppHarness;
@@ -20,15 +19,7 @@ beforeEach(async () => {
   app = await AppHarness.create(fake);
 });
 
-afterEach(() => {
-  try {
-    expect(fake.unmatched).toStrictEqual([]);
-    expect(fake.unrouted).toStrictEqual([]);
-    expect(nock.pendingMocks()).toStrictEqual([]);
-  } finally {
-    fake.stop();
-  }
-});
+afterEach(() => fake.stopChecked());
 
 function runState(): AppRunState {
   const pull = fake.pullByHead(RUN_BRANCH);

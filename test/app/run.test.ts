@@ -3,7 +3,6 @@
  * builders), GitHub's HTTP API served by a stateful fake on nock, and the repository's Actions runner
  * simulated between webhooks. Each test asserts the requests the App made, above all its writes.
  */
-import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app-state-codec.js';
 import type { AppRunState } from '../../src/core/app-state.js';
@@ -22,16 +21,7 @@ beforeEach(async () => {
   app = await AppHarness.create(fake);
 });
 
-afterEach(() => {
-  try {
-    // Persisted interceptors never become pending: what went past the fake is how a test knows it was complete.
-    expect(fake.unmatched).toStrictEqual([]);
-    expect(fake.unrouted).toStrictEqual([]);
-    expect(nock.pendingMocks()).toStrictEqual([]);
-  } finally {
-    fake.stop();
-  }
-});
+afterEach(() => fake.stopChecked());
 
 const short = (sha: string): string => sha.slice(0, 7);
 
