@@ -14,11 +14,11 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { webhookExample } from '../test/fixtures/webhooks.js';
 import { printTable } from './simulate.js';
+import { freePort } from '../test/fixtures/ports.js';
 
 /** The part of autocannon's result this bench reads (autocannon ships no types, and @types/autocannon is not installed). */
 interface LoadResult {
@@ -163,17 +163,6 @@ async function startMockGitHub(): Promise<MockGitHub> {
 
 // ------------------------------------------------------------------------------------------------
 // The servers
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface AppServer {
   name: string;
