@@ -21,17 +21,22 @@ function repoWithOrigin(budget?: string): { repo: string; origin: string; head: 
 
 const dispatch = webhookExample('workflow_dispatch');
 
+/** The action in propose mode, dispatched as the App would, for experiment `experiment` of run 42 on `parent`. */
+function propose(repo: string, parent: string, options: { experiment?: string; ledger?: string; artifacts?: ReturnType<typeof recordingArtifacts> } = {}) {
+  return runAction({
+    workspace: repo,
+    eventName: 'workflow_dispatch',
+    event: dispatch,
+    inputs: { mode: 'propose', run: '42', experiment: options.experiment ?? '1', 'parent-sha': parent, ...(options.ledger ? { 'ledger-file': options.ledger } : {}) },
+    dependencies: { artifacts: options.artifacts ?? recordingArtifacts() },
+  });
+}
+
 describe('action, mode: propose', () => {
   it('proposes inside the scope, commits the hypothesis and pushes the experiment branch', async () => {
     const { repo, origin, head } = repoWithOrigin();
     const artifacts = recordingArtifacts();
-    const result = await runAction({
-      workspace: repo,
-      eventName: 'workflow_dispatch',
-      event: dispatch,
-      inputs: { mode: 'propose', run: '42', experiment: '1', 'parent-sha': head },
-      dependencies: { artifacts },
-    });
+    const result = await propose(repo, head, { artifacts });
     expect(result.exitCode).toBe(0);
     expect(result.outputs).toMatchObject({ status: 'proposed', branch: 'autoloop/42/exp-1' });
     const commit = result.outputs.commit!;
@@ -53,13 +58,7 @@ describe('action, mode: propose', () => {
     gitSync(repo, 'commit', '--quiet', '-am', 'narrow scope');
     const parent = gitSync(repo, 'rev-parse', 'HEAD');
     const artifacts = recordingArtifacts();
-    const result = await runAction({
-      workspace: repo,
-      eventName: 'workflow_dispatch',
-      event: dispatch,
-      inputs: { mode: 'propose', run: '42', experiment: '1', 'parent-sha': parent },
-      dependencies: { artifacts },
-    });
+    const result = await propose(repo, parent, { artifacts });
     expect(result.exitCode).toBe(1);
     expect(result.outputs.status).toBe('out-of-scope');
     const errors = result.commands.filter((c) => c.startsWith('::error'));
@@ -73,13 +72,7 @@ describe('action, mode: propose', () => {
     const { repo, head } = repoWithOrigin('{ experiments: 2 }');
     const earlier = await runLoop({ cwd: repo, tag: 'memory' });
     const ledger = earlier.paths.ledger;
-    const ok = await runAction({
-      workspace: repo,
-      eventName: 'workflow_dispatch',
-      event: dispatch,
-      inputs: { mode: 'propose', run: '42', experiment: '3', 'parent-sha': head, 'ledger-file': ledger },
-      dependencies: { artifacts: recordingArtifacts() },
-    });
+    const ok = await propose(repo, head, { experiment: '3', ledger: ledger });
     expect(ok.exitCode).toBe(0);
     // The proposer never repeats a point the ledger says was measured.
     const measured = earlier.experiments.map((e) => JSON.stringify(e.proposer.notes.params ?? null));
@@ -87,13 +80,7 @@ describe('action, mode: propose', () => {
     expect(measured).not.toContain(JSON.stringify(proposal.notes.params));
 
     await writeFile(ledger, readFileSync(ledger, 'utf8').replace('"metric":10.5', '"metric":0.5'));
-    const altered = await runAction({
-      workspace: repo,
-      eventName: 'workflow_dispatch',
-      event: dispatch,
-      inputs: { mode: 'propose', run: '42', experiment: '3', 'parent-sha': head, 'ledger-file': ledger },
-      dependencies: { artifacts: recordingArtifacts() },
-    });
+    const altered = await propose(repo, head, { experiment: '3', ledger: ledger });
     expect(altered.exitCode).toBe(1);
     expect(altered.commands.find((c) => c.startsWith('::error'))).toContain('was changed after it was written');
   });

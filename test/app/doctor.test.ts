@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppHarness, configYaml, FakeGitHub, ISSUE, MAINTAINER, repositoryFiles, type FakeRuleset } from '../fixtures/fake-github.js';
+import { AppHarness, configYaml, FakeGitHub, ISSUE, type FakeRuleset } from '../fixtures/fake-github.js';
 
 /** The id of the App in the fake (`GET /app`). */
 const APP_ID = 1;
@@ -14,9 +14,7 @@ let fake: FakeGitHub;
 let app: AppHarness;
 
 beforeEach(async () => {
-  fake = new FakeGitHub({ files: repositoryFiles() }).start();
-  fake.permissions.set(MAINTAINER, 'write');
-  app = await AppHarness.create(fake);
+  ({ fake, app } = await AppHarness.started());
 });
 
 afterEach(() => fake.stopChecked());

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app-state-codec.js';
 import type { AppRunState } from '../../src/core/app-state.js';
-import { AppHarness, APP_BOT, commentPayload, FakeGitHub, ISSUE, MAINTAINER, repositoryFiles, SAMPLES } from '../fixtures/fake-github.js';
+import { AppHarness, APP_BOT, commentPayload, FakeGitHub, ISSUE, MAINTAINER, SAMPLES } from '../fixtures/fake-github.js';
 import { STATUS_MARKER } from '../../src/core/app-render.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;
@@ -14,9 +14,7 @@ let fake: FakeGitHub;
 let app: AppHarness;
 
 beforeEach(async () => {
-  fake = new FakeGitHub({ files: repositoryFiles() }).start();
-  fake.permissions.set(MAINTAINER, 'write');
-  app = await AppHarness.create(fake);
+  ({ fake, app } = await AppHarness.started());
 });
 
 afterEach(() => fake.stopChecked());
