@@ -7,8 +7,8 @@
  *
  *   npx tsx bench/judge-calibration.ts [trials]
  */
-import { judgeExperiment, type JudgeInput } from '../src/core/judge.js';
-import { mean, pairedTInterval } from '../src/core/stats.js';
+import { judgeExperiment, type JudgeInput } from '../src/core/judge/judge.js';
+import { mean, pairedTInterval } from '../src/core/judge/stats.js';
 import { formatRate, mulberry32, normalSampler, printTable } from './simulate.js';
 
 const TRIALS = Number(process.argv[2] ?? 50_000);

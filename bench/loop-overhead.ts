@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { runLoop } from '../src/engine/loop.js';
 import { makeRepo } from '../test/fixtures/repo.js';
+import { createProposer } from '../src/proposers/index.js';
 
 const experiments = Number(process.argv[2] ?? 40);
 const TARGET_MS = 50;
@@ -36,7 +37,7 @@ for (let i = 0; i < 30; i++) {
   spawnMs.push(performance.now() - t0);
 }
 
-const result = await runLoop({ cwd: repo, tag: 'bench' });
+const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'bench' });
 const measured = result.experiments.filter((e) => e.experiment > 0);
 const overhead = measured.map((e) => e.durations.overheadMs);
 const evaluate = measured.map((e) => e.durations.evaluateMs);

@@ -23,10 +23,10 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/core/config.js';
-import { judgeExperiment, type JudgeInput } from '../src/core/judge.js';
-import type { RunSample } from '../src/core/records.js';
-import { mean } from '../src/core/stats.js';
+import { parseConfig } from '../src/core/config/config.js';
+import { judgeExperiment, type JudgeInput } from '../src/core/judge/judge.js';
+import type { RunSample } from '../src/core/ledger/records.js';
+import { mean } from '../src/core/judge/stats.js';
 import { Evaluator, type Checkout } from '../src/engine/evaluator.js';
 import { formatClusteredRate, mulberry32, normalSampler, printTable } from './simulate.js';
 

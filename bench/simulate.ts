@@ -1,5 +1,5 @@
 /** Shared helpers of the judge benchmarks: normal draws, rates and aligned tables. */
-export { mulberry32 } from '../src/core/random.js';
+export { mulberry32 } from '../src/core/propose/random.js';
 
 /** Standard normal draws from `uniform` by Box–Muller (both values of each pair are used). */
 export function normalSampler(uniform: () => number): () => number {

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_SCHEMA_FILE, renderConfigJsonSchema } from '../src/core/json-schema.js';
+import { CONFIG_SCHEMA_FILE, renderConfigJsonSchema } from '../src/core/config/json-schema.js';
 
 const target = fileURLToPath(new URL(`../${CONFIG_SCHEMA_FILE}`, import.meta.url));
 await mkdir(dirname(target), { recursive: true });

@@ -1,16 +1,14 @@
 import * as core from '@actions/core';
 import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { describeViolations } from '../core/scope.js';
-import { renderResultSummary } from '../core/summary.js';
-import { formatNumber } from '../core/units.js';
+import { ARTIFACTS } from '../core/protocol/protocol.js';
+import { describeViolations } from '../core/scope/scope.js';
+import { renderResultSummary } from '../core/render/summary.js';
+import { formatNumber } from '../core/config/units.js';
 import { evalRefs } from '../engine/eval-refs.js';
 import { artifactUrl, pullRequestShas, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionDependencies } from './run.js';
-
-/** Name of the artifact holding the result document; the App downloads it by this name. */
-export const RESULT_ARTIFACT = 'autoloop-result';
 
 /**
  * `mode: evaluate`: measures the pull request's head against its base under the config of the base,
@@ -37,7 +35,7 @@ export async function runEvaluate(inputs: ActionInputs, context: RunnerContext, 
     core.setOutput('delta-percent', formatNumber(judgement.deltaRelative * 100, 6));
   }
 
-  const uploaded = inputs.upload ? await dependencies.artifacts.upload(RESULT_ARTIFACT, [file], dirname(file)) : null;
+  const uploaded = inputs.upload ? await dependencies.artifacts.upload(ARTIFACTS.result, [file], dirname(file)) : null;
   const run = workflowRunUrl(context);
   const artifact = uploaded ? artifactUrl(context, uploaded.id) : null;
   await writeJobSummary(dependencies.env, renderResultSummary(document, { ...(run ? { run } : {}), ...(artifact ? { artifact } : {}) }));

@@ -1,4 +1,8 @@
-/** The action's inputs, read and checked in one place (names and defaults as in action.yml). */
+/**
+ * The action's inputs, read and checked in one place (names and defaults as in action.yml; the inputs the App
+ * dispatches are `DISPATCH_INPUTS` of the protocol, which test/action/workflows.test.ts holds to these names).
+ */
+import { CONFIG_PATH, RESULT_FILE, RUN_NAME_PATTERN } from '../core/protocol/protocol.js';
 
 export const ACTION_MODES = ['evaluate', 'propose', 'loop'] as const;
 export type ActionMode = (typeof ACTION_MODES)[number];
@@ -32,8 +36,6 @@ export class InputError extends Error {
   }
 }
 
-const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new InputError(name, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
@@ -60,9 +62,9 @@ export function readInputs(get: (name: string) => string): ActionInputs {
   if (upload !== 'true' && upload !== 'false') throw new InputError('upload', `expected true or false, got ${JSON.stringify(upload)}`);
   const inputs: ActionInputs = {
     mode,
-    config: get('config') || '.github/autoloop.yml',
+    config: get('config') || CONFIG_PATH,
     failOn: oneOf('fail-on', get('fail-on') || 'invalid', FAIL_ON),
-    resultFile: get('result-file') || 'autoloop-result.json',
+    resultFile: get('result-file') || RESULT_FILE,
     upload: upload === 'true',
     run: optional(get('run')),
     experiment: positiveInt('experiment', get('experiment')),
@@ -75,12 +77,12 @@ export function readInputs(get: (name: string) => string): ActionInputs {
   };
   if (mode === 'propose') {
     if (!inputs.run) throw new InputError('run', 'required with mode: propose (the run name, usually the issue number)');
-    if (!RUN_NAME.test(inputs.run)) throw new InputError('run', `expected letters, digits, . _ - , got ${JSON.stringify(inputs.run)}`);
+    if (!RUN_NAME_PATTERN.test(inputs.run)) throw new InputError('run', `expected letters, digits, . _ - , got ${JSON.stringify(inputs.run)}`);
     if (!inputs.experiment) throw new InputError('experiment', 'required with mode: propose (1, 2, …)');
     if (!inputs.parentSha || !/^[0-9a-f]{40}$/.test(inputs.parentSha)) {
       throw new InputError('parent-sha', `required with mode: propose: the full SHA of the run branch head, got ${JSON.stringify(inputs.parentSha ?? '')}`);
     }
   }
-  if (inputs.tag !== undefined && !RUN_NAME.test(inputs.tag)) throw new InputError('tag', `expected letters, digits, . _ - , got ${JSON.stringify(inputs.tag)}`);
+  if (inputs.tag !== undefined && !RUN_NAME_PATTERN.test(inputs.tag)) throw new InputError('tag', `expected letters, digits, . _ - , got ${JSON.stringify(inputs.tag)}`);
   return inputs;
 }

@@ -1,18 +1,17 @@
 import * as core from '@actions/core';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { experimentLine } from '../core/progress-line.js';
-import { renderRunPullRequest } from '../core/pull-request.js';
-import { renderMarkdownReport } from '../core/report.js';
-import { truncateMarkdown, GITHUB_BODY_LIMIT } from '../core/truncate.js';
+import { ARTIFACTS } from '../core/protocol/protocol.js';
+import { experimentLine } from '../core/render/progress-line.js';
+import { renderRunPullRequest } from '../core/render/pull-request.js';
+import { renderMarkdownReport } from '../core/render/report.js';
+import { truncateMarkdown, GITHUB_BODY_LIMIT } from '../core/render/truncate.js';
 import { git } from '../engine/git.js';
 import { runLoop } from '../engine/loop.js';
+import { createProposer } from '../proposers/index.js';
 import { artifactUrl, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionDependencies } from './run.js';
-
-/** Name of the artifact holding the run's ledger, table, chart, report and traces. */
-export const RUN_ARTIFACT = 'autoloop-run';
 
 async function filesBelow(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
@@ -32,6 +31,7 @@ export async function runLoopMode(inputs: ActionInputs, context: RunnerContext, 
     tag,
     experiments: inputs.experiments,
     goal: inputs.goal,
+    proposer: createProposer,
     onEvent: (event) => {
       if (event.type === 'start') metricName = event.run.metric.name;
       if (event.type === 'experiment') core.info(experimentLine(event, metricName, null));
@@ -43,7 +43,7 @@ export async function runLoopMode(inputs: ActionInputs, context: RunnerContext, 
   core.setOutput('branch', run.branch);
   core.setOutput('commit', head);
 
-  const uploaded = inputs.upload ? await dependencies.artifacts.upload(RUN_ARTIFACT, await filesBelow(paths.dir), paths.dir) : null;
+  const uploaded = inputs.upload ? await dependencies.artifacts.upload(ARTIFACTS.run, await filesBelow(paths.dir), paths.dir) : null;
   const links = {
     ...(workflowRunUrl(context) ? { workflowRun: workflowRunUrl(context)! } : {}),
     ...(uploaded && artifactUrl(context, uploaded.id) ? { artifact: artifactUrl(context, uploaded.id)! } : {}),

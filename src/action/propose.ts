@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { experimentBranch } from '../core/branches.js';
-import { describeViolations } from '../core/scope.js';
+import { ARTIFACTS, experimentBranch, runBranch } from '../core/protocol/protocol.js';
+import { describeViolations } from '../core/scope/scope.js';
 import { loadConfigAt } from '../engine/config-file.js';
 import { RunSetupError } from '../engine/errors.js';
 import { git, prepareWorktree, removeWorktree, repoRoot, resolveCommit } from '../engine/git.js';
@@ -12,9 +12,6 @@ import { createProposer } from '../proposers/index.js';
 import type { RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionDependencies } from './run.js';
-
-/** Name of the artifact holding the proposal trace. */
-export const TRACE_ARTIFACT = 'autoloop-trace';
 
 /**
  * `mode: propose`: runs the proposer on the parent commit (the run branch head) inside the scope,
@@ -26,7 +23,7 @@ export async function runPropose(inputs: ActionInputs, context: RunnerContext, d
   const experiment = inputs.experiment!;
   const repo = await repoRoot(context.workspace);
   const parent = await resolveCommit(repo, inputs.parentSha!).catch(() => {
-    throw new RunSetupError(`parent-sha ${inputs.parentSha} is not in the checkout: check out autoloop/${run}/run with fetch-depth: 0`);
+    throw new RunSetupError(`parent-sha ${inputs.parentSha} is not in the checkout: check out ${runBranch(run)} with fetch-depth: 0`);
   });
   const { config, file } = await loadConfigAt(repo, parent, inputs.config);
   const history = inputs.ledgerFile ? (await readLedger(resolve(context.workspace, inputs.ledgerFile))).experiments : [];
@@ -78,6 +75,6 @@ export async function runPropose(inputs: ActionInputs, context: RunnerContext, d
 async function uploadTrace(dependencies: ActionDependencies, inputs: ActionInputs, trace: string): Promise<void> {
   if (!inputs.upload) return;
   const files = (await readdir(trace)).map((name) => join(trace, name));
-  const uploaded = await dependencies.artifacts.upload(TRACE_ARTIFACT, files, trace);
-  if (uploaded) core.info(`autoloop: uploaded ${TRACE_ARTIFACT} (${files.map((f) => relative(trace, f)).join(', ')})`);
+  const uploaded = await dependencies.artifacts.upload(ARTIFACTS.trace, files, trace);
+  if (uploaded) core.info(`autoloop: uploaded ${ARTIFACTS.trace} (${files.map((f) => relative(trace, f)).join(', ')})`);
 }

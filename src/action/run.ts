@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { Octokit } from '@octokit/rest';
-import { ConfigError } from '../core/config.js';
+import { ConfigError } from '../core/config/config.js';
 import { githubArtifactStore, type ArtifactStore } from './artifacts.js';
 import { readRunnerContext } from './context.js';
 import { runEvaluate } from './evaluate.js';

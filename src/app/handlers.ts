@@ -1,4 +1,5 @@
 import type { Probot } from 'probot';
+import { isAutoloopBranch, WORKFLOW_PATH } from '../core/protocol/protocol.js';
 import { OctokitGateway, type GitHubClient } from './octokit-gateway.js';
 import { handleComment, handlePullRequestEvent, handleWorkflowRun, type Flow } from './run-flow.js';
 
@@ -96,7 +97,7 @@ export function registerHandlers(app: Probot): void {
 
   app.on('workflow_run.completed', async (context) => {
     const { workflow_run: run, repository } = context.payload;
-    if (!run.path.endsWith('/autoloop.yml')) return;
+    if (run.path !== WORKFLOW_PATH) return;
     afterAcknowledging(context.log, oneAtATime(repository.full_name, async () => {
       const flow = flowFor(context.octokit, repository.owner.login, repository.name, context.log, await appIdentity(context.octokit as never));
       await handleWorkflowRun(flow, {
@@ -114,7 +115,7 @@ export function registerHandlers(app: Probot): void {
 
   app.on(['pull_request.synchronize', 'pull_request.closed'], async (context) => {
     const { pull_request: pull, repository, sender, action } = context.payload;
-    if (!pull.head.ref.startsWith('autoloop/')) return;
+    if (!isAutoloopBranch(pull.head.ref)) return;
     afterAcknowledging(context.log, oneAtATime(repository.full_name, async () => {
       const app = await appIdentity(context.octokit as never);
       const slugName = app.slug;

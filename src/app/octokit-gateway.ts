@@ -10,6 +10,7 @@ import {
   type Unknown,
 } from './github.js';
 import type { PullRequestInfo, RepoGateway, RepoRef, WorkflowRunArtifact } from './github.js';
+import { WORKFLOW_PATH } from '../core/protocol/protocol.js';
 
 /**
  * The part of an Octokit client the gateway uses. Probot's `context.octokit` (a `ProbotOctokit`) and
@@ -56,8 +57,6 @@ const notFound = (error: GitHubError): boolean => error.status === 404;
 /** Not allowed (a permission the installation lacks) or not there (a feature the plan lacks): the doctor says "unknown". */
 const forbiddenOrMissing = (error: GitHubError): boolean => error.status === 403 || error.status === 404;
 
-/** The App's workflow file, which it dispatches and `/optimize doctor` checks. */
-export const WORKFLOW_PATH = '.github/workflows/autoloop.yml';
 
 const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
 const integer = (value: unknown): number | null => (typeof value === 'number' && Number.isInteger(value) ? value : null);

@@ -6,42 +6,49 @@ import {
   withNewExperiment,
   type AppExperiment,
   type AppRunState,
-} from '../core/app-state.js';
-import { decodeState } from '../core/app-state-codec.js';
+} from '../core/app/state.js';
+import { decodeState } from '../core/app/state-codec.js';
 import {
-  EXPERIMENT_MARKER,
-  GATE_CHECK_NAME,
   renderExperimentComment,
   renderGateOutput,
   renderRefusal,
   renderRunPullRequestBody,
   renderStatusComment,
   neutralize,
+} from '../core/render/app-render.js';
+import {
+  ARTIFACTS,
+  EXPERIMENT_MARKER,
+  experimentBranch,
+  GATE_CHECK_NAME,
+  LABELS,
+  parseExperimentBranch,
+  parseProposalRunName,
+  parseRunBranch,
+  proposalDispatchInputs,
+  RESULT_FILE,
+  runBranch,
   STATUS_MARKER,
-} from '../core/app-render.js';
-import { experimentBranch, runBranch } from '../core/branches.js';
-import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../core/command.js';
-import { ConfigError, formatConfigIssue, parseConfig } from '../core/config.js';
-import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, workflowTriggers, type DoctorInput } from '../core/doctor.js';
-import { CONFIG_PATH, type Config } from '../core/config-schema.js';
-import type { Judgement } from '../core/records.js';
-import { parseResultDocument, type ResultDocument } from '../core/result.js';
-import { formatDuration, formatEffect } from '../core/units.js';
-import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification } from '../core/verify-result.js';
-import { readZip } from '../core/zip.js';
+  WORKFLOW_FILE,
+  WORKFLOW_PATH,
+} from '../core/protocol/protocol.js';
+import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../core/app/command.js';
+import { ConfigError, formatConfigIssue, parseConfig } from '../core/config/config.js';
+import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, workflowTriggers, type DoctorInput } from '../core/app/doctor.js';
+import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
+import { decideExperiment } from '../core/judge/decision.js';
+import type { Judgement } from '../core/ledger/records.js';
+import { parseResultDocument, type ResultDocument } from '../core/result/result.js';
+import { formatDuration, formatEffect } from '../core/config/units.js';
+import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification } from '../core/result/verify.js';
+import { readZip } from '../core/protocol/zip.js';
 import { DryRunGateway } from './dry-run-gateway.js';
 import { GitHubError } from './octokit-gateway.js';
 import { UNKNOWN, type Permission, type PullRequestInfo, type RepoGateway } from './github.js';
 
-/** The workflow file the App dispatches (`.github/workflows/autoloop.yml`, from examples/workflows/). */
-export const WORKFLOW_FILE = 'autoloop.yml';
-const WORKFLOW_PATH = `.github/workflows/${WORKFLOW_FILE}`;
 /** A run's state lives in its pull request body, which bounds how long a run the App can keep. */
 export const APP_MAX_EXPERIMENTS = 200;
 const WRITERS: readonly Permission[] = ['admin', 'maintain', 'write'];
-export const LABELS = { experiment: 'autoloop', discarded: 'autoloop:discarded', review: 'autoloop:needs-review' } as const;
-const RESULT_ARTIFACT = 'autoloop-result';
-const TRACE_ARTIFACT = 'autoloop-trace';
 
 export interface FlowLog {
   info(message: string): void;
@@ -81,9 +88,6 @@ interface LoadedRun {
   pull: PullRequestInfo;
   state: AppRunState;
 }
-
-const RUN_BRANCH = /^autoloop\/(\d+)\/run$/;
-const EXPERIMENT_BRANCH = /^autoloop\/(\d+)\/exp-(\d+)$/;
 
 // ------------------------------------------------------------------------------------------------
 // Reading the run and its config
@@ -141,7 +145,7 @@ async function dispatchMore(flow: Flow, state: AppRunState, headSha: string): Pr
   let next = state;
   for (let i = shouldDispatch(state); i > 0; i--) {
     const added = withNewExperiment(next, headSha, flow.now().toISOString());
-    await flow.gateway.dispatchWorkflow(WORKFLOW_FILE, next.runBranch, { run: String(next.issue), experiment: String(added.experiment.k), 'parent-sha': headSha });
+    await flow.gateway.dispatchWorkflow(WORKFLOW_FILE, next.runBranch, proposalDispatchInputs(next.issue, added.experiment.k, headSha));
     next = added.state;
   }
   return next;
@@ -356,8 +360,8 @@ export async function handleWorkflowRun(flow: Flow, run: WorkflowRunEvent): Prom
 }
 
 async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Promise<void> {
-  const issue = Number(RUN_BRANCH.exec(workflowRun.headBranch ?? '')?.[1]);
-  const k = Number(/\bexp(?:eriment)? (\d+)\b/.exec(workflowRun.displayTitle)?.[1]);
+  const issue = parseRunBranch(workflowRun.headBranch ?? '')?.issue;
+  const k = parseProposalRunName(workflowRun.displayTitle);
   if (!issue || !k) return;
   const run = await findRun(flow.gateway, issue);
   const experiment = run?.state.experiments.find((e) => e.k === k);
@@ -382,7 +386,7 @@ async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Pro
       '',
       `**Hypothesis:** ${hypothesis ? neutralize(hypothesis) : '(none given)'}`,
       '',
-      `Proposed by [this workflow run](${proposalRun}) (its \`${TRACE_ARTIFACT}\` artifact holds the trace). CI measures it against the run branch; the sticky comment below will show the result.`,
+      `Proposed by [this workflow run](${proposalRun}) (its \`${ARTIFACTS.trace}\` artifact holds the trace). CI measures it against the run branch; the sticky comment below will show the result.`,
     ].join('\n'),
     draft: false,
   };
@@ -412,8 +416,8 @@ async function judgeEvaluation(
   let document: ResultDocument;
   let artifact: string | null = null;
   try {
-    const found = await artifactFile(flow.gateway, workflowRun.id, RESULT_ARTIFACT, 'autoloop-result.json');
-    if (!found) return { document: null, verification: fail(`no ${RESULT_ARTIFACT} artifact in the evaluation run`), artifact: null };
+    const found = await artifactFile(flow.gateway, workflowRun.id, ARTIFACTS.result, RESULT_FILE);
+    if (!found) return { document: null, verification: fail(`no ${ARTIFACTS.result} artifact in the evaluation run`), artifact: null };
     artifact = found.url;
     document = parseResultDocument(JSON.parse(found.text));
   } catch (error) {
@@ -429,21 +433,21 @@ async function judgeEvaluation(
 
 async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Promise<void> {
   const branch = workflowRun.headBranch ?? '';
-  const experimentMatch = EXPERIMENT_BRANCH.exec(branch);
-  const runMatch = RUN_BRANCH.exec(branch);
-  const issue = Number(experimentMatch?.[1] ?? runMatch?.[1]);
+  const experimentOf = parseExperimentBranch(branch);
+  const runOf = parseRunBranch(branch);
+  const issue = experimentOf?.issue ?? runOf?.issue;
   if (!issue) return;
   const run = await findRun(flow.gateway, issue);
   if (!run) return;
   const { config, file } = await runConfig(flow.gateway, run.state);
 
-  if (runMatch) {
+  if (runOf) {
     // The whole run against the default branch (which may have moved): the gate reports the cumulative delta.
     const { document, verification } = await judgeEvaluation(flow, workflowRun, run.pull, config, file, null);
     await setGate(flow, run.pull.head.sha, document, verification, workflowRun.htmlUrl);
     return;
   }
-  const k = Number(experimentMatch![2]);
+  const k = experimentOf!.k;
   const experiment = run.state.experiments.find((e) => e.k === k);
   if (!experiment?.pullRequest || experiment.state !== 'evaluating') return;
   const pull = await flow.gateway.getPullRequest(experiment.pullRequest);
@@ -497,7 +501,8 @@ async function decide(
   verification: Verification,
 ): Promise<{ state: AppExperiment['state']; reason?: string; head?: string }> {
   const { gateway } = flow;
-  if (judgement?.keep) {
+  const decision = verification.ok ? decideExperiment(judgement) : 'invalid';
+  if (decision === 'keep') {
     const merged = await gateway.mergePullRequest(pull.number, pull.head.sha, `autoloop experiment ${experiment.k}: ${experiment.hypothesis ?? ''}`.trim());
     if (merged.merged) return { state: 'kept', ...(merged.sha ? { head: merged.sha } : {}) };
     await gateway.setCheckRun({
@@ -511,15 +516,15 @@ async function decide(
     await gateway.addLabels(pull.number, [LABELS.discarded]);
     return { state: 'invalid', reason: 'could not merge into the run branch (it moved); discarded' };
   }
-  if (judgement && judgement.suspicious && judgement.verdict === 'improved' && judgement.guards.every((g) => g.held)) {
+  if (decision === 'review') {
     await gateway.addLabels(pull.number, [LABELS.review]);
     return { state: 'needs-review', reason: 'gain beyond suspicious_effect: a human must review it' };
   }
   await gateway.closePullRequest(pull.number);
   await gateway.addLabels(pull.number, [LABELS.discarded]);
   if (!verification.ok) return { state: 'invalid', reason: verification.reason };
-  if (!judgement || judgement.verdict === 'invalid') return { state: 'invalid', reason: judgement?.reasons.join('; ') ?? 'no valid result' };
-  return { state: 'discarded', reason: judgement.reasons.join('; ') };
+  if (decision === 'invalid') return { state: 'invalid', reason: judgement?.reasons.join('; ') ?? 'no valid result' };
+  return { state: 'discarded', reason: judgement!.reasons.join('; ') };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -533,8 +538,8 @@ export async function handlePullRequestEvent(
   flow: Flow,
   event: { action: string; number: number; headRef: string; headSha: string; merged: boolean; senderIsApp: boolean },
 ): Promise<void> {
-  const experimentMatch = EXPERIMENT_BRANCH.exec(event.headRef);
-  if (!experimentMatch && !RUN_BRANCH.test(event.headRef)) return;
+  const experimentOf = parseExperimentBranch(event.headRef);
+  if (!experimentOf && !parseRunBranch(event.headRef)) return;
   if (event.action === 'synchronize' && !event.senderIsApp) {
     await flow.gateway.setCheckRun({
       name: GATE_CHECK_NAME,
@@ -545,9 +550,8 @@ export async function handlePullRequestEvent(
     });
     return;
   }
-  if (event.action === 'closed' && !event.merged && !event.senderIsApp && experimentMatch) {
-    const issue = Number(experimentMatch[1]);
-    const k = Number(experimentMatch[2]);
+  if (event.action === 'closed' && !event.merged && !event.senderIsApp && experimentOf) {
+    const { issue, k } = experimentOf;
     const run = await findRun(flow.gateway, issue);
     const experiment = run?.state.experiments.find((e) => e.k === k);
     if (!run || !experiment || (experiment.state !== 'evaluating' && experiment.state !== 'needs-review')) return;

@@ -2,14 +2,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { CONFIG_PATH, type Config } from '../core/config-schema.js';
-import { ConfigError } from '../core/config.js';
-import { SINGLE_RUN_NOTE } from '../core/judge.js';
-import { LedgerError, LedgerTamperedError, parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger.js';
-import { renderProgressChart } from '../core/chart.js';
-import { renderMarkdownReport, summarizeRun } from '../core/report.js';
-import { describeViolations } from '../core/scope.js';
-import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/units.js';
+import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
+import { ConfigError } from '../core/config/config.js';
+import { SINGLE_RUN_NOTE } from '../core/judge/judge.js';
+import { LedgerError, LedgerTamperedError, parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
+import { renderProgressChart } from '../core/render/chart.js';
+import { renderMarkdownReport, summarizeRun } from '../core/render/report.js';
+import { describeViolations } from '../core/scope/scope.js';
+import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/config/units.js';
 import { loadConfigFile } from '../engine/config-file.js';
 import { prepareDemoRepo } from '../engine/demo.js';
 import { RunSetupError } from '../engine/errors.js';
@@ -17,9 +17,10 @@ import { evalRefs } from '../engine/eval-refs.js';
 import { GitError, repoRoot } from '../engine/git.js';
 import { runLoop, type RunResult } from '../engine/loop.js';
 import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
-import { ProposerConfigError } from '../proposers/proposer.js';
+import { ProposerConfigError } from '../core/propose/proposer.js';
 import { apiKeyVariable } from '../proposers/llm.js';
 import { TuneError } from '../proposers/tune.js';
+import { createProposer } from '../proposers/index.js';
 import { ProgressPrinter, type Output } from './progress.js';
 
 /** Exit codes, documented in the README. */
@@ -143,6 +144,7 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
     experiments: positiveInt(values.experiments, '--experiments'),
     goal: values.goal,
     acceptSuspicious: values['accept-suspicious'],
+    proposer: createProposer,
     signal: io.signal,
     onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir } : event) : printer.handle(event)),
   });

@@ -1,5 +1,5 @@
-import { experimentLine } from '../core/progress-line.js';
-import { formatDuration, formatNumber, formatPercent } from '../core/units.js';
+import { experimentLine } from '../core/render/progress-line.js';
+import { formatDuration, formatNumber, formatPercent } from '../core/config/units.js';
 import type { LoopEvent } from '../engine/loop.js';
 
 /** Where the CLI writes; a TTY gets a live line, anything else plain lines. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError, parseConfig } from '../core/config.js';
-import type { Config } from '../core/config-schema.js';
+import { ConfigError, parseConfig } from '../core/config/config.js';
+import type { Config } from '../core/config/config-schema.js';
 import { git } from './git.js';
 
 /** A config read from disk: the validated config, the exact text (for {@link configHash}) and the name used in messages. */

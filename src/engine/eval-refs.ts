@@ -1,9 +1,9 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { CONFIG_PATH, type Config } from '../core/config-schema.js';
-import { configHash } from '../core/config.js';
-import { buildResultDocument, type ResultDocument } from '../core/result.js';
-import { scopeRules } from '../core/scope.js';
+import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
+import { configHash } from '../core/config/config.js';
+import { buildResultDocument, type ResultDocument } from '../core/result/result.js';
+import { scopeRules } from '../core/scope/scope.js';
 import { loadConfigAt, loadConfigFile } from './config-file.js';
 import { environmentFingerprint } from './fingerprint.js';
 import { ProtectedFiles } from './pin.js';

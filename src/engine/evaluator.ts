@@ -1,11 +1,11 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from '../core/config-schema.js';
-import { readMetrics } from '../core/metrics.js';
-import type { CommandOutcome, RunSample } from '../core/records.js';
-import { createRedactor, scrubEnvironment } from '../core/secrets.js';
-import { stripControl } from '../core/text.js';
-import { formatDuration } from '../core/units.js';
+import type { Config } from '../core/config/config-schema.js';
+import { readMetrics } from '../core/judge/metrics.js';
+import type { CommandOutcome, RunSample } from '../core/ledger/records.js';
+import { createRedactor, scrubEnvironment } from '../core/env/secrets.js';
+import { stripControl } from '../core/render/text.js';
+import { formatDuration } from '../core/config/units.js';
 import type { ProtectedFiles } from './pin.js';
 import { runCommand, type CommandResult } from './process.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
-import type { Environment } from '../core/result.js';
+import type { Environment } from '../core/result/result.js';
 
 /** Set by scripts/build-action.ts in the action's bundle (dist/index.js), which has no package.json at `../../`. */
 declare const AUTOLOOP_BUNDLED_VERSION: string | undefined;

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { FileChange } from '../core/scope.js';
-import { scrubEnvironment } from '../core/secrets.js';
+import type { FileChange } from '../core/scope/scope.js';
+import { scrubEnvironment } from '../core/env/secrets.js';
 import { CommandShellPool } from './command-shell.js';
 
 /** A git command failed; carries the command and what git said. */

@@ -1,25 +1,25 @@
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { CONFIG_PATH, type Config } from '../core/config-schema.js';
-import { configHash } from '../core/config.js';
-import { runBranch } from '../core/branches.js';
-import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../core/judge.js';
-import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/records.js';
-import { renderProgressChart } from '../core/chart.js';
-import { renderMarkdownReport, renderResultsTsv } from '../core/report.js';
-import { mean } from '../core/stats.js';
-import { formatNumber, formatPercent } from '../core/units.js';
-import type { Proposer } from '../proposers/proposer.js';
-import { createProposer } from '../proposers/index.js';
+import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
+import { configHash } from '../core/config/config.js';
+import { RUN_NAME_PATTERN, runBranch } from '../core/protocol/protocol.js';
+import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../core/judge/judge.js';
+import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/ledger/records.js';
+import { renderProgressChart } from '../core/render/chart.js';
+import { renderMarkdownReport, renderResultsTsv } from '../core/render/report.js';
+import { mean } from '../core/judge/stats.js';
+import { formatNumber, formatPercent } from '../core/config/units.js';
+import type { Proposer } from '../core/propose/proposer.js';
 import { loadConfigFile } from './config-file.js';
 import { Evaluator } from './evaluator.js';
-import { measureCandidate, sampleValues, type MeasureContext } from './measure.js';
+import { measureCandidate, type MeasureContext } from './measure.js';
+import { sampleValues } from '../core/judge/judge.js';
 import { proposeCandidate } from './propose.js';
 import { branchHead, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
 import { RunSetupError } from './errors.js';
 import { ProtectedFiles } from './pin.js';
-import { scopeRules } from '../core/scope.js';
+import { scopeRules } from '../core/scope/scope.js';
 import { autoloopDirectories, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
 
 export interface RunOptions {
@@ -41,8 +41,11 @@ export interface RunOptions {
   acceptSuspicious?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: LoopEvent) => void;
-  /** Replaces the proposer chosen by the config (tests, embedding). */
-  proposer?: Proposer;
+  /**
+   * What writes the candidates: a proposer, or how to make one from the run's config (the front ends pass
+   * `createProposer`, which picks the one the config names). The engine never picks one itself.
+   */
+  proposer: Proposer | ((config: Config) => Proposer);
   /** Clock, for tests of the wall-time budget. */
   now?: () => number;
 }
@@ -62,8 +65,6 @@ export interface RunResult {
   /** `completed`: a budget ran out or the proposer was done; `failed`: the baseline or too many experiments failed; `interrupted`: the signal fired (`--resume` continues). */
   outcome: 'completed' | 'failed' | 'interrupted';
 }
-
-const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 function defaultTag(now: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -250,7 +251,7 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
     dir = found;
   } else {
     const tag = options.tag ?? defaultTag(new Date(options.now?.() ?? Date.now()));
-    if (!TAG_PATTERN.test(tag)) throw new RunSetupError(`--tag ${JSON.stringify(tag)} is not a valid name: use letters, digits, . _ -`);
+    if (!RUN_NAME_PATTERN.test(tag)) throw new RunSetupError(`--tag ${JSON.stringify(tag)} is not a valid name: use letters, digits, . _ -`);
     dir = join(runsDir, tag);
     if (existsSync(join(dir, 'ledger.jsonl'))) {
       throw new RunSetupError(`run ${tag} already exists in ${relative(repo, dir)}: continue it with --resume, or pick another --tag`);
@@ -311,7 +312,7 @@ async function openRun(options: RunOptions): Promise<{ state: RunState; resumed:
     run,
     experiments,
     ledger,
-    proposer: options.proposer ?? createProposer(config),
+    proposer: typeof options.proposer === 'function' ? options.proposer(config) : options.proposer,
     measure: {
       repo,
       config,

@@ -1,7 +1,8 @@
-import type { Config } from '../core/config-schema.js';
-import { judgeExperiment } from '../core/judge.js';
-import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/records.js';
-import { describeViolations } from '../core/scope.js';
+import type { Config } from '../core/config/config-schema.js';
+import { decideExperiment, LEDGER_STATUS } from '../core/judge/decision.js';
+import { judgeUnderConfig, sampleValues } from '../core/judge/judge.js';
+import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/ledger/records.js';
+import { describeViolations } from '../core/scope/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
 import { prepareWorktree } from './git.js';
 import { inspectCandidate, type Inspection } from './propose.js';
@@ -37,41 +38,6 @@ export interface Measurement {
   scopeViolations: ScopeViolation[];
   samples: RunSample[];
   judgement: Judgement | null;
-}
-
-/** One metric's values from the valid runs of one side. */
-export function sampleValues(samples: RunSample[], side: RunSample['side'], name: string): number[] {
-  return samples.filter((s) => s.side === side && s.ok).map((s) => s.metrics[name]!);
-}
-
-/**
- * keep, discard or invalid from the judge's answer. A suspicious gain (guards held) is kept only
- * when the user accepted suspicious gains for this run (`--accept-suspicious`).
- */
-export function experimentStatus(judgement: Judgement, acceptSuspicious: boolean): ExperimentStatus {
-  if (judgement.verdict === 'invalid') return 'invalid';
-  if (judgement.keep) return 'keep';
-  const acceptable = acceptSuspicious && judgement.suspicious && judgement.verdict === 'improved' && judgement.guards.every((g) => g.held);
-  return acceptable ? 'keep' : 'discard';
-}
-
-/** Judges paired samples under the config: the one place the loop and `autoloop eval` decide. */
-export function judgeSamples(config: Config, samples: RunSample[], paired = true): Judgement {
-  return judgeExperiment({
-    paired,
-    goal: config.metric.goal,
-    minEffect: config.metric.min_effect,
-    suspiciousEffect: config.metric.suspicious_effect,
-    baseline: sampleValues(samples, 'baseline', config.metric.name),
-    candidate: sampleValues(samples, 'candidate', config.metric.name),
-    guards: config.guards.map((g) => ({
-      name: g.name,
-      goal: g.goal,
-      maxRegression: g.max_regression,
-      baseline: samples.filter((s) => s.side === 'baseline' && s.ok).map((s) => s.metrics[g.name]!),
-      candidate: samples.filter((s) => s.side === 'candidate' && s.ok).map((s) => s.metrics[g.name]!),
-    })),
-  });
 }
 
 /**
@@ -135,8 +101,8 @@ async function measureChanges(
     const failure = sampleFailure(failed);
     return result(failure.status, failure.reason, { samples });
   }
-  const judgement = judgeSamples(config, samples, !cachedBaseline);
-  const status = experimentStatus(judgement, context.acceptSuspicious ?? false);
+  const judgement = judgeUnderConfig(config, (side, name) => sampleValues(samples, side, name), !cachedBaseline);
+  const status = LEDGER_STATUS[decideExperiment(judgement, { acceptSuspicious: context.acceptSuspicious ?? false })];
   // A suspicious gain is not kept without consent; its reason must travel with the record so a human sees why.
   const reason = status === 'invalid' || judgement.suspicious ? judgement.reasons.join('; ') : null;
   return result(status, reason, { samples, judgement });

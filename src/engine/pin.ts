@@ -1,6 +1,5 @@
-import picomatch from 'picomatch';
-import { protectedFilesHash, type TreeEntry } from '../core/protected.js';
-import { protectedPatterns, type ScopeRules } from '../core/scope.js';
+import { protectedEntries, protectedFilesHash, type TreeEntry } from '../core/scope/protected.js';
+import type { ScopeRules } from '../core/scope/scope.js';
 import { git } from './git.js';
 
 /**
@@ -20,18 +19,17 @@ export class ProtectedFiles {
 
   /** Lists the base commit's files that the scope protects. */
   static async load(repo: string, baseCommit: string, rules: ScopeRules): Promise<ProtectedFiles> {
-    const isProtected = picomatch(protectedPatterns(rules), { dot: true });
     const listing = await git(repo, ['ls-tree', '-r', '-z', baseCommit]);
-    const entries: TreeEntry[] = [];
+    const blobs: TreeEntry[] = [];
     for (const line of listing.split('\0')) {
       // "<mode> <type> <object>\t<path>"
       const tab = line.indexOf('\t');
       if (tab < 0) continue;
       const [, type, object] = line.slice(0, tab).split(' ');
       const path = line.slice(tab + 1);
-      if (type === 'blob' && isProtected(path)) entries.push({ path, object: object! });
+      if (type === 'blob') blobs.push({ path, object: object! });
     }
-    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const entries = protectedEntries(blobs, rules);
     return new ProtectedFiles(baseCommit, entries, protectedFilesHash(entries));
   }
 

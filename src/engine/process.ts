@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { CommandOutcome } from '../core/records.js';
+import type { CommandOutcome } from '../core/ledger/records.js';
 
 /** Time between SIGTERM and SIGKILL unless the caller says otherwise. */
 export const DEFAULT_GRACE_MS = 2_000;

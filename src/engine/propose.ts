@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from '../core/config-schema.js';
-import type { ExperimentRecord, ScopeViolation } from '../core/records.js';
-import { checkScope, scopeRules, type FileChange } from '../core/scope.js';
-import { ProposalError, type Proposal, type Proposer } from '../proposers/proposer.js';
+import type { Config } from '../core/config/config-schema.js';
+import type { ExperimentRecord, ScopeViolation } from '../core/ledger/records.js';
+import { checkScope, scopeRules, type FileChange } from '../core/scope/scope.js';
+import { ProposalError, type Proposal, type Proposer } from '../core/propose/proposer.js';
 import { changedFiles, commitAll, diffPatch } from './git.js';
 
 export interface ProposeOptions {

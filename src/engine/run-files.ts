@@ -1,8 +1,8 @@
 import { open, readFile, rename, writeFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { GENESIS, hashLine, LedgerError, linkRecord, parseLedger, type LedgerContents, type ParseLedgerOptions } from '../core/ledger.js';
-import type { UnchainedRecord } from '../core/records.js';
+import { GENESIS, hashLine, LedgerError, linkRecord, parseLedger, type LedgerContents, type ParseLedgerOptions } from '../core/ledger/ledger.js';
+import type { UnchainedRecord } from '../core/ledger/records.js';
 import { gitCommonDir } from './git.js';
 
 /** Where a run's files live below the repository root; excluded from git through `.git/info/exclude`. */

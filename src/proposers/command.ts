@@ -12,15 +12,15 @@
 import { lstat, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CONFIG_PATH, type Config } from '../core/config-schema.js';
-import { buildProposalPrompt } from '../core/prompt.js';
-import type { ScopeViolation } from '../core/records.js';
-import { checkScope, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope.js';
-import { createRedactor, scrubEnvironment } from '../core/secrets.js';
-import { formatDuration } from '../core/units.js';
+import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
+import { buildProposalPrompt } from '../core/propose/prompt.js';
+import type { ScopeViolation } from '../core/ledger/records.js';
+import { checkScope, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope/scope.js';
+import { createRedactor, scrubEnvironment } from '../core/env/secrets.js';
+import { formatDuration } from '../core/config/units.js';
 import { git } from '../engine/git.js';
 import { runCommand, type CommandResult } from '../engine/process.js';
-import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from './proposer.js';
+import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from '../core/propose/proposer.js';
 
 /**
  * A file the agent may write in the worktree root: its first line is the hypothesis. autoloop reads

@@ -1,7 +1,7 @@
-import type { Config } from '../core/config-schema.js';
+import type { Config } from '../core/config/config-schema.js';
 import { createCommandProposer } from './command.js';
 import { createLlmProposer } from './llm.js';
-import type { Proposer } from './proposer.js';
+import type { Proposer } from '../core/propose/proposer.js';
 import { createTuneProposer } from './tune.js';
 
 /** The proposer the config asks for. */

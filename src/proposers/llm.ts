@@ -14,14 +14,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import Anthropic, { APIError as AnthropicApiError, APIUserAbortError as AnthropicAbortError } from '@anthropic-ai/sdk';
 import OpenAI, { APIError as OpenAiApiError, APIUserAbortError as OpenAiAbortError } from 'openai';
-import { CONFIG_PATH, type Config, type LlmConfig } from '../core/config-schema.js';
-import { applyEdits, parseAnswer } from '../core/edits.js';
-import { buildProposalPrompt, dataBlock } from '../core/prompt.js';
-import { checkScope, describeViolations, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope.js';
-import { createRedactor } from '../core/secrets.js';
+import { CONFIG_PATH, type Config, type LlmConfig } from '../core/config/config-schema.js';
+import { applyEdits, parseAnswer } from '../core/propose/edits.js';
+import { buildProposalPrompt, dataBlock } from '../core/propose/prompt.js';
+import { checkScope, describeViolations, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope/scope.js';
+import { createRedactor } from '../core/env/secrets.js';
 import { Evaluator } from '../engine/evaluator.js';
 import { git } from '../engine/git.js';
-import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from './proposer.js';
+import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from '../core/propose/proposer.js';
 
 /** Editable files larger than this are not read into the prompt (nor editable by search/replace). */
 export const MAX_EDITABLE_BYTES = 512 * 1024;

@@ -7,9 +7,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isScalar, parseDocument, stringify, type Document } from 'yaml';
-import { CONFIG_PATH, type Config, type TuneConfig, type TuneParam } from '../core/config-schema.js';
-import { describeChange, nextPoint, readTuneHistory, type ParamValue, type Point } from '../core/tune-search.js';
-import type { Proposal, ProposalContext, Proposer } from './proposer.js';
+import { CONFIG_PATH, type Config, type TuneConfig, type TuneParam } from '../core/config/config-schema.js';
+import { describeChange, nextPoint, readTuneHistory, type ParamValue, type Point } from '../core/propose/tune-search.js';
+import type { Proposal, ProposalContext, Proposer } from '../core/propose/proposer.js';
 
 /** A problem with the tuned file or one of its keys; names both, and says what to do. */
 export class TuneError extends Error {

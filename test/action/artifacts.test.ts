@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArtifactUploadError, canUploadArtifacts, githubArtifactStore } from '../../src/action/artifacts.js';
-import { readZip } from '../../src/core/zip.js';
+import { readZip } from '../../src/core/protocol/zip.js';
 import { startArtifactServer, type ArtifactServer } from '../fixtures/artifact-server.js';
 import { writeFiles } from '../fixtures/repo.js';
 

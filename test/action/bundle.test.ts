@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readZip } from '../../src/core/zip.js';
+import { readZip } from '../../src/core/protocol/zip.js';
 import { startArtifactServer, type ArtifactServer } from '../fixtures/artifact-server.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
 import { pullRequestEvent } from '../fixtures/runner.js';

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseResultDocument } from '../../src/core/result.js';
+import { parseResultDocument } from '../../src/core/result/result.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
 import { pullRequestEvent, recordingArtifacts, runAction } from '../fixtures/runner.js';
 

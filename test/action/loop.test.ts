@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPullRequestMarker } from '../../src/core/pull-request.js';
+import { runPullRequestMarker } from '../../src/core/protocol/protocol.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
 import { recordingArtifacts, runAction } from '../fixtures/runner.js';
 import { webhookExample } from '../fixtures/webhooks.js';

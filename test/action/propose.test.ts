@@ -8,6 +8,7 @@ import { runLoop } from '../../src/engine/loop.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
 import { recordingArtifacts, runAction } from '../fixtures/runner.js';
 import { webhookExample } from '../fixtures/webhooks.js';
+import { createProposer } from '../../src/proposers/index.js';
 
 /** A repository with a bare `origin`, and the run branch `autoloop/42/run` at main. */
 function repoWithOrigin(budget?: string): { repo: string; origin: string; head: string } {
@@ -70,7 +71,7 @@ describe('action, mode: propose', () => {
 
   it('reads the run so far from ledger-file and refuses one that was altered', async () => {
     const { repo, head } = repoWithOrigin('{ experiments: 2 }');
-    const earlier = await runLoop({ cwd: repo, tag: 'memory' });
+    const earlier = await runLoop({ proposer: createProposer, cwd: repo, tag: 'memory' });
     const ledger = earlier.paths.ledger;
     const ok = await propose(repo, head, { experiment: '3', ledger: ledger });
     expect(ok.exitCode).toBe(0);

@@ -4,6 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { validateAction, validateWorkflow, type ValidationState } from '@action-validator/core';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import {
+  ARTIFACTS,
+  CONFIG_PATH,
+  DISPATCH_INPUTS,
+  parseProposalRunName,
+  proposalRunName,
+  RESULT_FILE,
+  runBranch,
+  WORKFLOW_FILE,
+} from '../../src/core/protocol/protocol.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -169,6 +179,41 @@ describe(APP_WORKFLOW, () => {
     });
     expect(actionStep(APP_WORKFLOW, 'evaluate').with).toEqual({ mode: 'evaluate' });
     expect(workflow(APP_WORKFLOW).permissions).toEqual({});
+  });
+});
+
+describe('the contract between the workflow, the action and the App (src/core/protocol)', () => {
+  it('names the workflow file the App dispatches', () => {
+    expect(APP_WORKFLOW.endsWith(`/${WORKFLOW_FILE}`)).toBe(true);
+  });
+
+  it('dispatches the inputs the App sends, and passes each to the action input of the same name', () => {
+    const on = workflow(APP_WORKFLOW).on as { workflow_dispatch: { inputs: Record<string, unknown> } };
+    expect(Object.keys(on.workflow_dispatch.inputs).sort()).toEqual(Object.values(DISPATCH_INPUTS).sort());
+    const given = actionStep(APP_WORKFLOW, 'propose').with ?? {};
+    for (const name of Object.values(DISPATCH_INPUTS)) {
+      expect(action.inputs).toHaveProperty(name);
+      expect(given[name]).toBe(`\${{ inputs.${name} }}`);
+    }
+  });
+
+  it('titles a proposal run as the App parses it back', () => {
+    const runName = (parse(read(APP_WORKFLOW)) as { 'run-name': string })['run-name'];
+    // The workflow fills the template with the run and the experiment: the App must read the experiment back.
+    const template = /format\('([^']*)', inputs\.run, inputs\.experiment\)/.exec(runName)?.[1];
+    expect(template).toBe(proposalRunName('{0}', '{1}'));
+    const title = template!.replace('{0}', '12').replace('{1}', '7');
+    expect(parseProposalRunName(title)).toBe(7);
+  });
+
+  it('checks the propose job out on the run branch the App creates', () => {
+    expect(job(APP_WORKFLOW, 'propose').steps[0]?.with?.ref).toBe(runBranch('${{ inputs.run }}'));
+  });
+
+  it('defaults the action to the config path and result file the App reads', () => {
+    expect(action.inputs.config?.default).toBe(CONFIG_PATH);
+    expect(action.inputs['result-file']?.default).toBe(RESULT_FILE);
+    for (const name of Object.values(ARTIFACTS)) expect(action.inputs.upload?.description).toContain(`\`${name}\``);
   });
 });
 

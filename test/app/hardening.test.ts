@@ -3,10 +3,10 @@
  * it starts a run from, what survives a restart, and what a hostile comment can make it do.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeState } from '../../src/core/app-state-codec.js';
-import type { AppRunState } from '../../src/core/app-state.js';
+import { decodeState } from '../../src/core/app/state-codec.js';
+import type { AppRunState } from '../../src/core/app/state.js';
 import { AppHarness, APP_BOT, commentPayload, FakeGitHub, ISSUE, MAINTAINER, SAMPLES } from '../fixtures/fake-github.js';
-import { STATUS_MARKER } from '../../src/core/app-render.js';
+import { STATUS_MARKER } from '../../src/core/protocol/protocol.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;
 

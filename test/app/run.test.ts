@@ -4,8 +4,8 @@
  * simulated between webhooks. Each test asserts the requests the App made, above all its writes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeState } from '../../src/core/app-state-codec.js';
-import type { AppRunState } from '../../src/core/app-state.js';
+import { decodeState } from '../../src/core/app/state-codec.js';
+import type { AppRunState } from '../../src/core/app/state.js';
 import { AppHarness, APP_BOT, commentPayload, configYaml, FakeGitHub, ISSUE, MAINTAINER, repositoryFiles, SAMPLES, type FakeRequest } from '../fixtures/fake-github.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseResultDocument } from '../../src/core/result.js';
+import { parseResultDocument } from '../../src/core/result/result.js';
 import { readLedger } from '../../src/engine/run-files.js';
 import { runCli } from '../fixtures/cli.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';

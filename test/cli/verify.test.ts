@@ -8,6 +8,7 @@ import { LedgerWriter } from '../../src/engine/run-files.js';
 import { runCli } from '../fixtures/cli.js';
 import { makeLedger, makeStop } from '../fixtures/ledger.js';
 import { makeQuadraticRepo } from '../fixtures/repo.js';
+import { createProposer } from '../../src/proposers/index.js';
 
 /** A run directory whose ledger `LedgerWriter` wrote from the fixture run: line n + 2 is experiment n. */
 async function writtenRun(): Promise<{ dir: string; ledger: string }> {
@@ -85,7 +86,7 @@ describe('autoloop verify', () => {
 
   it('checks a ledger the loop wrote, and run --resume refuses it once altered', async () => {
     const repo = makeQuadraticRepo('{ experiments: 2 }');
-    const { paths } = await runLoop({ cwd: repo, tag: 'chain' });
+    const { paths } = await runLoop({ proposer: createProposer, cwd: repo, tag: 'chain' });
     const intact = await runCli(['verify', '--tag', 'chain'], repo);
     expect(intact.code, intact.stdout).toBe(0);
     expect(intact.stdout).toContain('.autoloop/chain/ledger.jsonl: hash chain intact, 5 records');

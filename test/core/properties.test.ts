@@ -6,9 +6,9 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { MAX_EXPERIMENTS, MAX_GOAL_LENGTH, MAX_PARALLEL, parseCommand } from '../../src/core/command.js';
-import { ConfigError, parseConfig } from '../../src/core/config.js';
-import { MetricsFileError, parseMetricLines, parseMetricsFile, readMetrics } from '../../src/core/metrics.js';
+import { MAX_EXPERIMENTS, MAX_GOAL_LENGTH, MAX_PARALLEL, parseCommand } from '../../src/core/app/command.js';
+import { ConfigError, parseConfig } from '../../src/core/config/config.js';
+import { MetricsFileError, parseMetricLines, parseMetricsFile, readMetrics } from '../../src/core/judge/metrics.js';
 
 const RUNS = { seed: 42, numRuns: 500 } as const;
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/core/config-schema.js';
+import { configSchema } from '../../src/core/config/config-schema.js';
 import { Evaluator } from '../../src/engine/evaluator.js';
 
 /** Any C0 control but tab and line feed, DEL, or any C1 control. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/core/config-schema.js';
+import { configSchema } from '../../src/core/config/config-schema.js';
 import { Evaluator } from '../../src/engine/evaluator.js';
 
 describe('Evaluator.measurePair', () => {

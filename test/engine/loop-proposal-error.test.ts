@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../src/engine/loop.js';
-import { ProposalError, type Proposer } from '../../src/proposers/proposer.js';
+import { ProposalError, type Proposer } from '../../src/core/propose/proposer.js';
 import { makeQuadraticRepo } from '../fixtures/repo.js';
 
 describe('runLoop with a model proposer', () => {

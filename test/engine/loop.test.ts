@@ -3,10 +3,11 @@ import { unlink, rename as renameFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLedger } from '../../src/engine/run-files.js';
-import { UNPAIRED_NOTE } from '../../src/core/judge.js';
+import { UNPAIRED_NOTE } from '../../src/core/judge/judge.js';
 import { runLoop, type LoopEvent } from '../../src/engine/loop.js';
-import type { Proposer } from '../../src/proposers/proposer.js';
+import type { Proposer } from '../../src/core/propose/proposer.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
+import { createProposer } from '../../src/proposers/index.js';
 
 /** A proposer that applies scripted edits in turn, to drive the loop through each case. */
 function scriptedProposer(steps: Array<(worktree: string) => Promise<void>>): Proposer {
@@ -27,7 +28,7 @@ describe('runLoop', () => {
     await writeFile(join(repo, 'scratch.txt'), 'uncommitted work of the user\n');
     const head = gitSync(repo, 'rev-parse', 'HEAD');
     const events: LoopEvent['type'][] = [];
-    const result = await runLoop({ cwd: repo, tag: 't1', onEvent: (e) => events.push(e.type) });
+    const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 't1', onEvent: (e) => events.push(e.type) });
 
     expect(result.outcome).toBe('completed');
     expect(result.stopReason).toBe('budget of 6 experiments spent');
@@ -175,6 +176,7 @@ describe('runLoop', () => {
     const repo = makeQuadraticRepo('{ experiments: 50, wall_time: 10m }');
     let clock = 0;
     const result = await runLoop({
+      proposer: createProposer,
       cwd: repo,
       tag: 'wall',
       configPath: '.github/autoloop.yml',
@@ -189,7 +191,7 @@ describe('runLoop', () => {
 
   it('fails clearly when the baseline reports no metric', async () => {
     const repo = makeQuadraticRepo(undefined, { 'eval.mjs': 'console.log("METRIC accuracy=1")\n' });
-    const result = await runLoop({ cwd: repo, tag: 'nometric' });
+    const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'nometric' });
     expect(result.outcome).toBe('failed');
     expect(result.experiments).toHaveLength(1);
     expect(result.experiments[0]!.status).toBe('invalid');
@@ -198,9 +200,9 @@ describe('runLoop', () => {
 
   it('refuses to start a run whose tag exists, and to resume one that does not', async () => {
     const repo = makeQuadraticRepo();
-    await runLoop({ cwd: repo, tag: 'dup', experiments: 1 });
-    await expect(runLoop({ cwd: repo, tag: 'dup' })).rejects.toThrow(/run dup already exists in .autoloop\/dup: continue it with --resume/);
-    await expect(runLoop({ cwd: repo, tag: 'nope', resume: true })).rejects.toThrow(/no run to resume named nope/);
-    await expect(runLoop({ cwd: repo, tag: 'bad tag' })).rejects.toThrow(/--tag "bad tag" is not a valid name/);
+    await runLoop({ proposer: createProposer, cwd: repo, tag: 'dup', experiments: 1 });
+    await expect(runLoop({ proposer: createProposer, cwd: repo, tag: 'dup' })).rejects.toThrow(/run dup already exists in .autoloop\/dup: continue it with --resume/);
+    await expect(runLoop({ proposer: createProposer, cwd: repo, tag: 'nope', resume: true })).rejects.toThrow(/no run to resume named nope/);
+    await expect(runLoop({ proposer: createProposer, cwd: repo, tag: 'bad tag' })).rejects.toThrow(/--tag "bad tag" is not a valid name/);
   });
 });

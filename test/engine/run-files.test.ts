@@ -3,7 +3,7 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { GENESIS, hashLine, LedgerError, LedgerTamperedError, serializeLedger, verifyLedger } from '../../src/core/ledger.js';
+import { GENESIS, hashLine, LedgerError, LedgerTamperedError, serializeLedger, verifyLedger } from '../../src/core/ledger/ledger.js';
 import { LedgerWriter, readLedger } from '../../src/engine/run-files.js';
 import { makeExperiment, makeRun, makeStop } from '../fixtures/ledger.js';
 

@@ -3,10 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../src/core/config/config.js';
 import { Evaluator } from '../../src/engine/evaluator.js';
 import { runLoop } from '../../src/engine/loop.js';
 import { makeQuadraticRepo, QUADRATIC_EVAL, quadraticConfig } from '../fixtures/repo.js';
+import { createProposer } from '../../src/proposers/index.js';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const randomBase62 = (n: number) => Array.from(randomBytes(n), (b) => ALNUM[b % ALNUM.length]).join('');
@@ -70,7 +71,7 @@ describe('secrets stay out of the evaluator and the run files', () => {
 
   it('withholds secret-named variables from the evaluator and redacts token shapes in every trace', async () => {
     const repo = leakyRepo();
-    const result = await runLoop({ cwd: repo, tag: 'withheld' });
+    const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'withheld' });
     expect(result.experiments[0]!.metric).toBe(10.5);
 
     const files = readTree(result.paths.dir);
@@ -88,7 +89,7 @@ describe('secrets stay out of the evaluator and the run files', () => {
 
   it('passes a variable named in evaluate.env, and still keeps its value out of the traces', async () => {
     const repo = leakyRepo(', env: [AUTOLOOP_CANARY_TOKEN]');
-    const result = await runLoop({ cwd: repo, tag: 'allowed' });
+    const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'allowed' });
     expect(result.experiments[0]!.metric).toBe(10.5);
 
     expectNowhere(readTree(result.paths.dir), [canary, githubToken, LITERAL_TOKEN]);

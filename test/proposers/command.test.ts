@@ -4,11 +4,11 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/core/config-schema.js';
-import type { ExperimentRecord } from '../../src/core/records.js';
+import { configSchema } from '../../src/core/config/config-schema.js';
+import type { ExperimentRecord } from '../../src/core/ledger/records.js';
 import { HYPOTHESIS_FILE, createCommandProposer } from '../../src/proposers/command.js';
 import { createProposer } from '../../src/proposers/index.js';
-import { ProposalError, ProposerConfigError, type ProposalContext } from '../../src/proposers/proposer.js';
+import { ProposalError, ProposerConfigError, type ProposalContext } from '../../src/core/propose/proposer.js';
 import { makeExperiment } from '../fixtures/ledger.js';
 import { gitSync, makeRepo } from '../fixtures/repo.js';
 

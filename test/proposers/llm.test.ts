@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
-import type { Config } from '../../src/core/config-schema.js';
+import { parseConfig } from '../../src/core/config/config.js';
+import type { Config } from '../../src/core/config/config-schema.js';
 import { createLlmProposer } from '../../src/proposers/llm.js';
-import { ProposalError, ProposerConfigError, type ProposalContext } from '../../src/proposers/proposer.js';
+import { ProposalError, ProposerConfigError, type ProposalContext } from '../../src/core/propose/proposer.js';
 import { makeExperiment } from '../fixtures/ledger.js';
 import { gitSync, makeRepo } from '../fixtures/repo.js';
 

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, type ConfigInput } from '../../src/core/config-schema.js';
-import type { ExperimentRecord, ExperimentStatus } from '../../src/core/records.js';
-import type { Proposal, ProposalContext } from '../../src/proposers/proposer.js';
+import { configSchema, type ConfigInput } from '../../src/core/config/config-schema.js';
+import type { ExperimentRecord, ExperimentStatus } from '../../src/core/ledger/records.js';
+import type { Proposal, ProposalContext } from '../../src/core/propose/proposer.js';
 import { TuneError, createTuneProposer } from '../../src/proposers/tune.js';
 import { makeExperiment } from '../fixtures/ledger.js';
 

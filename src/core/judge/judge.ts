@@ -1,0 +1,205 @@
+import type { Config, Goal } from '../config/config-schema.js';
+import type { GuardJudgement, Judgement, RunSample, Verdict } from '../ledger/records.js';
+import { decideExperiment } from './decision.js';
+import { mean, pairedTInterval, welchTInterval } from './stats.js';
+import { formatEffect, formatNumber, formatPercent, type Effect } from '../config/units.js';
+
+/**
+ * Error rate of each one-sided decision. A candidate with no true effect is called `improved` (a
+ * false keep) with at most this probability, and `regressed` with at most this probability.
+ */
+export const ONE_SIDED_ALPHA = 0.05;
+/**
+ * Confidence level of the two-sided interval the judge reports: 1 − 2 × ONE_SIDED_ALPHA = 90%, so
+ * each end is a one-sided 95% bound and "the interval clears zero" is a one-sided 5% test.
+ */
+export const CONFIDENCE_LEVEL = 1 - 2 * ONE_SIDED_ALPHA;
+/** Names the interval's method, as shown next to it. */
+export const INTERVAL_METHOD = {
+  paired: `paired t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
+  welch: `Welch's t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
+} as const;
+/** Said wherever a verdict rests on baseline samples measured earlier, not beside the candidate. */
+export const UNPAIRED_NOTE = 'unpaired: baseline samples cached from an earlier measurement';
+/** Said wherever a verdict rests on one run per side. */
+export const SINGLE_RUN_NOTE = 'single run, no noise estimate';
+
+export interface GuardSamples {
+  name: string;
+  goal: Goal;
+  maxRegression: Effect;
+  baseline: number[];
+  candidate: number[];
+}
+
+export interface JudgeInput {
+  goal: Goal;
+  minEffect: Effect;
+  suspiciousEffect: Effect;
+  /** Primary metric, one value per run; paired by index when both sides have the same count (B C B C …). */
+  baseline: number[];
+  candidate: number[];
+  guards?: GuardSamples[];
+  /**
+   * Whether the runs were measured interleaved in pairs (B C B C …), the default. `false` for a
+   * baseline measured at another time (a cached baseline): the judge then uses Welch's t, since
+   * index pairs share no machine state.
+   */
+  paired?: boolean;
+}
+
+/** `min_effect`-style threshold in the metric's own unit. */
+function effectInUnits(effect: Effect, reference: number): number {
+  return effect.kind === 'relative' ? effect.value * Math.abs(reference) : effect.value;
+}
+
+/**
+ * Interval of candidate − baseline at CONFIDENCE_LEVEL: a paired t interval on the per-pair
+ * differences when the runs were interleaved in equal numbers, Welch's t interval otherwise; null
+ * with fewer than two runs on a side. The method follows from how the runs were measured, never from
+ * the data, so the false-keep rate stays at ONE_SIDED_ALPHA.
+ */
+function deltaInterval(baseline: number[], candidate: number[], paired: boolean): Judgement['interval'] {
+  if (paired && baseline.length === candidate.length && baseline.length >= 2) {
+    const { low, high } = pairedTInterval(baseline, candidate, CONFIDENCE_LEVEL);
+    return { low, high, level: CONFIDENCE_LEVEL, method: INTERVAL_METHOD.paired };
+  }
+  if (baseline.length >= 2 && candidate.length >= 2) {
+    const { low, high } = welchTInterval(baseline, candidate, CONFIDENCE_LEVEL);
+    return { low, high, level: CONFIDENCE_LEVEL, method: INTERVAL_METHOD.welch };
+  }
+  return null;
+}
+
+function judgeGuard(guard: GuardSamples): GuardJudgement {
+  const baseline = mean(guard.baseline);
+  const candidate = mean(guard.candidate);
+  const worse = guard.goal === 'minimize' ? candidate - baseline : baseline - candidate;
+  const tolerance = effectInUnits(guard.maxRegression, baseline);
+  return {
+    name: guard.name,
+    goal: guard.goal,
+    baseline,
+    candidate,
+    regression: baseline === 0 ? (worse === 0 ? 0 : Math.sign(worse) * Infinity) : worse / Math.abs(baseline),
+    held: Number.isFinite(worse) && worse <= tolerance,
+  };
+}
+
+function invalidJudgement(input: JudgeInput, reason: string): Judgement {
+  return {
+    verdict: 'invalid',
+    keep: false,
+    suspicious: false,
+    baseline: { mean: Number.NaN, samples: input.baseline },
+    candidate: { mean: Number.NaN, samples: input.candidate },
+    delta: Number.NaN,
+    deltaRelative: Number.NaN,
+    interval: null,
+    singleRun: input.baseline.length < 2 || input.candidate.length < 2,
+    paired: input.paired ?? true,
+    guards: [],
+    reasons: [reason],
+  };
+}
+
+/**
+ * The judgement of one experiment: pure, from the samples of both sides and the config's rules.
+ * `improved` needs the estimate to beat `min_effect` and, with repeats, the interval to clear zero
+ * in the right direction (a one-sided test at ONE_SIDED_ALPHA: with no true effect, at most 5% of
+ * candidates are kept); `keep` is {@link decideExperiment}'s answer (guards held, not implausibly large).
+ * With one run per side it decides on `min_effect` alone and says SINGLE_RUN_NOTE.
+ */
+export function judgeExperiment(input: JudgeInput): Judgement {
+  const all = [...input.baseline, ...input.candidate, ...(input.guards ?? []).flatMap((g) => [...g.baseline, ...g.candidate])];
+  if (input.baseline.length === 0 || input.candidate.length === 0) {
+    return invalidJudgement(input, `no valid ${input.baseline.length === 0 ? 'baseline' : 'candidate'} samples`);
+  }
+  if (!all.every(Number.isFinite)) return invalidJudgement(input, 'a sample is NaN or infinite');
+
+  const baselineMean = mean(input.baseline);
+  const candidateMean = mean(input.candidate);
+  const delta = candidateMean - baselineMean;
+  const deltaRelative = baselineMean === 0 ? (delta === 0 ? 0 : Math.sign(delta) * Infinity) : delta / Math.abs(baselineMean);
+  // Work in "gain" (positive = better) so minimise and maximise share one rule.
+  const direction = input.goal === 'minimize' ? -1 : 1;
+  const gain = direction * delta;
+  const threshold = effectInUnits(input.minEffect, baselineMean);
+  const paired = input.paired ?? true;
+  const interval = deltaInterval(input.baseline, input.candidate, paired);
+  const singleRun = interval === null;
+  const reasons: string[] = paired ? [] : [UNPAIRED_NOTE];
+
+  let verdict: Verdict;
+  if (singleRun) {
+    verdict = gain > threshold ? 'improved' : gain < -threshold ? 'regressed' : 'no-change';
+    reasons.push(`${SINGLE_RUN_NOTE}: decided on min_effect (${formatEffect(input.minEffect)}) alone`);
+  } else {
+    const gainLow = Math.min(direction * interval.low, direction * interval.high);
+    const gainHigh = Math.max(direction * interval.low, direction * interval.high);
+    if (gainLow > 0 && gain > threshold) verdict = 'improved';
+    else if (gainHigh < 0 && -gain > threshold) verdict = 'regressed';
+    else verdict = 'no-change';
+    if (verdict === 'no-change') {
+      reasons.push(
+        gainLow <= 0 && gainHigh >= 0
+          ? `the ${Math.round(CONFIDENCE_LEVEL * 100)}% interval of the delta includes zero (one-sided ${Math.round(ONE_SIDED_ALPHA * 100)}% test): within the noise`
+          : `the effect ${formatPercent(deltaRelative)} is smaller than min_effect ${formatEffect(input.minEffect)}`,
+      );
+    }
+  }
+  if (verdict === 'improved') reasons.push(`better by ${formatNumber(Math.abs(delta))} (${formatPercent(deltaRelative)})`);
+  if (verdict === 'regressed') reasons.push(`worse by ${formatNumber(Math.abs(delta))} (${formatPercent(deltaRelative)})`);
+
+  const suspiciousThreshold = effectInUnits(input.suspiciousEffect, baselineMean);
+  const suspicious = verdict === 'improved' && gain > suspiciousThreshold;
+  if (suspicious) reasons.push(`gain beyond suspicious_effect (${formatEffect(input.suspiciousEffect)}): a human must look before it is kept`);
+
+  const guards = (input.guards ?? []).map(judgeGuard);
+  for (const guard of guards.filter((g) => !g.held)) {
+    reasons.push(`guard ${guard.name} regressed by ${formatPercent(guard.regression)} (${formatNumber(guard.baseline)} → ${formatNumber(guard.candidate)})`);
+  }
+
+  return {
+    verdict,
+    keep: decideExperiment({ verdict, suspicious, guards }) === 'keep',
+    suspicious,
+    baseline: { mean: baselineMean, samples: input.baseline },
+    candidate: { mean: candidateMean, samples: input.candidate },
+    delta,
+    deltaRelative,
+    interval,
+    singleRun,
+    paired,
+    guards,
+    reasons,
+  };
+}
+
+/** One metric's values from the valid runs of one side, in run order. */
+export function sampleValues(samples: readonly RunSample[], side: RunSample['side'], name: string): number[] {
+  return samples.filter((s) => s.side === side && s.ok && s.metrics[name] !== undefined).map((s) => s.metrics[name]!);
+}
+
+/**
+ * Judges under the config: the one mapping from the config's rules (`min_effect`, `suspicious_effect`, the
+ * guards' `max_regression`) to the judge's input. `values` gives one metric's samples of one side; `paired`
+ * says whether the sides were measured interleaved (B C B C …).
+ */
+export function judgeUnderConfig(config: Config, values: (side: RunSample['side'], name: string) => number[], paired: boolean): Judgement {
+  return judgeExperiment({
+    paired,
+    goal: config.metric.goal,
+    minEffect: config.metric.min_effect,
+    suspiciousEffect: config.metric.suspicious_effect,
+    baseline: values('baseline', config.metric.name),
+    candidate: values('candidate', config.metric.name),
+    guards: config.guards.map((g) => ({
+      name: g.name,
+      goal: g.goal,
+      maxRegression: g.max_regression,
+      baseline: values('baseline', g.name),
+      candidate: values('candidate', g.name),
+    })),
+  });
+}

@@ -1,0 +1,342 @@
+/**
+ * The run's progress chart, in the spirit of autoresearch's progress.png: every experiment as a point,
+ * the running best as a step line. A standalone SVG string (no fonts, scripts or links to fetch), so
+ * it renders the same in a browser, on GitHub and in a job summary.
+ */
+import type { ExperimentRecord, RunRecord } from '../ledger/records.js';
+import { measuredValue, runningBest, sortExperiments, summarizeRun } from './report.js';
+import { formatNumber, formatPercent } from '../config/units.js';
+
+/** Options of {@link renderProgressChart}. */
+export interface ChartOptions {
+  /** Width in pixels (default 800). */
+  width?: number;
+  /** Height in pixels (default 400). */
+  height?: number;
+  /** Title line; defaults to the number of experiments and kept improvements. */
+  title?: string;
+  /** Label kept points with their (truncated) hypothesis, as autoresearch does (default true). */
+  annotate?: boolean;
+}
+
+const COLORS = {
+  keep: '#2e9e44',
+  keepStroke: '#1b6e2c',
+  discard: '#9aa0a6',
+  invalid: '#d93025',
+  best: '#1b6e2c',
+  baseline: '#1a4f8b',
+  grid: '#e8eaed',
+  axis: '#5f6368',
+  text: '#202124',
+  muted: '#5f6368',
+};
+const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
+const ANNOTATION_CHARS = 30;
+const ANNOTATION_ANGLE = 28;
+/** Smallest distance in pixels between two parallel annotation baselines (the font is 10px). */
+const ANNOTATION_GAP = 12;
+/** Discarded values further than this many spans of the kept values are drawn clamped at the edge, so one wild candidate cannot flatten the rest. */
+const OFFSCALE_SPANS = 1.5;
+
+/** Escapes text for SVG content and attribute values. */
+export function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** A 1-2-5 step near span / target. */
+function niceStep(span: number, target: number): number {
+  const raw = span / Math.max(1, target);
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const normalized = raw / magnitude;
+  const factor = normalized < 1.5 ? 1 : normalized < 3.5 ? 2 : normalized < 7.5 ? 5 : 10;
+  return factor * magnitude;
+}
+
+/**
+ * Round tick values (steps of 1, 2 or 5 times a power of ten) covering [min, max], about `target` of them.
+ * The first and last ticks enclose the range, so they make a tidy axis domain.
+ */
+export function niceTicks(min: number, max: number, target = 5): { ticks: number[]; step: number } {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return { ticks: [0, 1], step: 1 };
+  if (max < min) [min, max] = [max, min];
+  if (max === min) {
+    // A flat line still needs an axis: pad by 10% of the value (or 1 around zero).
+    const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
+    min -= pad;
+    max += pad;
+  }
+  const step = niceStep(max - min, target);
+  const first = Math.floor(min / step + 1e-9);
+  const last = Math.ceil(max / step - 1e-9);
+  const ticks: number[] = [];
+  for (let k = first; k <= last; k++) ticks.push(Number((k * step).toPrecision(12)));
+  return { ticks, step };
+}
+
+/** Tick label with as many decimals as the step needs, never `-0`. */
+function tickLabel(value: number, step: number): string {
+  if (Math.abs(value) < step * 1e-6) return '0';
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const text = decimals > 6 || Math.abs(value) >= 1e6 ? formatNumber(value, 3) : value.toFixed(decimals);
+  return text.replace('-', '−');
+}
+
+function truncate(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** One decimal is plenty for pixels and keeps the SVG small. */
+function px(value: number): string {
+  return String(Math.round(value * 10) / 10);
+}
+
+/** Rough width of a label in the chart's sans-serif font, for layout without measuring text. */
+function textWidth(text: string, size: number): number {
+  return text.length * size * 0.58;
+}
+
+interface Point {
+  record: ExperimentRecord;
+  value: number | null;
+  kind: 'baseline' | 'keep' | 'discard' | 'invalid';
+}
+
+/**
+ * Renders the progress of a run as a standalone SVG: x is the experiment number, y the primary metric.
+ * Kept experiments are filled green points, discarded ones hollow grey, crashed or invalid ones a red ×
+ * on the worse edge (they have no value), the baseline (experiment 0) a blue diamond; a green step line
+ * follows the best so far. Readable at 800×400; handles empty runs, flat runs and either goal.
+ */
+export function renderProgressChart(run: RunRecord, experiments: readonly ExperimentRecord[], options: ChartOptions = {}): string {
+  const width = Math.max(320, Math.round(options.width ?? 800));
+  const height = Math.max(200, Math.round(options.height ?? 400));
+  const { name, goal } = run.metric;
+  const sorted = sortExperiments(experiments);
+  const summary = summarizeRun(run, sorted);
+
+  const points: Point[] = sorted.map((record) => {
+    const value = measuredValue(record);
+    const failed = record.status === 'crash' || record.status === 'invalid' || value === null;
+    if (failed) return { record, value: null, kind: 'invalid' };
+    if (record.experiment === 0) return { record, value, kind: 'baseline' };
+    return { record, value, kind: record.status === 'keep' ? 'keep' : 'discard' };
+  });
+
+  const bestLine = runningBest(run, sorted).flatMap(({ experiment, best }) => (best === null ? [] : [{ x: experiment, y: best }]));
+
+  // y domain: kept values and the best line always; discarded ones unless they are wild outliers.
+  const core = [...points.filter((p) => p.kind === 'keep' || p.kind === 'baseline').map((p) => p.value!), ...bestLine.map((p) => p.y)];
+  const discarded = points.filter((p) => p.kind === 'discard').map((p) => p.value!);
+  const anchor = core.length > 0 ? core : discarded;
+  let low = anchor.length ? Math.min(...anchor) : 0;
+  let high = anchor.length ? Math.max(...anchor) : 1;
+  if (high === low) {
+    // A flat run still needs a readable scale: ±10% of the value (±1 around zero).
+    const pad = Math.abs(high) * 0.1 || 1;
+    low -= pad;
+    high += pad;
+  }
+  const span = high - low;
+  for (const value of discarded) {
+    if (value >= low - OFFSCALE_SPANS * span && value <= high + OFFSCALE_SPANS * span) {
+      low = Math.min(low, value);
+      high = Math.max(high, value);
+    }
+  }
+  const hasInvalid = points.some((p) => p.kind === 'invalid');
+  const margin = anchor.length ? (high - low) * 0.06 : 0;
+  // Leave room on the worse edge for the row of invalid markers.
+  const worseRoom = hasInvalid ? (high - low) * 0.08 : 0;
+  const yTicks = niceTicks(low - margin - (goal === 'maximize' ? worseRoom : 0), high + margin + (goal === 'minimize' ? worseRoom : 0), Math.max(3, Math.round(height / 80)));
+  const yMin = yTicks.ticks[0]!;
+  const yMax = yTicks.ticks[yTicks.ticks.length - 1]!;
+
+  const lastExperiment = sorted.length ? Math.max(1, sorted[sorted.length - 1]!.experiment) : 1;
+  const xStep = Math.max(1, Math.round(niceStep(lastExperiment, Math.max(2, Math.floor(width / 70)))));
+  const xTicks: number[] = [];
+  for (let x = 0; x <= lastExperiment; x += xStep) xTicks.push(x);
+
+  const yLabels = yTicks.ticks.map((tick) => tickLabel(tick, yTicks.step));
+  const left = 34 + Math.max(...yLabels.map((label) => textWidth(label, 11))) + 8;
+  const right = 20;
+  const top = 68;
+  const bottom = 46;
+  const plotWidth = width - left - right;
+  const plotHeight = height - top - bottom;
+  const sx = (x: number) => left + ((x + 0.5) / (lastExperiment + 1)) * plotWidth;
+  const sy = (y: number) => top + (1 - (y - yMin) / (yMax - yMin)) * plotHeight;
+  const worseEdge = goal === 'minimize' ? top + 9 : top + plotHeight - 9;
+
+  const kept = summary.counts.keep;
+  const title =
+    options.title ?? `autoloop progress: ${summary.experiments} experiment${summary.experiments === 1 ? '' : 's'}, ${kept} kept improvement${kept === 1 ? '' : 's'}`;
+  const axisLabel = `${name} (${goal === 'minimize' ? 'lower' : 'higher'} is better)`;
+  let subtitle = `run ${run.tag}`;
+  if (summary.baseline !== null && summary.best !== null) {
+    subtitle += ` · baseline ${formatNumber(summary.baseline, 5)} → best ${formatNumber(summary.best, 5)}`;
+    if (summary.improvementRelative !== null) subtitle += ` (${formatPercent(summary.improvementRelative)})`;
+  }
+
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="autoloop-chart-title" font-family="${escapeXml(FONT)}">`,
+    `<title id="autoloop-chart-title">${escapeXml(`${title} — ${axisLabel}`)}</title>`,
+    `<defs><clipPath id="autoloop-plot"><rect x="${px(left)}" y="${px(top)}" width="${px(plotWidth)}" height="${px(plotHeight)}"/></clipPath></defs>`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${px(left)}" y="22" font-size="15" font-weight="600" fill="${COLORS.text}">${escapeXml(truncate(title, Math.floor((width - left) / 8.5)))}</text>`,
+    `<text x="${px(left)}" y="40" font-size="11.5" fill="${COLORS.muted}">${escapeXml(truncate(subtitle, Math.floor((width - left) / 6.5)))}</text>`,
+  );
+
+  // Grid and axes.
+  out.push('<g class="grid">');
+  yTicks.ticks.forEach((tick, i) => {
+    const y = px(sy(tick));
+    out.push(`<line x1="${px(left)}" x2="${px(left + plotWidth)}" y1="${y}" y2="${y}" stroke="${COLORS.grid}"/>`);
+    out.push(`<text x="${px(left - 6)}" y="${y}" dy="0.35em" text-anchor="end" font-size="11" fill="${COLORS.muted}">${escapeXml(yLabels[i]!)}</text>`);
+  });
+  for (const tick of xTicks) {
+    const x = px(sx(tick));
+    out.push(`<line x1="${x}" x2="${x}" y1="${px(top + plotHeight)}" y2="${px(top + plotHeight + 4)}" stroke="${COLORS.axis}"/>`);
+    out.push(`<text x="${x}" y="${px(top + plotHeight + 16)}" text-anchor="middle" font-size="11" fill="${COLORS.muted}">${tick}</text>`);
+  }
+  out.push('</g>');
+  out.push(
+    `<rect x="${px(left)}" y="${px(top)}" width="${px(plotWidth)}" height="${px(plotHeight)}" fill="none" stroke="${COLORS.axis}" stroke-width="1"/>`,
+    `<text x="${px(left + plotWidth / 2)}" y="${px(height - 8)}" text-anchor="middle" font-size="12" fill="${COLORS.text}">experiment</text>`,
+    `<text transform="translate(14 ${px(top + plotHeight / 2)}) rotate(-90)" text-anchor="middle" font-size="12" fill="${COLORS.text}">${escapeXml(axisLabel)}</text>`,
+  );
+
+  if (points.length === 0) {
+    out.push(`<text x="${px(left + plotWidth / 2)}" y="${px(top + plotHeight / 2)}" text-anchor="middle" font-size="13" fill="${COLORS.muted}">no experiments yet</text>`);
+  } else if (points.every((p) => p.value === null)) {
+    out.push(`<text x="${px(left + plotWidth / 2)}" y="${px(top + plotHeight / 2)}" text-anchor="middle" font-size="13" fill="${COLORS.muted}">no experiment was measured</text>`);
+  }
+
+  // Running best as a step line, carried to the last experiment.
+  if (bestLine.length > 0) {
+    let path = `M${px(sx(bestLine[0]!.x))} ${px(sy(bestLine[0]!.y))}`;
+    for (let i = 1; i < bestLine.length; i++) path += ` H${px(sx(bestLine[i]!.x))} V${px(sy(bestLine[i]!.y))}`;
+    path += ` H${px(sx(lastExperiment))}`;
+    out.push(`<path class="best-line" d="${path}" fill="none" stroke="${COLORS.best}" stroke-width="2" stroke-linejoin="round" opacity="0.85"/>`);
+  }
+
+  // Markers: discarded first so that kept points and the baseline stay on top.
+  const order: Point['kind'][] = ['discard', 'invalid', 'keep', 'baseline'];
+  out.push('<g class="markers">');
+  for (const kind of order) {
+    for (const point of points.filter((p) => p.kind === kind)) out.push(marker(point));
+  }
+  out.push('</g>');
+
+  // Hypotheses of kept points, slanted toward the worse side where the best line is not.
+  if (options.annotate !== false) {
+    // A white halo keeps labels readable where they cross markers or the best line.
+    out.push(
+      `<g class="annotations" clip-path="url(#autoloop-plot)" font-size="10" fill="${COLORS.text}" stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke">`,
+    );
+    out.push(...annotationLabels(points.filter((p) => (p.kind === 'keep' || p.kind === 'baseline') && p.value !== null)));
+    out.push('</g>');
+  }
+
+  out.push(legend(left, 55, hasInvalid));
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+
+  function annotationLabels(annotated: Point[]): string[] {
+    const angle = goal === 'minimize' ? -ANNOTATION_ANGLE : ANNOTATION_ANGLE;
+    const sin = Math.sin((ANNOTATION_ANGLE * Math.PI) / 180);
+    const cos = Math.cos((ANNOTATION_ANGLE * Math.PI) / 180);
+    const slanted: string[] = [];
+    const level: { text: string; x: number; y: number }[] = [];
+    let previous: { x: number; y: number } | null = null;
+    for (const { record, value, kind } of annotated) {
+      const text = kind === 'baseline' ? 'baseline' : truncate(record.description, ANNOTATION_CHARS);
+      if (!text) continue;
+      const x = sx(record.experiment);
+      const y = sy(value!);
+      if (x + 7 + textWidth(text, 10) * cos > left + plotWidth) {
+        // It would run off the right edge: level text ending at the point, on the worse side of the best line.
+        level.push({ text, x: x - 8, y: goal === 'minimize' ? y - 8 : y + 15 });
+        continue;
+      }
+      const lx = x + 7;
+      const ly = goal === 'minimize' ? y - 7 : y + 14;
+      // Slanted labels are parallel lines: skip one that would sit on top of the previous one.
+      if (previous && Math.abs((lx - previous.x) * sin + (goal === 'minimize' ? 1 : -1) * (ly - previous.y) * cos) < ANNOTATION_GAP) continue;
+      previous = { x: lx, y: ly };
+      slanted.push(`<text class="annotation" transform="translate(${px(lx)} ${px(ly)}) rotate(${angle})" opacity="0.85">${escapeXml(text)}</text>`);
+    }
+    // Level labels near the right edge: the latest (best) wins, earlier ones that would overlap it are dropped.
+    const placed: { x: number; y: number; start: number }[] = [];
+    const levelText: string[] = [];
+    for (const label of level.reverse()) {
+      const start = label.x - textWidth(label.text, 10);
+      if (placed.some((p) => Math.abs(p.y - label.y) < ANNOTATION_GAP && start < p.x && label.x > p.start)) continue;
+      placed.push({ x: label.x, y: label.y, start });
+      levelText.push(`<text class="annotation" x="${px(label.x)}" y="${px(label.y)}" text-anchor="end" opacity="0.85">${escapeXml(label.text)}</text>`);
+    }
+    return [...slanted, ...levelText.reverse()];
+  }
+
+  function marker(point: Point): string {
+    const { record, value, kind } = point;
+    const x = sx(record.experiment);
+    const valueText = value === null ? (record.reason ? `no value: ${record.reason}` : 'no value') : `${name} = ${formatNumber(value, 6)}`;
+    const tooltip = `<title>${escapeXml(truncate(`#${record.experiment} ${record.status}: ${valueText} — ${record.description}`, 300))}</title>`;
+    const data = `data-experiment="${record.experiment}"`;
+    if (kind === 'invalid') {
+      const s = 4;
+      const X = px(x - s);
+      const X2 = px(x + s);
+      const Y = px(worseEdge - s);
+      const Y2 = px(worseEdge + s);
+      return `<g class="marker marker-invalid" ${data} stroke="${COLORS.invalid}" stroke-width="2" stroke-linecap="round">${tooltip}<line x1="${X}" y1="${Y}" x2="${X2}" y2="${Y2}"/><line x1="${X}" y1="${Y2}" x2="${X2}" y2="${Y}"/></g>`;
+    }
+    const rawY = sy(value!);
+    const y = Math.min(top + plotHeight, Math.max(top, rawY));
+    if (kind === 'baseline') {
+      const s = 6.5;
+      return `<path class="marker marker-baseline" ${data} d="M${px(x)} ${px(y - s)} L${px(x + s)} ${px(y)} L${px(x)} ${px(y + s)} L${px(x - s)} ${px(y)} Z" fill="${COLORS.baseline}" stroke="#ffffff" stroke-width="1.5">${tooltip}</path>`;
+    }
+    if (kind === 'keep') {
+      return `<circle class="marker marker-keep" ${data} cx="${px(x)}" cy="${px(y)}" r="5" fill="${COLORS.keep}" stroke="${COLORS.keepStroke}" stroke-width="1.2">${tooltip}</circle>`;
+    }
+    if (y !== rawY) {
+      // Off the scale: a hollow triangle on the edge, pointing the way the value lies.
+      const baseY = rawY < top ? y + 8 : y - 8;
+      return `<path class="marker marker-discard" data-offscale="true" ${data} d="M${px(x)} ${px(y)} L${px(x + 5)} ${px(baseY)} L${px(x - 5)} ${px(baseY)} Z" fill="#ffffff" stroke="${COLORS.discard}" stroke-width="1.5">${tooltip}</path>`;
+    }
+    return `<circle class="marker marker-discard" ${data} cx="${px(x)}" cy="${px(y)}" r="4" fill="#ffffff" stroke="${COLORS.discard}" stroke-width="1.5">${tooltip}</circle>`;
+  }
+}
+
+/** The legend: one row under the subtitle, starting at the plot's left edge. */
+function legend(leftEdge: number, y: number, withInvalid: boolean): string {
+  const items: { label: string; symbol: (x: number, y: number) => string }[] = [
+    { label: 'baseline', symbol: (x, y) => `<path d="M${x} ${y - 5} L${x + 5} ${y} L${x} ${y + 5} L${x - 5} ${y} Z" fill="${COLORS.baseline}"/>` },
+    { label: 'kept', symbol: (x, y) => `<circle cx="${x}" cy="${y}" r="4.5" fill="${COLORS.keep}" stroke="${COLORS.keepStroke}"/>` },
+    { label: 'discarded', symbol: (x, y) => `<circle cx="${x}" cy="${y}" r="4" fill="#ffffff" stroke="${COLORS.discard}" stroke-width="1.5"/>` },
+    ...(withInvalid
+      ? [
+          {
+            label: 'crash/invalid',
+            symbol: (x: number, y: number) =>
+              `<path d="M${x - 4} ${y - 4} L${x + 4} ${y + 4} M${x - 4} ${y + 4} L${x + 4} ${y - 4}" stroke="${COLORS.invalid}" stroke-width="2" stroke-linecap="round"/>`,
+          },
+        ]
+      : []),
+    { label: 'best so far', symbol: (x, y) => `<path d="M${x - 8} ${y + 3} H${x} V${y - 3} H${x + 8}" fill="none" stroke="${COLORS.best}" stroke-width="2"/>` },
+  ];
+  const widths = items.map((item) => 22 + textWidth(item.label, 11) + 14);
+  let x = leftEdge - 8;
+  const parts = ['<g class="legend" font-size="11">'];
+  items.forEach((item, i) => {
+    const cx = Math.round(x + 8);
+    parts.push(item.symbol(cx, y), `<text x="${Math.round(x + 20)}" y="${y}" dy="0.35em" fill="${COLORS.text}">${escapeXml(item.label)}</text>`);
+    x += widths[i]!;
+  });
+  parts.push('</g>');
+  return parts.join('');
+}

@@ -1,0 +1,234 @@
+/**
+ * Renders a run's ledger for people and tools: `results.tsv` (autoresearch's table), a Markdown
+ * report, and the summary numbers both share. Pure: records in, text out.
+ */
+import { UNPAIRED_NOTE } from '../judge/judge.js';
+import type { Goal } from '../config/config-schema.js';
+import type { ExperimentRecord, ExperimentStatus, RunRecord } from '../ledger/records.js';
+import { stripControl } from './text.js';
+import { formatNumber, formatPercent } from '../config/units.js';
+
+/** The headline numbers of a run, shared by the report, the chart and the CLI. */
+export interface RunSummary {
+  /** Primary metric of the baseline (experiment 0), null when it was not measured. */
+  baseline: number | null;
+  /** Best kept primary metric (the baseline counts as kept), null when nothing was measured. */
+  best: number | null;
+  /** The experiment that reached `best` first. */
+  bestExperiment: number | null;
+  /** best − baseline in the metric's unit, like the judge's delta: negative when a minimised metric fell. */
+  improvement: number | null;
+  /** improvement / |baseline|, null when the baseline is missing or zero. */
+  improvementRelative: number | null;
+  /** Experiments after the baseline. */
+  experiments: number;
+  /** Statuses of the experiments after the baseline. */
+  counts: Record<ExperimentStatus, number>;
+  /** kept / experiments after the baseline, null before the first one. */
+  keepRate: number | null;
+}
+
+/** True when `a` is strictly better than `b` for the goal. */
+export function isBetter(a: number, b: number, goal: Goal): boolean {
+  return goal === 'minimize' ? a < b : a > b;
+}
+
+/** A metric value worth showing: a finite number (NaN or Infinity in a ledger counts as not measured). */
+export function measuredValue(record: ExperimentRecord): number | null {
+  return typeof record.metric === 'number' && Number.isFinite(record.metric) ? record.metric : null;
+}
+
+/** The records in experiment order, without mutating the caller's array. */
+export function sortExperiments(experiments: readonly ExperimentRecord[]): ExperimentRecord[] {
+  return [...experiments].sort((a, b) => a.experiment - b.experiment);
+}
+
+/**
+ * Summarises a run: baseline → best, the change, and how many experiments were kept, discarded or invalid.
+ * Experiment 0 is the baseline; it sets `baseline` and counts as kept for `best`, but not in `counts`.
+ */
+export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRecord[]): RunSummary {
+  const goal = run.metric.goal;
+  const counts: Record<ExperimentStatus, number> = { keep: 0, discard: 0, crash: 0, invalid: 0 };
+  let baseline: number | null = null;
+  let best: number | null = null;
+  let bestExperiment: number | null = null;
+  let total = 0;
+  for (const record of sortExperiments(experiments)) {
+    const value = measuredValue(record);
+    if (record.experiment === 0) {
+      baseline = value;
+    } else {
+      total += 1;
+      counts[record.status] += 1;
+    }
+    if (record.status === 'keep' && value !== null && (best === null || isBetter(value, best, goal))) {
+      best = value;
+      bestExperiment = record.experiment;
+    }
+  }
+  const improvement = baseline !== null && best !== null ? best - baseline : null;
+  const improvementRelative = improvement !== null && baseline !== null && baseline !== 0 ? improvement / Math.abs(baseline) : null;
+  return {
+    baseline,
+    best,
+    bestExperiment,
+    improvement,
+    improvementRelative,
+    experiments: total,
+    counts,
+    keepRate: total > 0 ? counts.keep / total : null,
+  };
+}
+
+/**
+ * The best primary metric after each experiment, in experiment order: the ledger's own `best` when it is
+ * recorded, else the best kept value so far (a hand-written ledger); null until one is known.
+ */
+export function runningBest(run: RunRecord, experiments: readonly ExperimentRecord[]): { experiment: number; best: number | null }[] {
+  let best: number | null = null;
+  return sortExperiments(experiments).map((record) => {
+    const value = measuredValue(record);
+    if (typeof record.best === 'number' && Number.isFinite(record.best)) best = record.best;
+    else if (record.status === 'keep' && value !== null && (best === null || isBetter(value, best, run.metric.goal))) best = value;
+    return { experiment: record.experiment, best };
+  });
+}
+
+/** ~6 significant digits, plain enough for spreadsheets and `sort -g`. */
+function tsvNumber(value: number | null | undefined): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '';
+  return String(Number(value.toPrecision(6)));
+}
+
+/** One line of text: tabs and line breaks would break a TSV row or a table cell. */
+function oneLine(text: string): string {
+  // No escape sequences or control characters: cells quote reasons and descriptions from evaluators and proposers.
+  return stripControl(text).replace(/[\t\r\n]+/g, ' ').trim();
+}
+
+/** The 7-character short form of a commit SHA, or empty. */
+export function shortSha(sha: string | null | undefined): string {
+  return sha ? sha.slice(0, 7) : '';
+}
+
+/**
+ * autoresearch's `results.tsv`: `experiment  commit  <metric>  <guard...>  status  description`, one row per
+ * experiment. The commit is the kept commit when there is one, else the measured candidate; unmeasured
+ * values are empty cells.
+ */
+export function renderResultsTsv(run: RunRecord, experiments: readonly ExperimentRecord[]): string {
+  const header = ['experiment', 'commit', run.metric.name, ...run.guards, 'status', 'description'];
+  const rows = sortExperiments(experiments).map((record) =>
+    [
+      String(record.experiment),
+      shortSha(record.keptCommit ?? record.candidateCommit),
+      tsvNumber(measuredValue(record)),
+      ...run.guards.map((guard) => tsvNumber(record.guards[guard])),
+      record.status,
+      oneLine(record.description),
+    ].join('\t'),
+  );
+  return `${[header.join('\t'), ...rows].join('\n')}\n`;
+}
+
+const MAX_CELL = 120;
+
+/** Text safe inside a Markdown table cell. */
+export function cell(text: string): string {
+  const line = oneLine(text);
+  const short = line.length > MAX_CELL ? `${line.slice(0, MAX_CELL - 1)}…` : line;
+  return short.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+}
+
+/** A signed number with a real minus sign (`+0.1`, `−0.02`, `±0`), for deltas. */
+export function signed(value: number, digits = 4): string {
+  if (value === 0) return '±0';
+  return `${value > 0 ? '+' : '−'}${formatNumber(Math.abs(value), digits)}`;
+}
+
+function statusLabel(status: ExperimentStatus): string {
+  return status === 'keep' ? 'kept' : status === 'discard' ? 'discarded' : status === 'crash' ? 'crashed' : 'invalid';
+}
+
+const SINGLE_RUN_MARK = '†';
+const UNPAIRED_MARK = '‡';
+
+/** Percent-encodes the characters that would end a Markdown link target early. */
+export function markdownUrl(path: string): string {
+  return path.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+/** Options of {@link renderMarkdownReport}. */
+export interface MarkdownReportOptions {
+  /** Path or URL of the progress chart, relative to where the report is read; embedded when given. */
+  chartPath?: string;
+}
+
+/**
+ * The run's Markdown report: a heading naming the metric and goal, the summary (baseline → best, change,
+ * counts, keep rate), the chart when given, and one table row per experiment with its delta against its
+ * parent and the judge's verdict. Verdicts from a single run per side are marked: they have no noise estimate.
+ */
+export function renderMarkdownReport(run: RunRecord, experiments: readonly ExperimentRecord[], options: MarkdownReportOptions = {}): string {
+  const { name, goal } = run.metric;
+  const summary = summarizeRun(run, experiments);
+  const sorted = sortExperiments(experiments);
+  const lines: string[] = [`## autoloop: ${name} (${goal})`, ''];
+
+  const number = (value: number | null) => (value === null ? 'not measured' : `\`${formatNumber(value, 6)}\``);
+  if (summary.best !== null && summary.baseline !== null) {
+    lines.push(`- **Baseline → best:** ${number(summary.baseline)} → ${number(summary.best)} (experiment ${summary.bestExperiment})`);
+  } else {
+    lines.push(`- **Baseline:** ${number(summary.baseline)}`);
+  }
+  if (summary.improvement !== null) {
+    const better = summary.improvement !== 0 && isBetter(summary.improvement, 0, goal);
+    const relative = summary.improvementRelative === null ? '' : ` (${formatPercent(summary.improvementRelative)})`;
+    const verdict = summary.improvement === 0 ? 'no improvement' : better ? 'better' : 'worse';
+    lines.push(`- **Change:** ${signed(summary.improvement, 6)}${relative}, ${verdict}`);
+  }
+  const { keep, discard, crash, invalid } = summary.counts;
+  const rate = summary.keepRate === null ? 'n/a' : `${formatNumber(summary.keepRate * 100, 3)}%`;
+  lines.push(
+    `- **Experiments:** ${summary.experiments} after the baseline: ${keep} kept, ${discard} discarded, ${crash} crashed, ${invalid} invalid (keep rate ${rate})`,
+  );
+  const singleRuns = sorted.filter((record) => record.judgement?.singleRun).length;
+  if (singleRuns > 0) {
+    const verdicts = `${singleRuns} verdict${singleRuns === 1 ? '' : 's'}`;
+    lines.push(`- **Noise:** single run, no noise estimate (${verdicts} from one run per side, marked ${SINGLE_RUN_MARK})`);
+  }
+  const unpaired = sorted.filter((record) => record.judgement && !record.judgement.paired).length;
+  if (unpaired > 0) {
+    lines.push(`- **Pairing:** ${unpaired} verdict${unpaired === 1 ? '' : 's'} ${UNPAIRED_NOTE} (\`evaluate.baseline: cached\`), marked ${UNPAIRED_MARK}`);
+  }
+  lines.push('');
+  if (options.chartPath) lines.push(`![${cell(name)} over experiments](${markdownUrl(options.chartPath)})`, '');
+
+  lines.push('| # | status | metric | Δ vs parent | verdict | description |', '| ---: | --- | ---: | ---: | --- | --- |');
+  let parentBest: number | null = null;
+  for (const record of sorted) {
+    const value = measuredValue(record);
+    const judgement = record.judgement;
+    let delta = '—';
+    if (judgement && Number.isFinite(judgement.delta) && record.experiment > 0) {
+      delta = `${signed(judgement.delta)} (${formatPercent(judgement.deltaRelative)})`;
+    } else if (value !== null && parentBest !== null && record.experiment > 0) {
+      // No judgement (e.g. a hand-written ledger): compare with the best before this experiment.
+      const change = value - parentBest;
+      delta = parentBest === 0 ? signed(change) : `${signed(change)} (${formatPercent(change / Math.abs(parentBest))})`;
+    }
+    let verdict = record.experiment === 0 ? 'baseline' : (judgement?.verdict ?? '—');
+    if (judgement?.singleRun && record.experiment > 0) verdict += SINGLE_RUN_MARK;
+    if (judgement && !judgement.paired) verdict += UNPAIRED_MARK;
+    if (judgement?.suspicious) verdict += ' ⚠ suspicious';
+    let metric = value === null ? '—' : formatNumber(value, 6);
+    if (record.experiment === summary.bestExperiment) metric = `**${metric}**`;
+    const description = record.reason && record.status !== 'keep' && record.status !== 'discard' ? `${record.description} — ${record.reason}` : record.description;
+    lines.push(`| ${record.experiment} | ${statusLabel(record.status)} | ${metric} | ${delta} | ${cell(verdict)} | ${cell(description)} |`);
+    if (record.status === 'keep' && value !== null && (parentBest === null || isBetter(value, parentBest, goal))) parentBest = value;
+  }
+  if (singleRuns > 0) lines.push('', `${SINGLE_RUN_MARK} single run, no noise estimate.`);
+  if (unpaired > 0) lines.push('', `${UNPAIRED_MARK} ${UNPAIRED_NOTE}.`);
+  return `${lines.join('\n')}\n`;
+}

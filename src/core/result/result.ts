@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { sampleValues } from '../judge/judge.js';
+import type { Config } from '../config/config-schema.js';
+import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../ledger/records.js';
+
+/** Version of the result document; bumped on any change a reader must know about. */
+export const RESULT_DOCUMENT_VERSION = 1;
+
+const sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a full git commit SHA');
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 in hex');
+const goal = z.enum(['minimize', 'maximize']);
+
+const runSchema = z.strictObject({
+  side: z.enum(['baseline', 'candidate']),
+  index: z.number().int().min(0),
+  commit: sha,
+  ok: z.boolean(),
+  reason: z.string().optional(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  durationMs: z.number().min(0),
+  timedOut: z.boolean(),
+  metrics: z.record(z.string(), z.number()),
+});
+
+/** Where a measurement was made: results from different machines are never compared. */
+export const environmentSchema = z.strictObject({
+  os: z.string(),
+  release: z.string(),
+  arch: z.string(),
+  cpuModel: z.string(),
+  cpuCount: z.number().int(),
+  memoryBytes: z.number(),
+  node: z.string(),
+  autoloop: z.string(),
+});
+
+/**
+ * "The result of measuring head against base": what `autoloop eval --json` prints, what the Action
+ * uploads and what the App verifies. The raw samples are in it, so a reader re-judges rather than trusts.
+ */
+export const resultDocumentSchema = z.strictObject({
+  kind: z.literal('autoloop-result'),
+  version: z.literal(RESULT_DOCUMENT_VERSION),
+  /** The repository, as `owner/name` or a remote URL, or null when it has none. */
+  repo: z.string().nullable(),
+  base: sha,
+  head: sha,
+  configFile: z.string(),
+  configHash: sha256,
+  /** SHA-256 of the protected files (path and blob id) the evaluator was pinned to. */
+  protectedHash: sha256,
+  metric: z.strictObject({ name: z.string(), goal }),
+  guards: z.array(z.strictObject({ name: z.string(), goal })),
+  baseline: z.enum(['paired', 'cached']),
+  repeats: z.number().int().min(1),
+  /** Metric name -> values of the valid runs, per side. */
+  samples: z.strictObject({
+    baseline: z.record(z.string(), z.array(z.number())),
+    candidate: z.record(z.string(), z.array(z.number())),
+  }),
+  runs: z.array(runSchema),
+  environment: environmentSchema,
+  status: z.enum(['keep', 'discard', 'crash', 'invalid']),
+  verdict: z.enum(['improved', 'no-change', 'regressed', 'invalid']),
+  /** The judge's full answer, for people; readers re-judge from `samples`. */
+  judgement: z.record(z.string(), z.unknown()).nullable(),
+  changedFiles: z.array(z.string()),
+  scopeViolations: z.array(
+    z.strictObject({
+      path: z.string(),
+      change: z.enum(['added', 'modified', 'deleted', 'renamed']),
+      rule: z.enum(['outside-edit', 'protected']),
+      pattern: z.string(),
+    }),
+  ),
+  reason: z.string().nullable(),
+  createdAt: z.string(),
+});
+
+export type ResultDocument = z.infer<typeof resultDocumentSchema>;
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface ResultInput {
+  repo: string | null;
+  base: string;
+  head: string;
+  config: Config;
+  configFile: string;
+  configHash: string;
+  protectedHash: string;
+  status: ExperimentStatus;
+  judgement: Judgement | null;
+  samples: RunSample[];
+  changedFiles: string[];
+  scopeViolations: ScopeViolation[];
+  reason: string | null;
+  environment: Environment;
+  createdAt: Date;
+}
+
+function valuesBySide(samples: RunSample[], side: RunSample['side'], names: string[]): Record<string, number[]> {
+  return Object.fromEntries(names.map((name) => [name, sampleValues(samples, side, name)]));
+}
+
+/** Builds the result document of one measurement. */
+export function buildResultDocument(input: ResultInput): ResultDocument {
+  const { config } = input;
+  const names = [config.metric.name, ...config.guards.map((g) => g.name)];
+  return {
+    kind: 'autoloop-result',
+    version: RESULT_DOCUMENT_VERSION,
+    repo: input.repo,
+    base: input.base,
+    head: input.head,
+    configFile: input.configFile,
+    configHash: input.configHash,
+    protectedHash: input.protectedHash,
+    metric: { name: config.metric.name, goal: config.metric.goal },
+    guards: config.guards.map((g) => ({ name: g.name, goal: g.goal })),
+    baseline: config.evaluate.baseline,
+    repeats: config.evaluate.repeats,
+    samples: { baseline: valuesBySide(input.samples, 'baseline', names), candidate: valuesBySide(input.samples, 'candidate', names) },
+    runs: input.samples.map((s) => ({
+      side: s.side,
+      index: s.index,
+      commit: s.commit,
+      ok: s.ok,
+      ...(s.reason === undefined ? {} : { reason: s.reason }),
+      exitCode: s.outcome.exitCode,
+      signal: s.outcome.signal,
+      durationMs: s.outcome.durationMs,
+      timedOut: s.outcome.timedOut,
+      metrics: s.metrics,
+    })),
+    environment: input.environment,
+    status: input.status,
+    verdict: input.judgement?.verdict ?? 'invalid',
+    // Through JSON so that NaN (an invalid judgement's means) becomes null, as it will on disk.
+    judgement: input.judgement ? (JSON.parse(JSON.stringify(input.judgement)) as Record<string, unknown>) : null,
+    changedFiles: input.changedFiles,
+    scopeViolations: input.scopeViolations,
+    reason: input.reason,
+    createdAt: input.createdAt.toISOString(),
+  };
+}
+
+/** Reads a result document, with an error naming the first key that is wrong. */
+export function parseResultDocument(value: unknown): ResultDocument {
+  return resultDocumentSchema.parse(value);
+}

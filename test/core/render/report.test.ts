@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { renderMarkdownReport, renderResultsTsv, summarizeRun } from '../../../src/core/render/report.js';
+import { makeExperiment, makeJudgement, makeLedger, makeRun } from '../../fixtures/ledger.js';
+
+describe('summarizeRun', () => {
+  it('summarises the hand-made ledger', () => {
+    const { run, experiments } = makeLedger();
+    const summary = summarizeRun(run, experiments);
+    expect(summary).toMatchObject({
+      baseline: 0.5,
+      best: 0.4,
+      bestExperiment: 4,
+      experiments: 6,
+      counts: { keep: 2, discard: 2, crash: 1, invalid: 1 },
+    });
+    expect(summary.improvement).toBeCloseTo(-0.1, 12);
+    expect(summary.improvementRelative).toBeCloseTo(-0.2, 12);
+    expect(summary.keepRate).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('does not depend on the order of the records', () => {
+    const { run, experiments } = makeLedger();
+    expect(summarizeRun(run, [...experiments].reverse())).toEqual(summarizeRun(run, experiments));
+  });
+
+  it('takes the larger value as best when maximizing, and the first experiment that reached it', () => {
+    const run = makeRun({ metric: { name: 'accuracy', goal: 'maximize' } });
+    const summary = summarizeRun(run, [
+      makeExperiment({ experiment: 0, metric: -2 }),
+      makeExperiment({ experiment: 1, metric: -1 }),
+      makeExperiment({ experiment: 2, status: 'discard', metric: 5 }),
+      makeExperiment({ experiment: 3, metric: -1 }),
+    ]);
+    expect(summary).toMatchObject({ baseline: -2, best: -1, bestExperiment: 1, improvement: 1, improvementRelative: 0.5, keepRate: 2 / 3 });
+  });
+
+  it('handles an empty ledger and a failed baseline', () => {
+    expect(summarizeRun(makeRun(), [])).toEqual({
+      baseline: null,
+      best: null,
+      bestExperiment: null,
+      improvement: null,
+      improvementRelative: null,
+      experiments: 0,
+      counts: { keep: 0, discard: 0, crash: 0, invalid: 0 },
+      keepRate: null,
+    });
+    const failed = summarizeRun(makeRun(), [makeExperiment({ experiment: 0, status: 'crash' })]);
+    expect(failed).toMatchObject({ baseline: null, best: null, improvement: null, experiments: 0 });
+  });
+
+  it('has no relative change against a zero baseline', () => {
+    const summary = summarizeRun(makeRun(), [makeExperiment({ experiment: 0, metric: 0 }), makeExperiment({ experiment: 1, metric: -1 })]);
+    expect(summary.improvement).toBe(-1);
+    expect(summary.improvementRelative).toBeNull();
+  });
+});
+
+describe('renderResultsTsv', () => {
+  it('writes the header with guards and one row per experiment', () => {
+    const { run, experiments } = makeLedger();
+    const lines = renderResultsTsv(run, experiments).split('\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines[0]).toBe('experiment\tcommit\tval_loss\ttrain_seconds\tstatus\tdescription');
+    expect(lines).toHaveLength(experiments.length + 2);
+    expect(lines[1]).toBe(`0\t${run.baseCommit.slice(0, 7)}\t0.5\t0.8\tkeep\tbaseline`);
+    expect(lines[2]).toBe('1\td000001\t0.45\t0.81\tkeep\tlearning_rate 0.003 → 0.01');
+    // Discarded: the measured candidate's commit.
+    expect(lines[3]).toBe('2\tc000002\t0.47\t0.82\tdiscard\thidden_units 16 → 32');
+    // Crashed: nothing measured, empty cells.
+    expect(lines[4]).toBe('3\tc000003\t\t\tcrash\tlearning_rate 0.01 → 0.9');
+    for (const line of lines.slice(0, -1)) expect(line.split('\t')).toHaveLength(6);
+  });
+
+  it('keeps ~6 significant digits and one line per row', () => {
+    const run = makeRun();
+    const tsv = renderResultsTsv(run, [
+      makeExperiment({ experiment: 1, metric: 0.0123456789, description: 'a\tb\nc\r\nd' }),
+      makeExperiment({ experiment: 2, metric: 123456789.123, candidateCommit: null, keptCommit: null }),
+    ]);
+    const [, first, second] = tsv.split('\n');
+    expect(first).toBe('1\td000001\t0.0123457\tkeep\ta b c d');
+    expect(second).toBe('2\t\t123457000\tkeep\texperiment 2');
+  });
+
+  it('sorts rows by experiment number', () => {
+    const { run, experiments } = makeLedger();
+    const numbers = renderResultsTsv(run, [...experiments].reverse())
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => Number(line.split('\t')[0]));
+    expect(numbers).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+});
+
+describe('renderMarkdownReport', () => {
+  it('writes the heading, the summary and a table row per experiment', () => {
+    const { run, experiments } = makeLedger();
+    const markdown = renderMarkdownReport(run, experiments, { chartPath: 'progress.svg' });
+    expect(markdown).toContain('## autoloop: val_loss (minimize)');
+    expect(markdown).toContain('- **Baseline → best:** `0.5` → `0.4` (experiment 4)');
+    expect(markdown).toContain('- **Change:** −0.1 (−20%), better');
+    expect(markdown).toContain('6 after the baseline: 2 kept, 2 discarded, 1 crashed, 1 invalid (keep rate 33.3%)');
+    expect(markdown).toContain('single run, no noise estimate');
+    expect(markdown).toContain('![val_loss over experiments](progress.svg)');
+
+    const rows = markdown.split('\n').filter((line) => /^\| \d+ \|/.test(line));
+    expect(rows).toHaveLength(7);
+    expect(markdown).toContain('| # | status | metric | Δ vs parent | verdict | description |');
+    expect(rows[0]).toBe('| 0 | kept | 0.5 | — | baseline | baseline |');
+    expect(rows[1]).toBe('| 1 | kept | 0.45 | −0.05 (−10%) | improved† | learning_rate 0.003 → 0.01 |');
+    expect(rows[3]).toBe('| 3 | crashed | — | — | — | learning_rate 0.01 → 0.9 — training diverged |');
+    // The best experiment's metric is bold.
+    expect(rows[4]).toContain('| **0.4** |');
+  });
+
+  it('escapes pipes and line breaks in table cells', () => {
+    const run = makeRun();
+    const markdown = renderMarkdownReport(run, [
+      makeExperiment({ experiment: 0, metric: 1 }),
+      makeExperiment({ experiment: 1, metric: 0.9, description: 'a | b\nc \\ d' }),
+    ]);
+    const row = markdown.split('\n').find((line) => line.startsWith('| 1 |'))!;
+    expect(row).toContain('a \\| b c \\\\ d');
+    // Seven unescaped pipes: six cells.
+    expect(row.replace(/\\\\/g, '').replace(/\\\|/g, '').split('|')).toHaveLength(8);
+  });
+
+  it('compares with the best so far when a record has no judgement', () => {
+    const markdown = renderMarkdownReport(makeRun(), [
+      makeExperiment({ experiment: 0, metric: 2 }),
+      makeExperiment({ experiment: 1, status: 'discard', metric: 3 }),
+    ]);
+    expect(markdown).toContain('| 1 | discarded | 3 | +1 (+50%) | — | experiment 1 |');
+    expect(markdown).not.toContain('no noise estimate');
+  });
+
+  it('marks suspicious verdicts and leaves out the single-run note when there is an interval', () => {
+    const judgement = makeJudgement(1, 0.2, { singleRun: false, suspicious: true, keep: false, interval: { low: -0.9, high: -0.7, level: 0.95, method: 't' } });
+    const markdown = renderMarkdownReport(makeRun(), [
+      makeExperiment({ experiment: 0, metric: 1 }),
+      makeExperiment({ experiment: 1, status: 'discard', metric: 0.2, judgement }),
+    ]);
+    expect(markdown).toContain('improved ⚠ suspicious');
+    expect(markdown).not.toContain('†');
+  });
+
+  it('reports a maximised metric that got better as a rise', () => {
+    const run = makeRun({ metric: { name: 'accuracy', goal: 'maximize' } });
+    const markdown = renderMarkdownReport(run, [makeExperiment({ experiment: 0, metric: 0.8 }), makeExperiment({ experiment: 1, metric: 0.9 })]);
+    expect(markdown).toContain('## autoloop: accuracy (maximize)');
+    expect(markdown).toMatch(/- \*\*Change:\*\* \+0\.1 \(\+12\.5%\), better/);
+  });
+
+  it('renders a run whose baseline failed', () => {
+    const markdown = renderMarkdownReport(makeRun(), [makeExperiment({ experiment: 0, status: 'crash', reason: 'exit 1' })]);
+    expect(markdown).toContain('- **Baseline:** not measured');
+    expect(markdown).toContain('keep rate n/a');
+    expect(markdown).toContain('| 0 | crashed | — | — | baseline | baseline — exit 1 |');
+  });
+});
