@@ -1,12 +1,15 @@
 /**
  * GitHub API requests the App makes per experiment, counted on the fake GitHub of the App's tests
- * (test/fixtures/fake-github.ts) while Probot drives whole runs: /optimize, then for each experiment its
+ * (test/fixtures/api/github/) while Probot drives whole runs: /optimize, then for each experiment its
  * proposal and its evaluation (kept and discarded in turn), then the finish. Runs of several lengths side
  * by side separate the cost of one more experiment from the fixed cost of a run (start and finish).
  *
  *   npx tsx bench/app-requests.ts [experiments...]      (default: 1 3 5 10)
  */
-import { AppHarness, configYaml, FakeGitHub, MAINTAINER, repositoryFiles, SAMPLES, type FakeRequest } from '../test/fixtures/fake-github.js';
+import type { FakeRequest } from '../test/fixtures/api/github/model.js';
+import { FakeGitHub } from '../test/fixtures/api/github/server.js';
+import { AppHarness } from '../test/fixtures/drivers/harness.js';
+import { configYaml, MAINTAINER, repositoryFiles, SAMPLES } from '../test/fixtures/drivers/scenario.js';
 import { printTable } from './simulate.js';
 
 const TARGET = 12;

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { runLoop } from '../src/engine/loop.js';
-import { makeRepo } from '../test/fixtures/repo.js';
+import { makeRepo } from '../test/fixtures/local/repo.js';
 import { createProposer } from '../src/proposers/index.js';
 
 const experiments = Number(process.argv[2] ?? 40);

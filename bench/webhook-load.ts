@@ -16,9 +16,9 @@ import { createRequire } from 'node:module';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { webhookExample } from '../test/fixtures/webhooks.js';
+import { webhookExample } from '../test/fixtures/events/webhooks.js';
 import { printTable } from './simulate.js';
-import { freePort } from '../test/fixtures/ports.js';
+import { freePort } from '../test/fixtures/local/ports.js';
 
 /** The part of autocannon's result this bench reads (autocannon ships no types, and @types/autocannon is not installed). */
 interface LoadResult {

@@ -1,4 +1,5 @@
 import { DefaultArtifactClient } from '@actions/artifact';
+import { AutoloopError } from '../core/errors.js';
 
 /** Uploads files as a workflow artifact. The one seam between the action and GitHub's artifact service. */
 export interface ArtifactStore {
@@ -10,12 +11,12 @@ export interface ArtifactStore {
 }
 
 /** Uploading an artifact failed; names the artifact and keeps the service's error as `cause`. */
-export class ArtifactUploadError extends Error {
+export class ArtifactUploadError extends AutoloopError {
   override readonly name = 'ArtifactUploadError';
   readonly artifact: string;
 
   constructor(artifact: string, reason: string, cause?: unknown) {
-    super(`artifact "${artifact}": upload failed: ${reason}`, cause === undefined ? undefined : { cause });
+    super(`artifact "${artifact}": upload failed: ${reason}`, { subject: { artifact }, ...(cause === undefined ? {} : { cause }) });
     this.artifact = artifact;
   }
 }

@@ -3,6 +3,7 @@
  * dispatches are `DISPATCH_INPUTS` of the protocol, which test/action/workflows.test.ts holds to these names).
  */
 import { CONFIG_PATH, RESULT_FILE, RUN_NAME_PATTERN } from '../core/protocol/protocol.js';
+import { AutoloopError } from '../core/errors.js';
 
 export const ACTION_MODES = ['evaluate', 'propose', 'loop'] as const;
 export type ActionMode = (typeof ACTION_MODES)[number];
@@ -26,12 +27,12 @@ export interface ActionInputs {
 }
 
 /** An input that is missing or malformed; names the input and says what it takes. */
-export class InputError extends Error {
+export class InputError extends AutoloopError {
   constructor(
     readonly input: string,
     message: string,
   ) {
-    super(`input ${input}: ${message}`);
+    super(`input ${input}: ${message}`, { subject: { input } });
     this.name = 'InputError';
   }
 }

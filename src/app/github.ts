@@ -131,6 +131,10 @@ export interface RepoGateway {
   reactToComment(commentId: number, content: '+1' | 'eyes' | 'rocket' | 'confused'): Promise<void>;
   /** Creates the branch at `sha`; a branch already there is left as it is (idempotent). */
   createBranch(branch: string, sha: string): Promise<void>;
+  /**
+   * Opens a pull request. When GitHub answers that one is already open for `head` (a retried or redelivered
+   * request), throws a `PullRequestExistsError` (src/app/github-errors.ts): `findPullRequest(head)` finds it.
+   */
   createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo>;
   updatePullRequest(number: number, fields: { title?: string; body?: string }): Promise<void>;
   markReadyForReview(number: number): Promise<void>;

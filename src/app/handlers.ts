@@ -1,7 +1,10 @@
 import type { Probot } from 'probot';
 import { isAutoloopBranch, WORKFLOW_PATH } from '../core/protocol/protocol.js';
 import { OctokitGateway, type GitHubClient } from './octokit-gateway.js';
-import { handleComment, handlePullRequestEvent, handleWorkflowRun, type Flow } from './run-flow.js';
+import { handleComment } from './flow/commands.js';
+import { handlePullRequestEvent } from './flow/pull-requests.js';
+import type { Flow } from './flow/run.js';
+import { handleWorkflowRun } from './flow/workflow-runs.js';
 
 /** Probot's per-event logger, as the run logic uses it. */
 interface EventLog {

@@ -10,6 +10,8 @@ import {
   type Unknown,
 } from './github.js';
 import type { PullRequestInfo, RepoGateway, RepoRef, WorkflowRunArtifact } from './github.js';
+import { callGitHub, forbiddenOrMissing, GitHubError, notFound, type Recovery } from './github-errors.js';
+import { toBranchProtection, toBranchRule, toPullRequestInfo, toRuleset } from './github-responses.js';
 import { WORKFLOW_PATH } from '../core/protocol/protocol.js';
 
 /**
@@ -25,136 +27,11 @@ export interface OctokitGatewayOptions {
   serverUrl?: string;
 }
 
-/** A GitHub API call failed; the message names the operation, the repository, the status and GitHub's words. */
-export class GitHubError extends Error {
-  constructor(
-    readonly operation: string,
-    readonly repository: string,
-    /** The HTTP status, or null when GitHub answered but the answer was unusable (GraphQL errors, a truncated tree). */
-    readonly status: number | null,
-    /** What GitHub said, e.g. "Validation Failed: A pull request already exists for octo:branch." */
-    readonly githubMessage: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${operation} (${repository}): ${status === null ? '' : `${status} `}${githubMessage}`, options);
-    this.name = 'GitHubError';
-  }
-}
-
 /** Roles the collaborator-permission API names in `role_name`; a custom role falls back to its base `permission`. */
 const PERMISSIONS: readonly Permission[] = ['admin', 'maintain', 'write', 'triage', 'read', 'none'];
 
 /** The compare API lists at most this many files for a whole comparison; at the cap the list may be cut short. */
 const COMPARE_FILES_CAP = 300;
-
-/** What to answer instead of throwing when a call fails in an expected way (a 404 read, an idempotent write). */
-interface Recovery<R> {
-  when: (error: GitHubError) => boolean;
-  value: R;
-}
-
-const notFound = (error: GitHubError): boolean => error.status === 404;
-/** Not allowed (a permission the installation lacks) or not there (a feature the plan lacks): the doctor says "unknown". */
-const forbiddenOrMissing = (error: GitHubError): boolean => error.status === 403 || error.status === 404;
-
-
-const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
-const integer = (value: unknown): number | null => (typeof value === 'number' && Number.isInteger(value) ? value : null);
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-
-/** One rule of the branch-rules endpoint, reduced to what the doctor reads. */
-function toBranchRule(value: unknown): BranchRule {
-  const rule = record(value);
-  const parameters = record(rule.parameters);
-  const type = typeof rule.type === 'string' ? rule.type : '';
-  const out: BranchRule = { type, rulesetId: integer(rule.ruleset_id) };
-  if (type === 'required_status_checks') {
-    out.statusChecks = list(parameters.required_status_checks).map((check) => ({
-      context: String(record(check).context ?? ''),
-      integrationId: integer(record(check).integration_id),
-    }));
-  }
-  if (type === 'pull_request') out.requiredApprovals = integer(parameters.required_approving_review_count) ?? 0;
-  return out;
-}
-
-function toRuleset(value: unknown): RulesetInfo {
-  const ruleset = record(value);
-  return {
-    id: integer(ruleset.id) ?? 0,
-    name: String(ruleset.name ?? ''),
-    enforcement: String(ruleset.enforcement ?? ''),
-    currentUserCanBypass: typeof ruleset.current_user_can_bypass === 'string' ? ruleset.current_user_can_bypass : null,
-  };
-}
-
-function toBranchProtection(value: unknown): BranchProtectionInfo {
-  const protection = record(value);
-  const statusChecks = record(protection.required_status_checks);
-  // `checks` names each check's source app; the older `contexts` (any source) is the fallback.
-  const checks = Array.isArray(statusChecks.checks)
-    ? statusChecks.checks.map((check) => ({ context: String(record(check).context ?? ''), appId: integer(record(check).app_id) }))
-    : list(statusChecks.contexts).map((context) => ({ context: String(context), appId: null }));
-  const reviews = protection.required_pull_request_reviews === undefined ? null : record(protection.required_pull_request_reviews);
-  return {
-    checks,
-    requiredApprovals: reviews === null ? 0 : (integer(reviews.required_approving_review_count) ?? 1),
-    bypassApps: list(record(reviews?.bypass_pull_request_allowances).apps).flatMap((app) => {
-      const slug = record(app).slug;
-      return typeof slug === 'string' ? [slug] : [];
-    }),
-  };
-}
-
-/** The fields of a pull request both the list and the get endpoints return. */
-interface PullLike {
-  number: number;
-  html_url: string;
-  state: string;
-  merged_at: string | null;
-  draft?: boolean;
-  head: { ref: string; sha: string };
-  base: { ref: string; sha: string };
-  body: string | null;
-  labels: { name?: string }[];
-}
-
-function toPullRequestInfo(pull: PullLike): PullRequestInfo {
-  return {
-    number: pull.number,
-    url: pull.html_url,
-    state: pull.state === 'closed' ? 'closed' : 'open',
-    // `merged` is only on the single-PR endpoint; `merged_at` is on both.
-    merged: pull.merged_at !== null,
-    draft: pull.draft ?? false,
-    head: { ref: pull.head.ref, sha: pull.head.sha },
-    base: { ref: pull.base.ref, sha: pull.base.sha },
-    body: pull.body ?? '',
-    labels: pull.labels.flatMap((label) => (label.name === undefined ? [] : [label.name])),
-  };
-}
-
-/** Octokit's `RequestError` (name `HttpError`) without importing its package: only its shape matters. */
-function asHttpError(error: unknown): { status: number; data: unknown } | null {
-  if (!(error instanceof Error) || error.name !== 'HttpError') return null;
-  const { status, response } = error as Error & { status?: unknown; response?: { data?: unknown } };
-  return typeof status === 'number' ? { status, data: response?.data } : null;
-}
-
-/** GitHub's own words from an error body: its `message` and each validation error, without the docs link. */
-function githubMessage(data: unknown, fallback: string): string {
-  if (typeof data !== 'object' || data === null || !('message' in data) || typeof data.message !== 'string') return fallback;
-  const details = 'errors' in data && Array.isArray(data.errors) ? data.errors.map(describeValidationError) : [];
-  return details.length === 0 ? data.message : `${data.message}: ${details.join('; ')}`;
-}
-
-function describeValidationError(error: unknown): string {
-  if (typeof error === 'string') return error;
-  if (typeof error !== 'object' || error === null) return JSON.stringify(error);
-  const fields = error as { message?: unknown; resource?: unknown; field?: unknown; code?: unknown };
-  if (typeof fields.message === 'string') return fields.message;
-  return [fields.resource, fields.field, fields.code].filter((part) => typeof part === 'string').join(' ') || JSON.stringify(error);
-}
 
 /** `RepoGateway` over the GitHub REST API (GraphQL only where REST has no endpoint). */
 export class OctokitGateway implements RepoGateway {
@@ -510,33 +387,9 @@ export class OctokitGateway implements RepoGateway {
     return this.call(operation, request, { when: notFound, value: null });
   }
 
-  /**
-   * Runs one API call, wrapping an Octokit error once, here at the edge, in a `GitHubError` that names the
-   * operation and the repository; `recover` turns an expected failure into a value instead.
-   */
-  private async call<T, R = never>(operation: string, request: () => Promise<T>, recover?: Recovery<R>): Promise<T | R> {
-    try {
-      return await request();
-    } catch (error) {
-      const wrapped = this.wrap(operation, error);
-      if (recover !== undefined && wrapped instanceof GitHubError && recover.when(wrapped)) return recover.value;
-      throw wrapped;
-    }
-  }
-
-  private wrap(operation: string, error: unknown): unknown {
-    if (error instanceof GitHubError) return error;
-    const http = asHttpError(error);
-    if (http !== null) {
-      return new GitHubError(operation, this.repository, http.status, githubMessage(http.data, (error as Error).message), { cause: error });
-    }
-    if (error instanceof Error && error.name === 'GraphqlResponseError') {
-      // GraphQL reports errors in a 200 response: no status, only the errors' messages.
-      const { errors } = error as Error & { errors?: { message?: unknown }[] };
-      const messages = (errors ?? []).flatMap((entry) => (typeof entry.message === 'string' ? [entry.message] : []));
-      return new GitHubError(operation, this.repository, null, messages.join('; ') || error.message, { cause: error });
-    }
-    return error;
+  /** One API call of this repository, its Octokit error wrapped once (see {@link callGitHub}). */
+  private call<T, R = never>(operation: string, request: () => Promise<T>, recover?: Recovery<R>): Promise<T | R> {
+    return callGitHub(operation, this.repository, request, recover);
   }
 
   private unusable(operation: string, message: string): GitHubError {

@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
-import { ConfigError } from '../core/config/config.js';
-import { SINGLE_RUN_NOTE } from '../core/judge/judge.js';
-import { LedgerError, LedgerTamperedError, parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
+import { AutoloopError, EXIT } from '../core/errors.js';
+import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
 import { renderProgressChart } from '../core/render/chart.js';
+import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdown.js';
 import { renderMarkdownReport, summarizeRun } from '../core/render/report.js';
 import { describeViolations } from '../core/scope/scope.js';
 import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/config/units.js';
@@ -14,26 +14,15 @@ import { loadConfigFile } from '../engine/config-file.js';
 import { prepareDemoRepo } from '../engine/demo.js';
 import { RunSetupError } from '../engine/errors.js';
 import { evalRefs } from '../engine/eval-refs.js';
-import { GitError, repoRoot } from '../engine/git.js';
+import { repoRoot } from '../engine/git.js';
 import { runLoop, type RunResult } from '../engine/loop.js';
 import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
-import { ProposerConfigError } from '../core/propose/proposer.js';
 import { apiKeyVariable } from '../proposers/llm.js';
-import { TuneError } from '../proposers/tune.js';
 import { createProposer } from '../proposers/index.js';
 import { ProgressPrinter, type Output } from './progress.js';
 
-/** Exit codes, documented in the README. */
-export const EXIT = {
-  ok: 0,
-  error: 1,
-  usage: 2,
-  config: 3,
-  failed: 4,
-  /** The ledger's hash chain is broken: it was altered after it was written. */
-  tampered: 5,
-  interrupted: 130,
-} as const;
+/** Exit codes, documented in the README (defined with the errors that carry them). */
+export { EXIT };
 
 /** Where the CLI reads and writes; tests pass their own. */
 export interface CliIO {
@@ -44,7 +33,9 @@ export interface CliIO {
   signal?: AbortSignal;
 }
 
-class UsageError extends Error {}
+class UsageError extends AutoloopError {
+  override readonly exitCode = EXIT.usage;
+}
 
 const USAGE = `autoloop — propose a change, measure it, keep it only if it is really better, repeat.
 
@@ -172,15 +163,13 @@ async function commandEval(args: string[], io: CliIO): Promise<number> {
     json(io, result.document);
     return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
   }
-  const out: string[] = [`${result.headLabel} (${result.headCommit.slice(0, 7)}) against ${values.base ?? 'HEAD'} (${result.baseCommit.slice(0, 7)}), ${config.evaluate.repeats} run(s) per side, interleaved`];
+  const out: string[] = [`${result.headLabel} (${shortSha(result.headCommit)}) against ${values.base ?? 'HEAD'} (${shortSha(result.baseCommit)}), ${config.evaluate.repeats} run(s) per side, interleaved`];
   const j = m.judgement;
   if (j) {
     out.push(
       `${config.metric.name} (${config.metric.goal}): baseline ${formatNumber(j.baseline.mean, 6)} → candidate ${formatNumber(j.candidate.mean, 6)}`,
       `delta ${formatNumber(j.delta, 4)} (${formatPercent(j.deltaRelative)}); min_effect ${formatEffect(config.metric.min_effect)}`,
-      j.interval
-        ? `${Math.round(j.interval.level * 100)}% interval of the delta: [${formatNumber(j.interval.low)}, ${formatNumber(j.interval.high)}] (${j.interval.method})`
-        : SINGLE_RUN_NOTE,
+      formatInterval(j.interval, DELTA_INTERVAL),
     );
     for (const guard of j.guards) {
       out.push(`guard ${guard.name}: ${formatNumber(guard.baseline)} → ${formatNumber(guard.candidate)} (${guard.held ? 'held' : 'REGRESSED'})`);
@@ -350,27 +339,17 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   try {
     return await handler(args, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`autoloop ${command}: ${error.message}\nRun autoloop ${command} --help for usage.\n`);
-      return EXIT.usage;
-    }
-    if (error instanceof ConfigError || error instanceof TuneError || error instanceof ProposerConfigError) {
-      io.stderr.write(`autoloop ${command}: invalid config\n${error.message}\n`);
-      return EXIT.config;
-    }
-    if (error instanceof LedgerTamperedError) {
-      io.stderr.write(`autoloop ${command}: ${error.message}\n`);
-      return EXIT.tampered;
-    }
-    if (error instanceof RunSetupError || error instanceof LedgerError) {
-      io.stderr.write(`autoloop ${command}: ${error.message}\n`);
-      return EXIT.usage;
-    }
-    if (error instanceof GitError) {
-      io.stderr.write(`autoloop ${command}: ${error.message}\n`);
+    if (!(error instanceof AutoloopError)) {
+      io.stderr.write(`autoloop ${command}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
       return EXIT.error;
     }
-    io.stderr.write(`autoloop ${command}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
-    return EXIT.error;
+    const detail =
+      error instanceof UsageError
+        ? `${error.message}\nRun autoloop ${command} --help for usage.`
+        : error.exitCode === EXIT.config
+          ? `invalid config\n${error.message}`
+          : error.message;
+    io.stderr.write(`autoloop ${command}: ${detail}\n`);
+    return error.exitCode;
   }
 }

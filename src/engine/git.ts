@@ -5,15 +5,16 @@ import { join, resolve } from 'node:path';
 import type { FileChange } from '../core/scope/scope.js';
 import { scrubEnvironment } from '../core/env/secrets.js';
 import { CommandShellPool } from './command-shell.js';
+import { AutoloopError } from '../core/errors.js';
 
 /** A git command failed; carries the command and what git said. */
-export class GitError extends Error {
+export class GitError extends AutoloopError {
   constructor(
     readonly args: readonly string[],
     readonly cwd: string,
     readonly stderr: string,
   ) {
-    super(`git ${args.join(' ')} failed in ${cwd}: ${stderr.trim() || 'no output'}`);
+    super(`git ${args.join(' ')} failed in ${cwd}: ${stderr.trim() || 'no output'}`, { subject: { operation: `git ${args.join(' ')}`, dir: cwd } });
     this.name = 'GitError';
   }
 }

@@ -1,26 +1,20 @@
 import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
-import { configHash } from '../core/config/config.js';
-import { RUN_NAME_PATTERN, runBranch } from '../core/protocol/protocol.js';
-import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../core/judge/judge.js';
+import { relative } from 'node:path';
+import type { Config } from '../core/config/config-schema.js';
+import { UNPAIRED_NOTE } from '../core/judge/judge.js';
 import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/ledger/records.js';
 import { renderProgressChart } from '../core/render/chart.js';
+import { DELTA_INTERVAL, formatInterval } from '../core/render/markdown.js';
 import { renderMarkdownReport, renderResultsTsv } from '../core/render/report.js';
 import { mean } from '../core/judge/stats.js';
 import { formatNumber, formatPercent } from '../core/config/units.js';
 import type { Proposer } from '../core/propose/proposer.js';
-import { loadConfigFile } from './config-file.js';
-import { Evaluator } from './evaluator.js';
-import { measureCandidate, type MeasureContext } from './measure.js';
+import { measureCandidate } from './measure.js';
 import { sampleValues } from '../core/judge/judge.js';
 import { proposeCandidate } from './propose.js';
-import { branchHead, prepareWorktree, recommit, repoRoot, resolveCommit, setBranch } from './git.js';
-import { RunSetupError } from './errors.js';
-import { ProtectedFiles } from './pin.js';
-import { scopeRules } from '../core/scope/scope.js';
-import { autoloopDirectories, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
+import { prepareWorktree, recommit, setBranch } from './git.js';
+import { bestOf, openRun, type RunState } from './open-run.js';
+import { traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
 
 export interface RunOptions {
   /** Any directory inside the repository. */
@@ -66,37 +60,15 @@ export interface RunResult {
   outcome: 'completed' | 'failed' | 'interrupted';
 }
 
-function defaultTag(now: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
-}
-
 function commitMessage(hypothesis: string, experiment: number, judgement: Judgement, metric: string): string {
-  const interval = judgement.interval
-    ? `${Math.round(judgement.interval.level * 100)}% interval of the delta: [${formatNumber(judgement.interval.low)}, ${formatNumber(judgement.interval.high)}] (${judgement.interval.method})`
-    : SINGLE_RUN_NOTE;
   return [
     hypothesis,
     '',
     `${metric}: ${formatNumber(judgement.baseline.mean)} → ${formatNumber(judgement.candidate.mean)} (${formatPercent(judgement.deltaRelative)})`,
-    interval,
+    formatInterval(judgement.interval, DELTA_INTERVAL),
     ...(judgement.paired ? [] : [UNPAIRED_NOTE]),
     `autoloop experiment ${experiment}`,
   ].join('\n');
-}
-
-interface RunState {
-  repo: string;
-  config: Config;
-  paths: RunPaths;
-  run: RunRecord;
-  experiments: ExperimentRecord[];
-  /** Appends to `ledger.jsonl`, each record chained to the one before by its SHA-256. */
-  ledger: LedgerWriter;
-  proposer: Proposer;
-  /** The evaluator and the two worktrees (baseline, candidate) the run measures in. */
-  measure: MeasureContext;
-  options: RunOptions;
 }
 
 /** Writes results.tsv, the chart and the report from the ledger: they are derived, never the source of truth. */
@@ -122,9 +94,43 @@ function samplesOfBest(experiments: ExperimentRecord[], bestCommit: string): Run
   return kept.samples.filter((s) => s.side === side && s.ok);
 }
 
-function bestOf(experiments: ExperimentRecord[]): { commit: string; metric: number | null } {
-  const last = experiments[experiments.length - 1]!;
-  return { commit: last.bestCommit, metric: last.best };
+/** What differs between experiment records; the rest {@link experimentRecord} fills in. */
+type ExperimentFields = Pick<ExperimentRecord, 'experiment' | 'status' | 'description' | 'parentCommit' | 'candidateCommit' | 'bestCommit' | 'best' | 'reason' | 'proposer'> &
+  Partial<Pick<ExperimentRecord, 'keptCommit' | 'metric' | 'guards' | 'judgement' | 'samples' | 'scopeViolations' | 'changedFiles'>>;
+
+/**
+ * One ledger record of experiment `fields.experiment`, begun at `startedAt` (`t0` on the performance clock)
+ * and proposed in `proposeMs`: the one place its timings are worked out (the evaluation time is the sum of its
+ * samples' durations).
+ */
+function experimentRecord(state: RunState, fields: ExperimentFields, timing: { startedAt: Date; t0: number; proposeMs: number; trace: string }): ExperimentRecord {
+  const samples = fields.samples ?? [];
+  const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
+  const totalMs = performance.now() - timing.t0;
+  // Keys in the order the ledger has always written them.
+  return {
+    type: 'experiment',
+    experiment: fields.experiment,
+    status: fields.status,
+    description: fields.description,
+    parentCommit: fields.parentCommit,
+    candidateCommit: fields.candidateCommit,
+    keptCommit: fields.keptCommit ?? null,
+    bestCommit: fields.bestCommit,
+    metric: fields.metric ?? null,
+    guards: fields.guards ?? {},
+    best: fields.best,
+    judgement: fields.judgement ?? null,
+    samples,
+    scopeViolations: fields.scopeViolations ?? [],
+    changedFiles: fields.changedFiles ?? [],
+    reason: fields.reason,
+    proposer: fields.proposer,
+    durations: { proposeMs: timing.proposeMs, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
+    traceDir: relative(state.paths.dir, timing.trace),
+    startedAt: timing.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
 }
 
 /** Experiment 0: the base commit measured alone, the reference every later experiment builds on. */
@@ -138,31 +144,25 @@ async function measureBaseline(state: RunState): Promise<ExperimentRecord> {
   const { samples, failure } = await state.measure.evaluator.measureAlone({ side: 'baseline', worktree: state.measure.worktrees.baseline, commit: run.baseCommit }, trace);
   const metricOf = (name: string) => mean(sampleValues(samples, 'baseline', name));
   const metric = failure ? null : metricOf(config.metric.name);
-  const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
-  const totalMs = performance.now() - t0;
-  return {
-    type: 'experiment',
-    experiment: 0,
-    status: failure?.status ?? 'keep',
-    description: 'baseline',
-    parentCommit: run.baseCommit,
-    candidateCommit: run.baseCommit,
-    keptCommit: failure ? null : run.baseCommit,
-    bestCommit: run.baseCommit,
-    metric,
-    guards: failure ? {} : Object.fromEntries(config.guards.map((g) => [g.name, metricOf(g.name)])),
-    best: metric,
-    judgement: null,
-    samples,
-    scopeViolations: [],
-    changedFiles: [],
-    reason: failure?.reason ?? null,
-    proposer: { kind: 'baseline', notes: {} },
-    durations: { proposeMs: 0, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
-    traceDir: relative(state.paths.dir, trace),
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-  };
+  return experimentRecord(
+    state,
+    {
+      experiment: 0,
+      status: failure?.status ?? 'keep',
+      description: 'baseline',
+      parentCommit: run.baseCommit,
+      candidateCommit: run.baseCommit,
+      keptCommit: failure ? null : run.baseCommit,
+      bestCommit: run.baseCommit,
+      metric,
+      guards: failure ? {} : Object.fromEntries(config.guards.map((g) => [g.name, metricOf(g.name)])),
+      best: metric,
+      samples,
+      reason: failure?.reason ?? null,
+      proposer: { kind: 'baseline', notes: {} },
+    },
+    { startedAt, t0, proposeMs: 0, trace },
+  );
 }
 
 /** Proposes, checks scope, measures and judges experiment `k`; records it and moves the run branch on a keep. */
@@ -189,14 +189,21 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
   });
   if (proposed.kind === 'failed') {
     // The proposer gave up (its answers never applied): recorded invalid, nothing was committed or measured.
-    const totalMs = performance.now() - t0;
-    return {
-      type: 'experiment', experiment: k, status: 'invalid', description: '(no proposal)', parentCommit: best.commit, candidateCommit: null, keptCommit: null,
-      bestCommit: best.commit, metric: null, guards: {}, best: best.metric, judgement: null, samples: [], scopeViolations: [], changedFiles: [],
-      reason: proposed.reason, proposer: { kind: state.proposer.kind, notes: proposed.notes },
-      durations: { proposeMs: proposed.proposeMs, evaluateMs: 0, totalMs, overheadMs: totalMs }, traceDir: relative(state.paths.dir, trace),
-      startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
-    };
+    return experimentRecord(
+      state,
+      {
+        experiment: k,
+        status: 'invalid',
+        description: '(no proposal)',
+        parentCommit: best.commit,
+        candidateCommit: null,
+        bestCommit: best.commit,
+        best: best.metric,
+        reason: proposed.reason,
+        proposer: { kind: state.proposer.kind, notes: proposed.notes },
+      },
+      { startedAt, t0, proposeMs: proposed.proposeMs, trace },
+    );
   }
   if (proposed.kind !== 'proposed') return proposed.kind;
   const { proposal, candidate, proposeMs } = proposed;
@@ -206,125 +213,28 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
   const { judgement, samples } = measured;
   const measuredMean = judgement && judgement.verdict !== 'invalid' ? judgement.candidate.mean : null;
   const kept = measured.status === 'keep' && judgement ? await recommit(repo, candidate, best.commit, commitMessage(proposal.hypothesis, k, judgement, config.metric.name)) : null;
-  const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
-  const totalMs = performance.now() - t0;
-  return {
-    type: 'experiment',
-    experiment: k,
-    status: measured.status,
-    description: proposal.hypothesis,
-    parentCommit: best.commit,
-    candidateCommit: candidate,
-    keptCommit: kept,
-    bestCommit: kept ?? best.commit,
-    metric: measuredMean,
-    guards: Object.fromEntries((judgement?.guards ?? []).map((g) => [g.name, g.candidate])),
-    best: kept ? measuredMean : best.metric,
-    judgement,
-    samples,
-    scopeViolations: measured.scopeViolations,
-    changedFiles: measured.changedFiles,
-    reason: measured.reason,
-    proposer: { kind: state.proposer.kind, notes: proposal.notes },
-    durations: { proposeMs, evaluateMs, totalMs, overheadMs: totalMs - evaluateMs },
-    traceDir: relative(state.paths.dir, trace),
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-  };
-}
-
-async function openRun(options: RunOptions): Promise<{ state: RunState; resumed: boolean }> {
-  const repo = await repoRoot(options.cwd).catch(() => {
-    throw new RunSetupError(`${options.cwd} is not inside a git repository: run autoloop from a repository with at least one commit (git init && git commit)`);
-  });
-  const configPath = resolve(repo, options.configPath ?? CONFIG_PATH);
-  const { config, text, file } = await loadConfigFile(configPath, relative(repo, configPath) || configPath);
-  const directories = await autoloopDirectories(repo);
-  const runsDir = directories.runs;
-
-  let dir: string;
-  if (options.resume) {
-    const found = options.tag ? join(runsDir, options.tag) : await latestRunDir(runsDir);
-    if (!found || !existsSync(join(found, 'ledger.jsonl'))) {
-      throw new RunSetupError(`no run to resume${options.tag ? ` named ${options.tag}` : ''} in ${RUNS_DIR}/: start one with autoloop run`);
-    }
-    dir = found;
-  } else {
-    const tag = options.tag ?? defaultTag(new Date(options.now?.() ?? Date.now()));
-    if (!RUN_NAME_PATTERN.test(tag)) throw new RunSetupError(`--tag ${JSON.stringify(tag)} is not a valid name: use letters, digits, . _ -`);
-    dir = join(runsDir, tag);
-    if (existsSync(join(dir, 'ledger.jsonl'))) {
-      throw new RunSetupError(`run ${tag} already exists in ${relative(repo, dir)}: continue it with --resume, or pick another --tag`);
-    }
-    if (await branchHead(repo, runBranch(tag))) {
-      throw new RunSetupError(`branch ${runBranch(tag)} already exists: pick another --tag, or delete the branch`);
-    }
-  }
-  const paths = runPaths(dir);
-  await mkdir(paths.traces, { recursive: true });
-
-  let run: RunRecord;
-  let experiments: ExperimentRecord[] = [];
-  let protectedFiles: ProtectedFiles;
-  const hash = configHash(text);
-  if (options.resume) {
-    const ledger = await readLedger(paths.ledger);
-    run = ledger.run;
-    experiments = ledger.experiments;
-    if (run.configHash !== hash) {
-      throw new RunSetupError(`${file} changed since run ${run.tag} started: restore it to resume, or start a new run (another --tag)`);
-    }
-    protectedFiles = await ProtectedFiles.load(repo, run.baseCommit, scopeRules(config, run.configFile));
-    if (experiments.length > 0) {
-      // The ledger is the source of truth: a crash between the ledger append and the ref update is mended here.
-      await setBranch(repo, run.branch, bestOf(experiments).commit);
-    }
-  } else {
-    const tag = relative(runsDir, dir);
-    const baseCommit = await resolveCommit(repo, options.base ?? 'HEAD').catch(() => {
-      throw new RunSetupError(`base ${JSON.stringify(options.base ?? 'HEAD')} is not a commit in ${repo}: name a branch, tag or SHA (the repository needs at least one commit)`);
-    });
-    run = {
-      type: 'run',
-      version: 1,
-      tag,
-      branch: runBranch(tag),
-      baseCommit,
-      metric: { name: config.metric.name, goal: config.metric.goal },
-      guards: config.guards.map((g) => g.name),
-      configFile: relative(repo, configPath),
-      configHash: hash,
-      protectedHash: (protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, relative(repo, configPath)))).hash,
-      startedAt: new Date(options.now?.() ?? Date.now()).toISOString(),
-    };
-    await setBranch(repo, run.branch, baseCommit);
-  }
-  // After readLedger, which verifies the chain on resume; cuts off a line a crash left half-written.
-  const ledger = await LedgerWriter.open(paths.ledger);
-  if (!options.resume) await ledger.append(run);
-  const worktreeRoot = join(directories.worktrees, run.tag);
-  const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles });
-  const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
-  const state: RunState = {
-    repo,
-    config,
-    paths,
-    run,
-    experiments,
-    ledger,
-    proposer: typeof options.proposer === 'function' ? options.proposer(config) : options.proposer,
-    measure: {
-      repo,
-      config,
-      configFile: run.configFile,
-      evaluator,
-      worktrees,
-      acceptSuspicious: options.acceptSuspicious,
-      signal: options.signal,
+  return experimentRecord(
+    state,
+    {
+      experiment: k,
+      status: measured.status,
+      description: proposal.hypothesis,
+      parentCommit: best.commit,
+      candidateCommit: candidate,
+      keptCommit: kept,
+      bestCommit: kept ?? best.commit,
+      metric: measuredMean,
+      guards: Object.fromEntries((judgement?.guards ?? []).map((g) => [g.name, g.candidate])),
+      best: kept ? measuredMean : best.metric,
+      judgement,
+      samples,
+      scopeViolations: measured.scopeViolations,
+      changedFiles: measured.changedFiles,
+      reason: measured.reason,
+      proposer: { kind: state.proposer.kind, notes: proposal.notes },
     },
-    options,
-  };
-  return { state, resumed: Boolean(options.resume) };
+    { startedAt, t0, proposeMs, trace },
+  );
 }
 
 /**

@@ -10,15 +10,18 @@ import { isAlias, isScalar, parseDocument, stringify, type Document } from 'yaml
 import { CONFIG_PATH, type Config, type TuneConfig, type TuneParam } from '../core/config/config-schema.js';
 import { describeChange, nextPoint, readTuneHistory, type ParamValue, type Point } from '../core/propose/tune-search.js';
 import type { Proposal, ProposalContext, Proposer } from '../core/propose/proposer.js';
+import { AutoloopError, EXIT } from '../core/errors.js';
 
 /** A problem with the tuned file or one of its keys; names both, and says what to do. */
-export class TuneError extends Error {
+export class TuneError extends AutoloopError {
+  override readonly exitCode = EXIT.config;
+
   constructor(
     readonly file: string,
     readonly key: string | null,
     message: string,
   ) {
-    super(`${file}${key ? ` (key "${key}")` : ''}: ${message}`);
+    super(`${file}${key ? ` (key "${key}")` : ''}: ${message}`, { subject: key ? { file, key } : { file } });
     this.name = 'TuneError';
   }
 }

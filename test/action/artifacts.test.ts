@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArtifactUploadError, canUploadArtifacts, githubArtifactStore } from '../../src/action/artifacts.js';
 import { readZip } from '../../src/core/protocol/zip.js';
-import { startArtifactServer, type ArtifactServer } from '../fixtures/artifact-server.js';
-import { writeFiles } from '../fixtures/repo.js';
+import { startArtifactServer, type ArtifactServer } from '../fixtures/api/artifact-server.js';
+import { writeFiles } from '../fixtures/local/repo.js';
 
 const RUN_BACKEND_ID = 'ce7f54c7-61c7-4aae-887f-30da475f5f1a';
 const JOB_BACKEND_ID = 'ca395085-040a-526b-2ce8-bdc85f692774';

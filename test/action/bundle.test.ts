@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readZip } from '../../src/core/protocol/zip.js';
-import { startArtifactServer, type ArtifactServer } from '../fixtures/artifact-server.js';
-import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
-import { pullRequestEvent } from '../fixtures/runner.js';
+import { startArtifactServer, type ArtifactServer } from '../fixtures/api/artifact-server.js';
+import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
+import { pullRequestEvent } from '../fixtures/events/webhooks.js';
 
 /** The committed bundle, as the runner starts it (`runs.main`); `.ci/run` checks it matches the sources. */
 const BUNDLE = fileURLToPath(new URL('../../dist/index.js', import.meta.url));

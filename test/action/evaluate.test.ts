@@ -3,8 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseResultDocument } from '../../src/core/result/result.js';
-import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
-import { pullRequestEvent, recordingArtifacts, runAction } from '../fixtures/runner.js';
+import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
+import { recordingArtifacts, runAction } from '../fixtures/drivers/runner.js';
+import { pullRequestEvent } from '../fixtures/events/webhooks.js';
 
 /** A repository with a base commit and a pull request head that changes `files`. */
 async function pullRequest(files: Record<string, string>, budget?: string): Promise<{ repo: string; base: string; head: string }> {

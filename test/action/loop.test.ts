@@ -5,9 +5,9 @@ import { basename, join } from 'node:path';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPullRequestMarker } from '../../src/core/protocol/protocol.js';
-import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
-import { recordingArtifacts, runAction } from '../fixtures/runner.js';
-import { webhookExample } from '../fixtures/webhooks.js';
+import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
+import { recordingArtifacts, runAction } from '../fixtures/drivers/runner.js';
+import { webhookExample } from '../fixtures/events/webhooks.js';
 
 function repoWithOrigin(): { repo: string; origin: string } {
   const repo = makeQuadraticRepo('{ experiments: 3 }');

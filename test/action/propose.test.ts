@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../src/engine/loop.js';
-import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
-import { recordingArtifacts, runAction } from '../fixtures/runner.js';
-import { webhookExample } from '../fixtures/webhooks.js';
+import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
+import { recordingArtifacts, runAction } from '../fixtures/drivers/runner.js';
+import { webhookExample } from '../fixtures/events/webhooks.js';
 import { createProposer } from '../../src/proposers/index.js';
 
 /** A repository with a bare `origin`, and the run branch `autoloop/42/run` at main. */

@@ -4,7 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppHarness, configYaml, FakeGitHub, ISSUE, type FakeRuleset } from '../fixtures/fake-github.js';
+import type { FakeRuleset } from '../fixtures/api/github/model.js';
+import type { FakeGitHub } from '../fixtures/api/github/server.js';
+import { AppHarness } from '../fixtures/drivers/harness.js';
+import { configYaml, ISSUE } from '../fixtures/drivers/scenario.js';
 
 /** The id of the App in the fake (`GET /app`). */
 const APP_ID = 1;

@@ -8,7 +8,8 @@ import Bottleneck from 'bottleneck';
 import nock from 'nock';
 import { ProbotOctokit } from 'probot';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { GitHubError, OctokitGateway, type GitHubClient } from '../../src/app/octokit-gateway.js';
+import { GitHubError } from '../../src/app/github-errors.js';
+import { OctokitGateway, type GitHubClient } from '../../src/app/octokit-gateway.js';
 
 const API = 'https://api.github.com';
 const PULLS = '/repos/octo/repo/pulls';

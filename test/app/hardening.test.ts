@@ -5,7 +5,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app/state-codec.js';
 import type { AppRunState } from '../../src/core/app/state.js';
-import { AppHarness, APP_BOT, commentPayload, FakeGitHub, ISSUE, MAINTAINER, SAMPLES } from '../fixtures/fake-github.js';
+import { APP_BOT } from '../fixtures/api/github/model.js';
+import type { FakeGitHub } from '../fixtures/api/github/server.js';
+import { AppHarness } from '../fixtures/drivers/harness.js';
+import { ISSUE, MAINTAINER, SAMPLES } from '../fixtures/drivers/scenario.js';
+import { commentPayload } from '../fixtures/events/payloads.js';
 import { STATUS_MARKER } from '../../src/core/protocol/protocol.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;

@@ -2,7 +2,8 @@ import { Octokit } from '@octokit/rest';
 import nock from 'nock';
 import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GitHubError, OctokitGateway, type OctokitGatewayOptions } from '../../src/app/octokit-gateway.js';
+import { GitHubError, PullRequestExistsError } from '../../src/app/github-errors.js';
+import { OctokitGateway, type OctokitGatewayOptions } from '../../src/app/octokit-gateway.js';
 
 const API = 'https://api.github.com';
 const REPO = '/repos/octo/repo';
@@ -287,6 +288,22 @@ describe('branches and pull requests', () => {
       'createPullRequest (octo/repo): 422 Validation Failed: A pull request already exists for octo:autoloop/12/run.',
     );
     expect((error as GitHubError).cause).toMatchObject({ name: 'HttpError', status: 422 });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('answers "a pull request already exists" with a PullRequestExistsError, any other 422 with a plain GitHubError', async () => {
+    const exists = { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: 'A pull request already exists for octo:autoloop/12/exp-1.' }] };
+    api().post(`${REPO}/pulls`).reply(422, exists);
+    api().post(`${REPO}/pulls`).reply(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }] });
+    const github = gateway();
+    const request = { head: 'autoloop/12/exp-1', base: 'autoloop/12/run', title: 't', body: 'b', draft: false };
+    const first = await github.createPullRequest(request).catch((caught: unknown) => caught);
+    expect(first).toBeInstanceOf(PullRequestExistsError);
+    expect(first).toMatchObject({ name: 'PullRequestExistsError', operation: 'createPullRequest', status: 422, subject: { repo: 'octo/repo', operation: 'createPullRequest' } });
+    const second = await github.createPullRequest(request).catch((caught: unknown) => caught);
+    expect(second).toBeInstanceOf(GitHubError);
+    expect(second).not.toBeInstanceOf(PullRequestExistsError);
+    expect((second as GitHubError).message).toBe('createPullRequest (octo/repo): 422 Validation Failed: PullRequest head invalid');
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 

@@ -6,7 +6,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app/state-codec.js';
 import type { AppRunState } from '../../src/core/app/state.js';
-import { AppHarness, APP_BOT, commentPayload, configYaml, FakeGitHub, ISSUE, MAINTAINER, repositoryFiles, SAMPLES, type FakeRequest } from '../fixtures/fake-github.js';
+import { APP_BOT, type FakeRequest } from '../fixtures/api/github/model.js';
+import { FakeGitHub } from '../fixtures/api/github/server.js';
+import { AppHarness } from '../fixtures/drivers/harness.js';
+import { configYaml, ISSUE, MAINTAINER, repositoryFiles, SAMPLES } from '../fixtures/drivers/scenario.js';
+import { commentPayload } from '../fixtures/events/payloads.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;
 const REPO_PATH = /^\/repos\/[^/]+\/[^/]+\//;

@@ -3,8 +3,8 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { webhookExample } from '../fixtures/webhooks.js';
-import { freePort } from '../fixtures/ports.js';
+import { webhookExample } from '../fixtures/events/webhooks.js';
+import { freePort } from '../fixtures/local/ports.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;

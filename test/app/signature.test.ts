@@ -10,7 +10,7 @@ import { createNodeMiddleware, Probot, ProbotOctokit, type ApplicationFunction }
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import autoloopApp from '../../src/app/index.js';
 import { settled } from '../../src/app/handlers.js';
-import { webhookExample } from '../fixtures/webhooks.js';
+import { webhookExample } from '../fixtures/events/webhooks.js';
 
 const SECRET = 'signature-test-secret';
 

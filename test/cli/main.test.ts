@@ -7,8 +7,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseResultDocument } from '../../src/core/result/result.js';
 import { readLedger } from '../../src/engine/run-files.js';
-import { runCli } from '../fixtures/cli.js';
-import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
+import { runCli } from '../fixtures/drivers/cli.js';
+import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'src/cli/index.ts');

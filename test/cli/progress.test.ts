@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgressPrinter } from '../../src/cli/progress.js';
 import { runPaths } from '../../src/engine/run-files.js';
 import type { LoopEvent } from '../../src/engine/loop.js';
-import { makeExperiment, makeJudgement, makeRun } from '../fixtures/ledger.js';
+import { makeExperiment, makeJudgement, makeRun } from '../fixtures/records/ledger.js';
 
 function capture(isTTY: boolean) {
   const chunks: string[] = [];

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../src/engine/loop.js';
 import { LedgerWriter } from '../../src/engine/run-files.js';
-import { runCli } from '../fixtures/cli.js';
-import { makeLedger, makeStop } from '../fixtures/ledger.js';
-import { makeQuadraticRepo } from '../fixtures/repo.js';
+import { runCli } from '../fixtures/drivers/cli.js';
+import { makeLedger, makeStop } from '../fixtures/records/ledger.js';
+import { makeQuadraticRepo } from '../fixtures/local/repo.js';
 import { createProposer } from '../../src/proposers/index.js';
 
 /** A run directory whose ledger `LedgerWriter` wrote from the fixture run: line n + 2 is experiment n. */

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { MAX_EXPERIMENTS, MAX_GOAL_LENGTH, MAX_PARALLEL, parseCommand } from '../../src/core/app/command.js';
+import { MAX_EXPERIMENTS, MAX_GOAL_LENGTH, parseCommand } from '../../src/core/app/command.js';
+import { MAX_PARALLEL } from '../../src/core/config/config-schema.js';
 import { ConfigError, parseConfig } from '../../src/core/config/config.js';
 import { MetricsFileError, parseMetricLines, parseMetricsFile, readMetrics } from '../../src/core/judge/metrics.js';
 

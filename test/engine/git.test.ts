@@ -3,7 +3,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { changedFiles, commitAll, GitError, git, prepareWorktree, resolveCommit, snapshotWorkingTree } from '../../src/engine/git.js';
-import { gitSync, makeRepo } from '../fixtures/repo.js';
+import { gitSync, makeRepo } from '../fixtures/local/repo.js';
 
 describe('git helpers', () => {
   it('commits a worktree and lists added, modified, deleted and renamed files', async () => {

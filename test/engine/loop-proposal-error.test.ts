@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../src/engine/loop.js';
 import { ProposalError, type Proposer } from '../../src/core/propose/proposer.js';
-import { makeQuadraticRepo } from '../fixtures/repo.js';
+import { makeQuadraticRepo } from '../fixtures/local/repo.js';
 
 describe('runLoop with a model proposer', () => {
   it('records a ProposalError as an invalid experiment and stops once budget.max_cost is spent', async () => {

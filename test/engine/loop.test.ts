@@ -6,7 +6,7 @@ import { readLedger } from '../../src/engine/run-files.js';
 import { UNPAIRED_NOTE } from '../../src/core/judge/judge.js';
 import { runLoop, type LoopEvent } from '../../src/engine/loop.js';
 import type { Proposer } from '../../src/core/propose/proposer.js';
-import { gitSync, makeQuadraticRepo } from '../fixtures/repo.js';
+import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
 import { createProposer } from '../../src/proposers/index.js';
 
 /** A proposer that applies scripted edits in turn, to drive the loop through each case. */

@@ -9,7 +9,7 @@ import { protectedHashOfTree } from '../../src/core/result/verify.js';
 import { prepareWorktree, resolveCommit } from '../../src/engine/git.js';
 import { runLoop } from '../../src/engine/loop.js';
 import { ProtectedFiles } from '../../src/engine/pin.js';
-import { gitSync, makeRepo, QUADRATIC_EVAL } from '../fixtures/repo.js';
+import { gitSync, makeRepo, QUADRATIC_EVAL } from '../fixtures/local/repo.js';
 
 describe('ProtectedFiles', () => {
   it('lists the base files under protected patterns and hashes them by path and blob', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GENESIS, hashLine, LedgerError, LedgerTamperedError, serializeLedger, verifyLedger } from '../../src/core/ledger/ledger.js';
 import { LedgerWriter, readLedger } from '../../src/engine/run-files.js';
-import { makeExperiment, makeRun, makeStop } from '../fixtures/ledger.js';
+import { makeExperiment, makeRun, makeStop } from '../fixtures/records/ledger.js';
 
 function tempLedger(): string {
   return join(mkdtempSync(join(tmpdir(), 'autoloop-ledger-')), 'ledger.jsonl');

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config/config.js';
 import { Evaluator } from '../../src/engine/evaluator.js';
 import { runLoop } from '../../src/engine/loop.js';
-import { makeQuadraticRepo, QUADRATIC_EVAL, quadraticConfig } from '../fixtures/repo.js';
+import { makeQuadraticRepo, QUADRATIC_EVAL, quadraticConfig } from '../fixtures/local/repo.js';
 import { createProposer } from '../../src/proposers/index.js';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

@@ -9,8 +9,8 @@ import type { ExperimentRecord } from '../../src/core/ledger/records.js';
 import { HYPOTHESIS_FILE, createCommandProposer } from '../../src/proposers/command.js';
 import { createProposer } from '../../src/proposers/index.js';
 import { ProposalError, ProposerConfigError, type ProposalContext } from '../../src/core/propose/proposer.js';
-import { makeExperiment } from '../fixtures/ledger.js';
-import { gitSync, makeRepo } from '../fixtures/repo.js';
+import { makeExperiment } from '../fixtures/records/ledger.js';
+import { gitSync, makeRepo } from '../fixtures/local/repo.js';
 
 const CANARY_NAME = 'AUTOLOOP_CANARY_API_KEY';
 const GOAL = 'make the greeting friendlier';

@@ -7,8 +7,8 @@ import { parseConfig } from '../../src/core/config/config.js';
 import type { Config } from '../../src/core/config/config-schema.js';
 import { createLlmProposer } from '../../src/proposers/llm.js';
 import { ProposalError, ProposerConfigError, type ProposalContext } from '../../src/core/propose/proposer.js';
-import { makeExperiment } from '../fixtures/ledger.js';
-import { gitSync, makeRepo } from '../fixtures/repo.js';
+import { makeExperiment } from '../fixtures/records/ledger.js';
+import { gitSync, makeRepo } from '../fixtures/local/repo.js';
 
 const KEY = 'sk-live-0123456789abcdefghijKLMNOP';
 const CANARY = 'canary-9f8e7d6c5b4a';

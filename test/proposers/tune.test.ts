@@ -7,7 +7,7 @@ import { configSchema, type ConfigInput } from '../../src/core/config/config-sch
 import type { ExperimentRecord, ExperimentStatus } from '../../src/core/ledger/records.js';
 import type { Proposal, ProposalContext } from '../../src/core/propose/proposer.js';
 import { TuneError, createTuneProposer } from '../../src/proposers/tune.js';
-import { makeExperiment } from '../fixtures/ledger.js';
+import { makeExperiment } from '../fixtures/records/ledger.js';
 
 type TuneInput = NonNullable<NonNullable<ConfigInput['proposer']>['tune']>;
 

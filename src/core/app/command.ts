@@ -2,6 +2,8 @@
  * Parses the App's `/optimize` command out of an issue or pull-request comment. Pure: the App's webhook handler
  * checks the commenter's permission and acts on the result; this module only decides what the comment asks for.
  */
+import { MAX_PARALLEL } from '../config/config-schema.js';
+import { plainText } from '../render/markdown.js';
 
 /** What a comment asks the App to do. */
 export type OptimizeCommand =
@@ -32,8 +34,6 @@ export const MAX_COMMAND_LINE_LENGTH = 1_000;
 export const MAX_GOAL_LENGTH = 500;
 /** Largest number of experiments one command may ask for. */
 export const MAX_EXPERIMENTS = 1_000;
-/** Largest `--parallel` value. */
-export const MAX_PARALLEL = 10;
 
 const COMMAND = '/optimize';
 const SUBCOMMANDS = ['stop', 'status', 'doctor', 'help'] as const;
@@ -143,7 +143,7 @@ function parseArguments(rest: string): CommandParseResult {
   const tokens = rest.split(SEPARATORS).filter((token) => token !== '');
   const first = tokens[0];
   if (first !== undefined && isSubcommand(first)) {
-    if (tokens.length > 1) return { error: `\`${COMMAND} ${first}\` takes no arguments (got ${code(tokens.slice(1).join(' '))}).${HELP_HINT}` };
+    if (tokens.length > 1) return { error: `\`${COMMAND} ${first}\` takes no arguments (got ${echo(tokens.slice(1).join(' '))}).${HELP_HINT}` };
     return { command: { kind: first } };
   }
 
@@ -154,7 +154,7 @@ function parseArguments(rest: string): CommandParseResult {
     const token = tokens[i]!;
     const dashed = DASHED_FLAG.exec(token);
     if (dashed && isKnownFlagName(dashed[1]!)) {
-      return { error: `${code(token)}: write the flag with two plain hyphens, \`--${dashed[1]}\`.${HELP_HINT}` };
+      return { error: `${echo(token)}: write the flag with two plain hyphens, \`--${dashed[1]}\`.${HELP_HINT}` };
     }
     // `--` followed by a letter is a flag; a lone `--` or `--5` is text.
     if (!/^--[A-Za-z]/.test(token)) {
@@ -164,7 +164,7 @@ function parseArguments(rest: string): CommandParseResult {
     const equals = token.indexOf('=');
     const name = equals < 0 ? token : token.slice(0, equals);
     if (name === '--dry-run') {
-      if (equals >= 0) return { error: `\`--dry-run\` takes no value (got ${code(token)}).${HELP_HINT}` };
+      if (equals >= 0) return { error: `\`--dry-run\` takes no value (got ${echo(token)}).${HELP_HINT}` };
       if (dryRun) return { error: `\`--dry-run\` is given twice.${HELP_HINT}` };
       dryRun = true;
     } else if (name === '--parallel') {
@@ -174,12 +174,12 @@ function parseArguments(rest: string): CommandParseResult {
       else value = tokens[++i];
       const parsed = value === undefined ? null : boundedInteger(value, MAX_PARALLEL);
       if (parsed === null) {
-        const got = value === undefined || value === '' ? 'no value' : code(value);
+        const got = value === undefined || value === '' ? 'no value' : echo(value);
         return { error: `\`--parallel\` needs a whole number from 1 to ${MAX_PARALLEL} (got ${got}), e.g. \`--parallel 2\`.${HELP_HINT}` };
       }
       parallel = parsed;
     } else {
-      return { error: `Unknown flag ${code(name)} in \`${COMMAND}\`; the known flags are ${KNOWN_FLAGS.map((flag) => `\`${flag}\``).join(' and ')}.${HELP_HINT}` };
+      return { error: `Unknown flag ${echo(name)} in \`${COMMAND}\`; the known flags are ${KNOWN_FLAGS.map((flag) => `\`${flag}\``).join(' and ')}.${HELP_HINT}` };
     }
   }
 
@@ -197,7 +197,7 @@ function parseArguments(rest: string): CommandParseResult {
   if (firstWord !== undefined && NUMBER_LIKE.test(firstWord)) {
     experiments = boundedInteger(firstWord, MAX_EXPERIMENTS);
     if (experiments === null) {
-      return { error: `${code(`${COMMAND} ${firstWord}`)}: the number of experiments must be a whole number from 1 to ${MAX_EXPERIMENTS}.${HELP_HINT}` };
+      return { error: `${echo(`${COMMAND} ${firstWord}`)}: the number of experiments must be a whole number from 1 to ${MAX_EXPERIMENTS}.${HELP_HINT}` };
     }
     words.shift();
   }
@@ -211,11 +211,12 @@ function parseArguments(rest: string): CommandParseResult {
 }
 
 /**
- * Echoes the commenter's text inside inline code in a reply: shortened, and without backticks so it cannot close
- * the code span and turn into live Markdown (mentions, links) in the App's own comment.
+ * Echoes the commenter's text inside inline code in a reply: shortened, plain (no control sequences, no comment
+ * delimiters that could forge a marker), and without backticks so it cannot close the code span and turn into
+ * live Markdown (mentions, links) in the App's own comment.
  */
-function code(text: string): string {
-  const chars = [...text.replace(/`/g, "'")];
+function echo(text: string): string {
+  const chars = [...plainText(text).replace(/`/g, "'")];
   return `\`${chars.length > 40 ? `${chars.slice(0, 39).join('')}…` : chars.join('')}\``;
 }
 

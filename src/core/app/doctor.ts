@@ -4,7 +4,7 @@
  * whether the config validates. Pure: the App reads the API and passes what it found; this module judges and renders.
  */
 import { parse as parseYaml } from 'yaml';
-import { neutralize } from '../render/app-render.js';
+import { code, fenced } from '../render/markdown.js';
 import { GATE_CHECK_NAME, WORKFLOW_FILE, WORKFLOW_PATH } from '../protocol/protocol.js';
 
 /** What the App found. `null` anywhere means it could not tell (a missing permission, a feature the plan lacks). */
@@ -144,7 +144,7 @@ export function diagnose(input: DoctorInput): Diagnosis {
 
   const ok = findings.every((finding) => finding.ok === true);
   const passing = findings.filter((finding) => finding.ok === true).length;
-  const where = input.branch ? ` (default branch \`${neutralize(input.branch).replace(/`/g, "'")}\`)` : '';
+  const where = input.branch ? ` (default branch ${code(input.branch)})` : '';
   const lines = [
     `**autoloop doctor**${where}: ${ok ? 'all checks pass.' : `${passing} of ${findings.length} checks pass.`}`,
     '',
@@ -178,12 +178,6 @@ export function renderOversightWarnings(warnings: readonly string[]): string {
 function renderFinding(finding: Finding): string {
   const mark = finding.ok === true ? '✅' : finding.ok === false ? '❌' : '❔';
   return `- ${mark} ${finding.text}${finding.fix ? ` ${finding.fix}` : ''}`;
-}
-
-function fenced(content: string, info: string): string {
-  const longest = Math.max(2, ...(content.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence}${info}\n${content}\n${fence}`;
 }
 
 /** The triggers of a workflow file; `null` text means the file does not exist. Unparseable YAML has no triggers. */

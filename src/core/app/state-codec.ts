@@ -4,78 +4,14 @@
  * character that could end the comment or be read as Markdown, whatever the state's texts hold.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { z } from 'zod';
-import type { AppRunState } from './state.js';
+import { appRunStateSchema, STATE_VERSION, type AppRunState } from './state.js';
 import { STATE_MARKER_PREFIX } from '../protocol/protocol.js';
-
-/** Version of the encoded state; bumped on any change of its shape (the schema is strict). */
-export const STATE_VERSION = 1;
-
+import { AutoloopError } from '../errors.js';
 
 /** The state could not be read although its marker is there: the App says so rather than start over. */
-export class StateError extends Error {
+export class StateError extends AutoloopError {
   override readonly name = 'StateError';
 }
-
-const sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a full git commit SHA');
-const count = z.number().int().min(1);
-// JSON turns NaN and Infinity into null, so measured figures are finite numbers or null.
-const figure = z.number().nullable().optional();
-
-const experimentSchema = z.strictObject({
-  k: count,
-  state: z.enum(['proposing', 'evaluating', 'kept', 'discarded', 'invalid', 'needs-review']),
-  parentSha: sha,
-  dispatchedAt: z.string().min(1),
-  hypothesis: z.string().optional(),
-  branch: z.string().min(1).optional(),
-  pullRequest: count.optional(),
-  headSha: sha.optional(),
-  baseline: figure,
-  candidate: figure,
-  delta: figure,
-  deltaRelative: figure,
-  verdict: z.enum(['improved', 'no-change', 'regressed', 'invalid']).optional(),
-  reason: z.string().optional(),
-  commentId: count.optional(),
-  proposalRun: z.string().optional(),
-  evaluationRun: z.string().optional(),
-  artifact: z.string().optional(),
-});
-
-/** What a decoded state must look like: {@link AppRunState}, strictly (unknown keys are corruption, not news). */
-export const appRunStateSchema = z
-  .strictObject({
-    version: z.literal(STATE_VERSION),
-    issue: count,
-    runBranch: z.string().min(1),
-    baseBranch: z.string().min(1),
-    baseSha: sha,
-    pullRequest: count.nullable(),
-    statusComment: count.nullable(),
-    metric: z.strictObject({ name: z.string().min(1), goal: z.enum(['minimize', 'maximize']) }),
-    goalText: z.string(),
-    startedBy: z.string().min(1),
-    commandComment: count.nullable(),
-    protectedHash: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
-    startedAt: z.string().min(1),
-    budget: z.strictObject({ experiments: count, parallel: count, maxFailures: count }),
-    status: z.enum(['running', 'stopping', 'finished']),
-    stopReason: z.string().nullable(),
-    experiments: z.array(experimentSchema),
-  })
-  .superRefine((state, ctx) => {
-    const seen = new Set<number>();
-    state.experiments.forEach((experiment, index) => {
-      if (seen.has(experiment.k)) ctx.addIssue({ code: 'custom', path: ['experiments', index, 'k'], message: `experiment ${experiment.k} appears twice` });
-      seen.add(experiment.k);
-    });
-  });
-
-// The schema and the type must not drift apart: each must be assignable to the other.
-type Decoded = z.output<typeof appRunStateSchema>;
-const _fromSchema: (value: Decoded) => AppRunState = (value) => value;
-const _toSchema: (value: AppRunState) => Decoded = (value) => value;
 
 /**
  * The hidden marker holding `state`: `<!-- autoloop:state v1 <payload> -->`, one line. The payload is the

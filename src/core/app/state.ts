@@ -4,72 +4,95 @@
  */
 import { runBranch } from '../protocol/protocol.js';
 import type { Goal } from '../config/config-schema.js';
-import type { Verdict } from '../ledger/records.js';
+import { z } from 'zod';
+import { verdictSchema } from '../ledger/records.js';
+import { plural } from '../render/markdown.js';
+
+/** Version of the encoded state; bumped on any change of its shape (the schema is strict). */
+export const STATE_VERSION = 1;
+
+const sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a full git commit SHA');
+const count = z.number().int().min(1);
+// JSON turns NaN and Infinity into null, so measured figures are finite numbers or null.
+const figure = z.number().nullable().optional();
 
 /** Where one experiment of an App run stands. */
-export type AppExperimentState =
+export const appExperimentStateSchema = z.enum([
   /** The propose workflow was dispatched; no branch yet. */
-  | 'proposing'
+  'proposing',
   /** The experiment pull request is open; CI evaluates it. */
-  | 'evaluating'
-  | 'kept'
-  | 'discarded'
-  | 'invalid'
+  'evaluating',
+  'kept',
+  'discarded',
+  'invalid',
   /** A suspicious gain: left open for a human. */
-  | 'needs-review';
+  'needs-review',
+]);
+export type AppExperimentState = z.output<typeof appExperimentStateSchema>;
 
-export interface AppExperiment {
-  k: number;
-  state: AppExperimentState;
+export const appExperimentSchema = z.strictObject({
+  k: count,
+  state: appExperimentStateSchema,
   /** The run branch head the experiment started from. */
-  parentSha: string;
-  dispatchedAt: string;
-  hypothesis?: string;
+  parentSha: sha,
+  dispatchedAt: z.string().min(1),
+  hypothesis: z.string().optional(),
   /** Experiment branch and pull request, once proposed. */
-  branch?: string;
-  pullRequest?: number;
-  headSha?: string;
+  branch: z.string().min(1).optional(),
+  pullRequest: count.optional(),
+  headSha: sha.optional(),
   /** Measured figures, once evaluated. */
-  baseline?: number | null;
-  candidate?: number | null;
-  delta?: number | null;
-  deltaRelative?: number | null;
-  verdict?: Verdict;
+  baseline: figure,
+  candidate: figure,
+  delta: figure,
+  deltaRelative: figure,
+  verdict: verdictSchema.optional(),
   /** Why it is invalid or was discarded, for people. */
-  reason?: string;
+  reason: z.string().optional(),
   /** The App's sticky comment on the experiment pull request, once posted. */
-  commentId?: number;
+  commentId: count.optional(),
   /** Links: the proposal workflow run, the evaluation workflow run, the result artifact. */
-  proposalRun?: string;
-  evaluationRun?: string;
-  artifact?: string;
-}
+  proposalRun: z.string().optional(),
+  evaluationRun: z.string().optional(),
+  artifact: z.string().optional(),
+});
+export type AppExperiment = z.output<typeof appExperimentSchema>;
 
-export interface AppRunState {
-  version: 1;
-  /** The issue (or pull request) whose `/optimize` started the run. */
-  issue: number;
-  runBranch: string;
-  /** The default branch the run started from and will be merged into. */
-  baseBranch: string;
-  baseSha: string;
-  /** The run pull request (the dashboard). */
-  pullRequest: number | null;
-  /** The status comment on the issue. */
-  statusComment: number | null;
-  metric: { name: string; goal: Goal };
-  goalText: string;
-  startedBy: string;
-  /** The `/optimize` comment that started the run: a redelivery of it has no second effect. */
-  commandComment: number | null;
-  /** SHA-256 of the base commit's protected files: every experiment's result must have been measured with them. */
-  protectedHash: string | null;
-  startedAt: string;
-  budget: { experiments: number; parallel: number; maxFailures: number };
-  status: 'running' | 'stopping' | 'finished';
-  stopReason: string | null;
-  experiments: AppExperiment[];
-}
+/** A run's state, strictly (unknown keys are corruption, not news): the source of its type and how it is decoded. */
+export const appRunStateSchema = z
+  .strictObject({
+    version: z.literal(STATE_VERSION),
+    /** The issue (or pull request) whose `/optimize` started the run. */
+    issue: count,
+    runBranch: z.string().min(1),
+    /** The default branch the run started from and will be merged into. */
+    baseBranch: z.string().min(1),
+    baseSha: sha,
+    /** The run pull request (the dashboard). */
+    pullRequest: count.nullable(),
+    /** The status comment on the issue. */
+    statusComment: count.nullable(),
+    metric: z.strictObject({ name: z.string().min(1), goal: z.enum(['minimize', 'maximize']) }),
+    goalText: z.string(),
+    startedBy: z.string().min(1),
+    /** The `/optimize` comment that started the run: a redelivery of it has no second effect. */
+    commandComment: count.nullable(),
+    /** SHA-256 of the base commit's protected files: every experiment's result must have been measured with them. */
+    protectedHash: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+    startedAt: z.string().min(1),
+    budget: z.strictObject({ experiments: count, parallel: count, maxFailures: count }),
+    status: z.enum(['running', 'stopping', 'finished']),
+    stopReason: z.string().nullable(),
+    experiments: z.array(appExperimentSchema),
+  })
+  .superRefine((state, ctx) => {
+    const seen = new Set<number>();
+    state.experiments.forEach((experiment, index) => {
+      if (seen.has(experiment.k)) ctx.addIssue({ code: 'custom', path: ['experiments', index, 'k'], message: `experiment ${experiment.k} appears twice` });
+      seen.add(experiment.k);
+    });
+  });
+export type AppRunState = z.output<typeof appRunStateSchema>;
 
 /** What {@link newRunState} needs: the run's origin, its metric and budget, and who started it when. */
 export interface NewRunInput {
@@ -165,10 +188,6 @@ export function withExperiment(state: AppRunState, k: number, patch: Partial<Omi
 export function withNewExperiment(state: AppRunState, parentSha: string, dispatchedAt: string): { state: AppRunState; experiment: AppExperiment } {
   const experiment: AppExperiment = { k: nextExperimentNumber(state), state: 'proposing', parentSha, dispatchedAt };
   return { state: { ...state, experiments: [...state.experiments, experiment] }, experiment };
-}
-
-function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
 }
 
 /**

@@ -175,10 +175,13 @@ export const proposerSchema = z
   })
   .describe('What writes candidate changes.');
 
+/** The most experiments in flight at once, in the config and in `/optimize --parallel` alike. */
+export const MAX_PARALLEL = 10;
+
 export const budgetSchema = z
   .strictObject({
     experiments: z.number().int().min(1).default(20).describe('How many experiments a run makes.'),
-    parallel: z.number().int().min(1).default(1).describe('Experiments in flight at once (the App; the local loop runs one at a time).'),
+    parallel: z.number().int().min(1).max(MAX_PARALLEL).default(1).describe(`Experiments in flight at once, 1 to ${MAX_PARALLEL} (the App; the local loop runs one at a time).`),
     max_failures: z.number().int().min(1).default(5).describe('Stop after this many invalid experiments in a row.'),
     wall_time: duration.optional().describe('Stop starting experiments after this much time, e.g. `8h`.'),
     max_cost: z.number().positive().optional().describe('Stop starting experiments once the proposer has cost this many USD (needs `proposer.llm.price`).'),

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './config-schema.js';
+import { AutoloopError, EXIT } from '../errors.js';
 
 /** One problem in a config file. */
 export interface ConfigIssue {
@@ -27,13 +28,14 @@ export function formatConfigIssue(issue: ConfigIssue): string {
 }
 
 /** A config the user can fix: every problem found, each with its file, key path and line. */
-export class ConfigError extends Error {
+export class ConfigError extends AutoloopError {
   override readonly name = 'ConfigError';
+  override readonly exitCode = EXIT.config;
   readonly file: string;
   readonly issues: ConfigIssue[];
 
   constructor(file: string, issues: ConfigIssue[], hint: string = CONFIG_HINT) {
-    super([...issues.map(formatConfigIssue), hint].join('\n'));
+    super([...issues.map(formatConfigIssue), hint].join('\n'), { subject: { file } });
     this.file = file;
     this.issues = issues;
   }

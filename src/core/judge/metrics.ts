@@ -11,6 +11,7 @@
  * Pure: no I/O. The engine reads the file and passes its text in.
  */
 import type { MetricValues } from '../ledger/records.js';
+import { AutoloopError } from '../errors.js';
 
 /** Environment variable that names the metrics file the harness created for one run. */
 export const METRICS_FILE_ENV = 'AUTOLOOP_METRICS_FILE';
@@ -36,7 +37,7 @@ export interface ParsedMetrics {
 }
 
 /** The metrics file exists but is not one JSON object. */
-export class MetricsFileError extends Error {
+export class MetricsFileError extends AutoloopError {
   override readonly name = 'MetricsFileError';
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ChainLink, ExperimentRecord, LedgerRecord, RunRecord, StopRecord, UnchainedRecord } from './records.js';
+import { AutoloopError, EXIT, type ExitCode } from '../errors.js';
+import { RECORD_SCHEMAS, type ChainLink, type ExperimentRecord, type LedgerRecord, type RunRecord, type StopRecord, type UnchainedRecord } from './records.js';
 
 /** A run as read back from its ledger: the records as the loop built them, their `prev` links checked and dropped. */
 export interface LedgerContents {
@@ -13,13 +14,15 @@ export interface LedgerContents {
 }
 
 /** The ledger is unreadable (not a partial last line, which is tolerated). */
-export class LedgerError extends Error {
+export class LedgerError extends AutoloopError {
+  override readonly exitCode: ExitCode = EXIT.usage;
+
   constructor(
     readonly file: string,
     readonly line: number | null,
     message: string,
   ) {
-    super(`${file}${line ? `:${line}` : ''}: ${message}`);
+    super(`${file}${line ? `:${line}` : ''}: ${message}`, { subject: { file, line } });
     this.name = 'LedgerError';
   }
 }
@@ -67,6 +70,8 @@ export type LedgerVerification = LedgerIntact | LedgerBreak;
 
 /** The hash chain of a ledger is broken: it was altered after it was written. */
 export class LedgerTamperedError extends LedgerError {
+  override readonly exitCode = EXIT.tampered;
+
   constructor(readonly verification: LedgerBreak) {
     super(verification.file, verification.line, `${verification.problem}. The ledger was altered after it was written; autoloop will not build on it (autoloop verify shows the details)`);
     this.name = 'LedgerTamperedError';
@@ -267,6 +272,19 @@ export function verifyLedger(text: string, file: string): LedgerVerification {
   return { ok: false, file, ...diagnose(entries, broken) };
 }
 
+/** One ledger line's fields (without `prev`) read through the schema of its record type. */
+function readRecord(fields: Record<string, unknown>, file: string, line: number): UnchainedRecord {
+  const type = fields.type;
+  const schema = typeof type === 'string' && Object.hasOwn(RECORD_SCHEMAS, type) ? RECORD_SCHEMAS[type as keyof typeof RECORD_SCHEMAS] : null;
+  if (!schema) throw new LedgerError(file, line, `unknown record type ${JSON.stringify(type)}`);
+  const parsed = schema.safeParse(fields);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new LedgerError(file, line, `${type} record: ${issue.path.join('.') || 'the record'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
 /** How strictly `parseLedger` reads. */
 export interface ParseLedgerOptions {
   /** Check the hash chain first and throw `LedgerTamperedError` when it is broken (default true). */
@@ -290,14 +308,15 @@ export function parseLedger(text: string, file: string, options: ParseLedgerOpti
   const experiments: ExperimentRecord[] = [];
   let stop: StopRecord | null = null;
   for (const { number, text: line } of lines) {
-    let record: UnchainedRecord;
+    let fields: Record<string, unknown>;
     try {
       // The link is the ledger's business: readers get the record as it was built.
-      const { prev: _prev, ...fields } = JSON.parse(line) as UnchainedRecord & Partial<ChainLink>;
-      record = fields as UnchainedRecord;
+      const { prev: _prev, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      fields = rest;
     } catch {
       throw new LedgerError(file, number, 'not valid JSON; the ledger was edited or corrupted');
     }
+    const record = readRecord(fields, file, number);
     if (record.type === 'run') {
       if (run) throw new LedgerError(file, number, 'a second run record; one ledger holds one run');
       run = record;
@@ -309,10 +328,8 @@ export function parseLedger(text: string, file: string, options: ParseLedgerOpti
       }
       experiments.push(record);
       stop = null;
-    } else if (record.type === 'stop') {
-      stop = record;
     } else {
-      throw new LedgerError(file, number, `unknown record type ${JSON.stringify((record as { type?: unknown }).type)}`);
+      stop = record;
     }
   }
   if (!run) throw new LedgerError(file, null, 'no run record: not an autoloop ledger');

@@ -1,145 +1,172 @@
 /**
  * The shapes autoloop records: one measured run of the evaluator, the judge's verdict,
- * and the ledger's records. Plain data, serialised as JSON lines in `ledger.jsonl`.
+ * and the ledger's records, serialised as JSON lines in `ledger.jsonl`. The zod schemas are the
+ * source of the types, and the one way a stored record is read back.
  */
-import type { Goal } from '../config/config-schema.js';
+import { z } from 'zod';
+
+/**
+ * A number as it was measured. JSON has no NaN or Infinity (`JSON.stringify` writes null), so a stored null
+ * reads back as NaN: "no value", as it was before it was written.
+ */
+const measured = z
+  .number()
+  .nullable()
+  .transform((value) => value ?? Number.NaN);
+const goalSchema = z.enum(['minimize', 'maximize']);
 
 /** Metric name -> value, as the evaluator reported it. */
+export const metricValuesSchema = z.record(z.string(), measured);
 export type MetricValues = Record<string, number>;
 
 /** What happened to one command the evaluator ran. */
-export interface CommandOutcome {
-  command: string;
+export const commandOutcomeSchema = z.object({
+  command: z.string(),
   /** Exit code, or null when the process was ended by a signal. */
-  exitCode: number | null;
-  signal: string | null;
-  durationMs: number;
-  timedOut: boolean;
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  durationMs: z.number(),
+  timedOut: z.boolean(),
   /** Bytes of output dropped from the middle of stdout and stderr to bound memory. */
-  droppedBytes: number;
-}
+  droppedBytes: z.number(),
+});
+export type CommandOutcome = z.output<typeof commandOutcomeSchema>;
 
 /** One run of `evaluate.command` on one side of an experiment. */
-export interface RunSample {
-  side: 'baseline' | 'candidate';
+export const runSampleSchema = z.object({
+  side: z.enum(['baseline', 'candidate']),
   /** 0-based position of this run within its side. */
-  index: number;
-  commit: string;
+  index: z.number().int().min(0),
+  commit: z.string(),
   /** False when the run crashed, timed out or reported no valid primary metric. */
-  ok: boolean;
+  ok: z.boolean(),
   /** Why the run is not ok. */
-  reason?: string;
-  metrics: MetricValues;
-  outcome: CommandOutcome;
-}
+  reason: z.string().optional(),
+  metrics: metricValuesSchema,
+  outcome: commandOutcomeSchema,
+});
+export type RunSample = z.output<typeof runSampleSchema>;
 
-export type Verdict = 'improved' | 'no-change' | 'regressed' | 'invalid';
+export const verdictSchema = z.enum(['improved', 'no-change', 'regressed', 'invalid']);
+export type Verdict = z.output<typeof verdictSchema>;
 
 /** A guard metric's comparison. */
-export interface GuardJudgement {
-  name: string;
-  goal: Goal;
-  baseline: number;
-  candidate: number;
+export const guardJudgementSchema = z.object({
+  name: z.string(),
+  goal: goalSchema,
+  baseline: measured,
+  candidate: measured,
   /** Change in the guard's bad direction, relative to the baseline (positive = worse). */
-  regression: number;
+  regression: measured,
   /** True when the guard stayed within its `max_regression`. */
-  held: boolean;
-}
+  held: z.boolean(),
+});
+export type GuardJudgement = z.output<typeof guardJudgementSchema>;
+
+const sideSchema = z.object({ mean: measured, samples: z.array(z.number()) });
 
 /** The judge's answer for one experiment: pure data derived from the samples and the config. */
-export interface Judgement {
-  verdict: Verdict;
-  /** True only when the candidate is better, guards held, and it is not suspicious. */
-  keep: boolean;
+export const judgementSchema = z.object({
+  verdict: verdictSchema,
+  /** True only when the candidate is better, guards held, and it is not suspicious (`decideExperiment` says keep). */
+  keep: z.boolean(),
   /** A gain beyond `suspicious_effect`: never kept without a human. */
-  suspicious: boolean;
-  baseline: { mean: number; samples: number[] };
-  candidate: { mean: number; samples: number[] };
+  suspicious: z.boolean(),
+  baseline: sideSchema,
+  candidate: sideSchema,
   /** candidate − baseline, in the metric's unit. */
-  delta: number;
+  delta: measured,
   /** delta / |baseline mean|. */
-  deltaRelative: number;
+  deltaRelative: measured,
   /** Confidence interval of the delta, or null with one run per side. */
-  interval: { low: number; high: number; level: number; method: string } | null;
+  interval: z.object({ low: measured, high: measured, level: z.number(), method: z.string() }).nullable(),
   /** With one run per side there is no noise estimate: every output says so. */
-  singleRun: boolean;
+  singleRun: z.boolean(),
   /** False when the baseline samples were not measured beside the candidate (`evaluate.baseline: cached`): every output says so. */
-  paired: boolean;
-  guards: GuardJudgement[];
+  paired: z.boolean(),
+  guards: z.array(guardJudgementSchema),
   /** Plain sentences explaining the verdict, for people. */
-  reasons: string[];
-}
+  reasons: z.array(z.string()),
+});
+export type Judgement = z.output<typeof judgementSchema>;
 
 /** Status column of results.tsv, as in autoresearch. */
-export type ExperimentStatus = 'keep' | 'discard' | 'crash' | 'invalid';
+export const experimentStatusSchema = z.enum(['keep', 'discard', 'crash', 'invalid']);
+export type ExperimentStatus = z.output<typeof experimentStatusSchema>;
 
 /** A path a proposal was not allowed to change. */
-export interface ScopeViolation {
-  path: string;
-  change: 'added' | 'modified' | 'deleted' | 'renamed';
-  rule: 'outside-edit' | 'protected';
+export const scopeViolationSchema = z.object({
+  path: z.string(),
+  change: z.enum(['added', 'modified', 'deleted', 'renamed']),
+  rule: z.enum(['outside-edit', 'protected']),
   /** The glob or built-in rule that matched. */
-  pattern: string;
-}
+  pattern: z.string(),
+});
+export type ScopeViolation = z.output<typeof scopeViolationSchema>;
 
 /** First line of a ledger: what the run is. */
-export interface RunRecord {
-  type: 'run';
-  version: 1;
-  tag: string;
+export const runRecordSchema = z.object({
+  type: z.literal('run'),
+  version: z.literal(1),
+  tag: z.string(),
   /** The run branch that accumulates kept experiments. */
-  branch: string;
-  baseCommit: string;
-  metric: { name: string; goal: Goal };
-  guards: string[];
-  configFile: string;
+  branch: z.string(),
+  baseCommit: z.string(),
+  metric: z.object({ name: z.string(), goal: goalSchema }),
+  guards: z.array(z.string()),
+  configFile: z.string(),
   /** SHA-256 of the config text the run started with. */
-  configHash: string;
+  configHash: z.string(),
   /** SHA-256 of the protected files (path and blob id) in the base commit: the evaluator every experiment was pinned to. */
-  protectedHash: string;
-  startedAt: string;
-}
+  protectedHash: z.string(),
+  startedAt: z.string(),
+});
+export type RunRecord = z.output<typeof runRecordSchema>;
 
 /** One experiment. Experiment 0 is the baseline measurement of the base commit. */
-export interface ExperimentRecord {
-  type: 'experiment';
-  experiment: number;
-  status: ExperimentStatus;
+export const experimentRecordSchema = z.object({
+  type: z.literal('experiment'),
+  experiment: z.number().int().min(0),
+  status: experimentStatusSchema,
   /** The proposer's hypothesis, e.g. `lr 0.01 → 0.02`. */
-  description: string;
-  parentCommit: string;
+  description: z.string(),
+  parentCommit: z.string(),
   /** The commit that was measured. */
-  candidateCommit: string | null;
+  candidateCommit: z.string().nullable(),
   /** The commit on the run branch when kept (same tree as the candidate, message with the delta). */
-  keptCommit: string | null;
+  keptCommit: z.string().nullable(),
   /** The run branch head after this experiment: the best so far. */
-  bestCommit: string;
+  bestCommit: z.string(),
   /** Primary metric of the candidate (mean of its samples), null when not measured. */
-  metric: number | null;
+  metric: z.number().nullable(),
   /** Guard metrics of the candidate (means). */
-  guards: MetricValues;
+  guards: metricValuesSchema,
   /** Best primary metric after this experiment. */
-  best: number | null;
-  judgement: Judgement | null;
-  samples: RunSample[];
-  scopeViolations: ScopeViolation[];
-  changedFiles: string[];
+  best: z.number().nullable(),
+  judgement: judgementSchema.nullable(),
+  samples: z.array(runSampleSchema),
+  scopeViolations: z.array(scopeViolationSchema),
+  changedFiles: z.array(z.string()),
   /** Why the experiment is invalid or crashed, for people. */
-  reason: string | null;
-  proposer: { kind: string; notes: Record<string, unknown> };
-  durations: { proposeMs: number; evaluateMs: number; totalMs: number; overheadMs: number };
-  traceDir: string;
-  startedAt: string;
-  finishedAt: string;
-}
+  reason: z.string().nullable(),
+  proposer: z.object({ kind: z.string(), notes: z.record(z.string(), z.unknown()) }),
+  durations: z.object({ proposeMs: z.number(), evaluateMs: z.number(), totalMs: z.number(), overheadMs: z.number() }),
+  traceDir: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type ExperimentRecord = z.output<typeof experimentRecordSchema>;
 
 /** Last line of a finished run. */
-export interface StopRecord {
-  type: 'stop';
-  reason: string;
-  at: string;
-}
+export const stopRecordSchema = z.object({
+  type: z.literal('stop'),
+  reason: z.string(),
+  at: z.string(),
+});
+export type StopRecord = z.output<typeof stopRecordSchema>;
+
+/** The schema of each record type, by its `type`: how a ledger line is read. */
+export const RECORD_SCHEMAS = { run: runRecordSchema, experiment: experimentRecordSchema, stop: stopRecordSchema } as const;
 
 /**
  * The link every ledger line carries: the hex SHA-256 of the previous line's exact bytes (without its

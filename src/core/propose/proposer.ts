@@ -1,5 +1,6 @@
 import type { Config } from '../config/config-schema.js';
 import type { ExperimentRecord } from '../ledger/records.js';
+import { AutoloopError, EXIT } from '../errors.js';
 
 /** What a proposer is given for one experiment. */
 export interface ProposalContext {
@@ -35,7 +36,7 @@ export interface Proposer {
  * The proposer tried and gave up on this experiment (answers that never applied, left the scope or
  * failed the check): the loop records the experiment as invalid with `message` and `notes`, and goes on.
  */
-export class ProposalError extends Error {
+export class ProposalError extends AutoloopError {
   constructor(
     message: string,
     readonly notes: Record<string, unknown> = {},
@@ -46,7 +47,9 @@ export class ProposalError extends Error {
 }
 
 /** The proposer cannot work as configured (a refused API key, an unknown model): the run stops; the CLI exits 3. */
-export class ProposerConfigError extends Error {
+export class ProposerConfigError extends AutoloopError {
+  override readonly exitCode = EXIT.config;
+
   constructor(message: string) {
     super(message);
     this.name = 'ProposerConfigError';

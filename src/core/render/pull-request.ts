@@ -5,7 +5,8 @@
 import { renderMermaidChart } from './mermaid.js';
 import { runPullRequestMarker } from '../protocol/protocol.js';
 import type { ExperimentRecord, RunRecord } from '../ledger/records.js';
-import { markdownUrl, renderMarkdownReport, summarizeRun } from './report.js';
+import { betterWord, code, link, oneLine, plural } from './markdown.js';
+import { renderMarkdownReport, summarizeRun } from './report.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
 import { formatNumber, formatPercent } from '../config/units.js';
 
@@ -17,10 +18,6 @@ export interface RunPullRequestLinks {
   artifact?: string;
   /** Why the loop stopped, e.g. the stop record's reason. */
   stopReason?: string;
-}
-
-function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
 }
 
 /**
@@ -49,22 +46,22 @@ export function renderRunPullRequest(run: RunRecord, experiments: ExperimentReco
   }
   const title = `autoloop: ${headline} in ${count}`;
 
-  const better = goal === 'minimize' ? 'lower' : 'higher';
+  const better = betterWord(goal);
   let paragraph: string;
   if (summary.baseline === null) {
-    paragraph = `The baseline \`${name}\` (${better} is better) was not measured.`;
+    paragraph = `The baseline ${code(name)} (${better} is better) was not measured.`;
   } else if (summary.best === null || summary.improvement === null || summary.improvement === 0) {
-    paragraph = `\`${name}\` (${better} is better) stayed at its baseline ${number(summary.baseline)}: no experiment beat it.`;
+    paragraph = `${code(name)} (${better} is better) stayed at its baseline ${number(summary.baseline)}: no experiment beat it.`;
   } else {
     const relative = summary.improvementRelative === null ? '' : ` (${formatPercent(summary.improvementRelative)})`;
-    paragraph = `\`${name}\` (${better} is better) went from ${number(summary.baseline)} to **${number(summary.best)}**${relative}, best at experiment ${summary.bestExperiment}.`;
+    paragraph = `${code(name)} (${better} is better) went from ${number(summary.baseline)} to **${number(summary.best)}**${relative}, best at experiment ${summary.bestExperiment}.`;
   }
   paragraph += ` ${count} after the baseline: ${keep} kept, ${discard} discarded, ${crash} crashed, ${invalid} invalid.`;
-  if (links.stopReason) paragraph += ` Stopped: ${links.stopReason.replace(/\s+/g, ' ').trim()}.`.replace(/\.\.$/, '.');
+  if (links.stopReason) paragraph += ` Stopped: ${oneLine(links.stopReason, Infinity)}.`.replace(/\.\.$/, '.');
 
   const linkParts = [
-    ...(links.workflowRun ? [`[workflow run](${markdownUrl(links.workflowRun)})`] : []),
-    ...(links.artifact ? [`[ledger and traces](${markdownUrl(links.artifact)}) (artifact)`] : []),
+    ...(links.workflowRun ? [link('workflow run', links.workflowRun)] : []),
+    ...(links.artifact ? [`${link('ledger and traces', links.artifact)} (artifact)`] : []),
   ];
   const report = renderMarkdownReport(run, experiments).replace(/^(#{1,5}) /gm, '#$1 ');
 
@@ -73,7 +70,7 @@ export function renderRunPullRequest(run: RunRecord, experiments: ExperimentReco
     '',
     paragraph,
     '',
-    `The branch \`${run.branch}\` holds one commit per kept experiment, each with its hypothesis and measured delta in the message; discarded and invalid experiments are only in the ledger.`,
+    `The branch ${code(run.branch)} holds one commit per kept experiment, each with its hypothesis and measured delta in the message; discarded and invalid experiments are only in the ledger.`,
     '',
     ...(linkParts.length ? [linkParts.join(' · '), ''] : []),
     '### Progress',

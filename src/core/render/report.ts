@@ -6,6 +6,7 @@ import { UNPAIRED_NOTE } from '../judge/judge.js';
 import type { Goal } from '../config/config-schema.js';
 import type { ExperimentRecord, ExperimentStatus, RunRecord } from '../ledger/records.js';
 import { stripControl } from './text.js';
+import { cell, change, markdownUrl, shortSha, signed, value } from './markdown.js';
 import { formatNumber, formatPercent } from '../config/units.js';
 
 /** The headline numbers of a run, shared by the report, the chart and the CLI. */
@@ -101,15 +102,10 @@ function tsvNumber(value: number | null | undefined): string {
   return String(Number(value.toPrecision(6)));
 }
 
-/** One line of text: tabs and line breaks would break a TSV row or a table cell. */
-function oneLine(text: string): string {
-  // No escape sequences or control characters: cells quote reasons and descriptions from evaluators and proposers.
+/** One line of text for a TSV field: tabs and line breaks would break the row. */
+function tsvText(text: string): string {
+  // No escape sequences or control characters: fields quote descriptions from proposers.
   return stripControl(text).replace(/[\t\r\n]+/g, ' ').trim();
-}
-
-/** The 7-character short form of a commit SHA, or empty. */
-export function shortSha(sha: string | null | undefined): string {
-  return sha ? sha.slice(0, 7) : '';
 }
 
 /**
@@ -126,25 +122,10 @@ export function renderResultsTsv(run: RunRecord, experiments: readonly Experimen
       tsvNumber(measuredValue(record)),
       ...run.guards.map((guard) => tsvNumber(record.guards[guard])),
       record.status,
-      oneLine(record.description),
+      tsvText(record.description),
     ].join('\t'),
   );
   return `${[header.join('\t'), ...rows].join('\n')}\n`;
-}
-
-const MAX_CELL = 120;
-
-/** Text safe inside a Markdown table cell. */
-export function cell(text: string): string {
-  const line = oneLine(text);
-  const short = line.length > MAX_CELL ? `${line.slice(0, MAX_CELL - 1)}…` : line;
-  return short.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
-}
-
-/** A signed number with a real minus sign (`+0.1`, `−0.02`, `±0`), for deltas. */
-export function signed(value: number, digits = 4): string {
-  if (value === 0) return '±0';
-  return `${value > 0 ? '+' : '−'}${formatNumber(Math.abs(value), digits)}`;
 }
 
 function statusLabel(status: ExperimentStatus): string {
@@ -153,11 +134,6 @@ function statusLabel(status: ExperimentStatus): string {
 
 const SINGLE_RUN_MARK = '†';
 const UNPAIRED_MARK = '‡';
-
-/** Percent-encodes the characters that would end a Markdown link target early. */
-export function markdownUrl(path: string): string {
-  return path.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-}
 
 /** Options of {@link renderMarkdownReport}. */
 export interface MarkdownReportOptions {
@@ -176,7 +152,7 @@ export function renderMarkdownReport(run: RunRecord, experiments: readonly Exper
   const sorted = sortExperiments(experiments);
   const lines: string[] = [`## autoloop: ${name} (${goal})`, ''];
 
-  const number = (value: number | null) => (value === null ? 'not measured' : `\`${formatNumber(value, 6)}\``);
+  const number = (measured: number | null) => (measured === null ? 'not measured' : `\`${value(measured)}\``);
   if (summary.best !== null && summary.baseline !== null) {
     lines.push(`- **Baseline → best:** ${number(summary.baseline)} → ${number(summary.best)} (experiment ${summary.bestExperiment})`);
   } else {
@@ -208,25 +184,25 @@ export function renderMarkdownReport(run: RunRecord, experiments: readonly Exper
   lines.push('| # | status | metric | Δ vs parent | verdict | description |', '| ---: | --- | ---: | ---: | --- | --- |');
   let parentBest: number | null = null;
   for (const record of sorted) {
-    const value = measuredValue(record);
+    const measured = measuredValue(record);
     const judgement = record.judgement;
     let delta = '—';
     if (judgement && Number.isFinite(judgement.delta) && record.experiment > 0) {
       delta = `${signed(judgement.delta)} (${formatPercent(judgement.deltaRelative)})`;
-    } else if (value !== null && parentBest !== null && record.experiment > 0) {
+    } else if (measured !== null && parentBest !== null && record.experiment > 0) {
       // No judgement (e.g. a hand-written ledger): compare with the best before this experiment.
-      const change = value - parentBest;
-      delta = parentBest === 0 ? signed(change) : `${signed(change)} (${formatPercent(change / Math.abs(parentBest))})`;
+      const difference = measured - parentBest;
+      delta = change(difference, parentBest === 0 ? null : difference / Math.abs(parentBest));
     }
     let verdict = record.experiment === 0 ? 'baseline' : (judgement?.verdict ?? '—');
     if (judgement?.singleRun && record.experiment > 0) verdict += SINGLE_RUN_MARK;
     if (judgement && !judgement.paired) verdict += UNPAIRED_MARK;
     if (judgement?.suspicious) verdict += ' ⚠ suspicious';
-    let metric = value === null ? '—' : formatNumber(value, 6);
+    let metric = value(measured);
     if (record.experiment === summary.bestExperiment) metric = `**${metric}**`;
     const description = record.reason && record.status !== 'keep' && record.status !== 'discard' ? `${record.description} — ${record.reason}` : record.description;
     lines.push(`| ${record.experiment} | ${statusLabel(record.status)} | ${metric} | ${delta} | ${cell(verdict)} | ${cell(description)} |`);
-    if (record.status === 'keep' && value !== null && (parentBest === null || isBetter(value, parentBest, goal))) parentBest = value;
+    if (record.status === 'keep' && measured !== null && (parentBest === null || isBetter(measured, parentBest, goal))) parentBest = measured;
   }
   if (singleRuns > 0) lines.push('', `${SINGLE_RUN_MARK} single run, no noise estimate.`);
   if (unpaired > 0) lines.push('', `${UNPAIRED_MARK} ${UNPAIRED_NOTE}.`);

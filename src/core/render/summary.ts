@@ -3,12 +3,12 @@
  * the verdict and why, in Markdown that reads well in `$GITHUB_STEP_SUMMARY`, a comment or a check run.
  * Pure: a result document in, text out.
  */
-import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../judge/judge.js';
-import { cell, markdownUrl, shortSha, signed } from './report.js';
+import { UNPAIRED_NOTE } from '../judge/judge.js';
 import type { ResultDocument } from '../result/result.js';
-import { stripControl } from './text.js';
+import { betterWord, cell, change, code, fenced, formatInterval, link, oneLine, plainText, plural, shortSha, value } from './markdown.js';
+import { runsPerSide, violationLines } from './result-words.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
-import { formatNumber, formatPercent } from '../config/units.js';
+import { formatNumber } from '../config/units.js';
 import { figuresOf, finite, meanOf } from '../judge/figures.js';
 
 /** Links shown in the summary; the artifact is also where a truncated summary points. */
@@ -26,38 +26,6 @@ const BAR = '▇';
 /** Emoji-free status words, read by people scanning a list of job summaries. */
 const STATUS_WORDS: Record<ResultDocument['status'], string> = { keep: 'KEEP', discard: 'DISCARD', crash: 'CRASH', invalid: 'INVALID' };
 
-
-/**
- * A reason on one line, without escape sequences or control characters: reasons quote what an evaluator
- * printed, and a job summary, comment or check run must not carry its colours or hyperlinks.
- */
-function reasonText(text: string): string {
-  return stripControl(text).replace(/\s+/g, ' ').trim();
-}
-
-/** Inline code that survives backticks in the text. */
-function code(text: string): string {
-  const line = stripControl(text).replace(/\s+/g, ' ');
-  if (!line.includes('`')) return `\`${line}\``;
-  return `\`\` ${line} \`\``;
-}
-
-/** A fenced block whose fence is longer than any backtick run inside it. */
-function fenced(content: string, info = ''): string {
-  const longest = Math.max(2, ...(content.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence}${info}\n${content}\n${fence}`;
-}
-
-function value(value: number | null): string {
-  return value === null ? '—' : formatNumber(value, 6);
-}
-
-function change(delta: number | null, relative: number | null): string {
-  if (delta === null) return '—';
-  return relative === null ? signed(delta) : `${signed(delta)} (${formatPercent(relative)})`;
-}
-
 /**
  * A text chart of the primary metric per run: one bar per valid run, 1 to BAR_WIDTH blocks between the
  * smallest and the largest value, and the failed runs with their reason. Job summaries cannot embed an
@@ -73,7 +41,7 @@ function renderRunChart(doc: ResultDocument): string | null {
         rows.push({
           label: `${side} ${run.index + 1}`,
           value: run.ok ? finite(run.metrics[name]) : null,
-          note: run.ok ? undefined : `failed: ${reasonText(why)}`,
+          note: run.ok ? undefined : `failed: ${plainText(why).replace(/\s+/g, ' ').trim()}`,
         });
       }
     }
@@ -93,7 +61,7 @@ function renderRunChart(doc: ResultDocument): string | null {
     const label = row.label.padEnd(labelWidth);
     if (row.value === null) return `${label}  ${row.note ?? 'no value'}`;
     const length = high === low ? BAR_WIDTH : 1 + Math.round(((row.value - low) / (high - low)) * (BAR_WIDTH - 1));
-    return `${label}  ${BAR.repeat(length).padEnd(BAR_WIDTH)}  ${formatNumber(row.value, 6)}`;
+    return `${label}  ${BAR.repeat(length).padEnd(BAR_WIDTH)}  ${value(row.value)}`;
   });
   return fenced(lines.join('\n'), 'text');
 }
@@ -136,29 +104,20 @@ export function renderResultSummary(doc: ResultDocument, links: ResultSummaryLin
   const view = figuresOf(doc, undefined);
   const lines: string[] = [`## autoloop: ${doc.verdict} (${STATUS_WORDS[doc.status]})`, ''];
 
-  const better = goal === 'minimize' ? 'lower' : 'higher';
+  const better = betterWord(goal);
   lines.push(`${code(name)} (${better} is better), head ${code(shortSha(doc.head))} against base ${code(shortSha(doc.base))}${doc.repo ? ` in ${cell(doc.repo)}` : ''}.`, '');
   const linkParts = [
-    ...(links.run ? [`[workflow run](${markdownUrl(links.run)})`] : []),
-    ...(links.artifact ? [`[result and logs](${markdownUrl(links.artifact)})`] : []),
+    ...(links.run ? [link('workflow run', links.run)] : []),
+    ...(links.artifact ? [link('result and logs', links.artifact)] : []),
   ];
   if (linkParts.length) lines.push(linkParts.join(' · '), '');
   if (view.suspicious) lines.push('**Suspicious:** the gain is beyond `suspicious_effect`; a human must look before it is kept.', '');
 
-  const runsOf = (side: 'baseline' | 'candidate') => {
-    const valid = doc.samples[side][name]?.length ?? 0;
-    const total = doc.runs.filter((run) => run.side === side).length;
-    if (total === 0) return side === 'baseline' && doc.baseline === 'cached' ? `${valid} valid (cached)` : `${valid} valid`;
-    return `${valid} of ${total} valid`;
-  };
-  const interval = view.interval
-    ? `${formatNumber(view.interval.level * 100, 3)}% [${signed(view.interval.low)}, ${signed(view.interval.high)}]${view.interval.method ? ` (${view.interval.method})` : ''}`
-    : SINGLE_RUN_NOTE;
   lines.push(
     '| | baseline | candidate | delta |',
     '| --- | ---: | ---: | ---: |',
     `| **${cell(name)}** (mean) | ${value(view.baseline)} | ${value(view.candidate)} | ${change(view.delta, view.deltaRelative)} |`,
-    `| interval | | | ${cell(interval)} |`,
+    `| interval | | | ${cell(formatInterval(view.interval))} |`,
   );
   for (const guard of doc.guards) {
     const judged = view.guards.get(guard.name);
@@ -169,17 +128,12 @@ export function renderResultSummary(doc: ResultDocument, links: ResultSummaryLin
     const state = judged ? (judged.held ? 'held' : 'regressed') : 'not judged';
     lines.push(`| ${cell(guard.name)} (guard, ${guard.goal}) | ${value(baseline)} | ${value(candidate)} | ${change(delta, relative)}, ${state} |`);
   }
-  lines.push(`| runs (${doc.repeats} per side) | ${runsOf('baseline')} | ${runsOf('candidate')} | ${view.paired ? 'paired' : cell(UNPAIRED_NOTE)} |`, '');
+  lines.push(`| runs (${doc.repeats} per side) | ${runsPerSide(doc, 'baseline')} | ${runsPerSide(doc, 'candidate')} | ${view.paired ? 'paired' : cell(UNPAIRED_NOTE)} |`, '');
 
-  if (doc.reason) lines.push(`**Reason:** ${reasonText(doc.reason)}`, '');
-  if (view.reasons.length) lines.push(`**Why:** ${view.reasons.map(reasonText).join('; ')}.`, '');
+  if (doc.reason) lines.push(`**Reason:** ${oneLine(doc.reason, Infinity)}`, '');
+  if (view.reasons.length) lines.push(`**Why:** ${view.reasons.map((reason) => oneLine(reason, Infinity)).join('; ')}.`, '');
   if (doc.scopeViolations.length) {
-    lines.push(`**Out of scope:** ${doc.scopeViolations.length} path${doc.scopeViolations.length === 1 ? '' : 's'} the proposal may not change:`, '');
-    for (const violation of doc.scopeViolations) {
-      const rule = violation.rule === 'protected' ? `protected by ${code(violation.pattern)}` : `outside \`scope.edit\``;
-      lines.push(`- ${code(violation.path)} (${violation.change}): ${rule}`);
-    }
-    lines.push('');
+    lines.push(`**Out of scope:** ${plural(doc.scopeViolations.length, 'path')} the proposal may not change:`, '', ...violationLines(doc.scopeViolations), '');
   }
 
   const chart = renderRunChart(doc);

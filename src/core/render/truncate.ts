@@ -2,7 +2,7 @@
  * Keeps Markdown bodies under GitHub's size limits: cut at a line boundary, never leave a code fence
  * or a `<details>` block open, and say how much was dropped with a link to the full text.
  */
-import { markdownUrl } from './report.js';
+import { link } from './markdown.js';
 
 /** GitHub's limit on an issue or pull-request comment, a pull-request body and a check run's summary, in characters. */
 export const GITHUB_BODY_LIMIT = 65_536;
@@ -63,9 +63,9 @@ function sliceUnits(text: string, length: number): string {
 export function truncateMarkdown(text: string, limit: number, moreLink?: { label: string; url: string }): string {
   if (text.length <= limit) return text;
   const budget = limit - Math.min(TRUNCATION_MARGIN, Math.floor(limit / 10));
-  const link = moreLink ? ` [${moreLink.label.replace(/[[\]\\]/g, '\\$&')}](${markdownUrl(moreLink.url)})` : '';
+  const more = moreLink ? ` ${link(moreLink.label, moreLink.url)}` : '';
   // The number of dropped characters can only shrink as we keep more, so size the note for the worst case.
-  const noteFor = (dropped: number) => `… truncated: ${dropped.toLocaleString('en-US')} more characters.${link}`;
+  const noteFor = (dropped: number) => `… truncated: ${dropped.toLocaleString('en-US')} more characters.${more}`;
   // The most the kept text may take: the note, the blank line before it and the final newline take the rest.
   const room = budget - noteFor(text.length).length - 3;
   if (room <= 0) return sliceUnits(noteFor(text.length), limit);

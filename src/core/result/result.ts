@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { sampleValues } from '../judge/judge.js';
 import type { Config } from '../config/config-schema.js';
-import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../ledger/records.js';
+import { experimentStatusSchema, scopeViolationSchema, verdictSchema, type ExperimentStatus, type Judgement, type RunSample, type ScopeViolation } from '../ledger/records.js';
 
 /** Version of the result document; bumped on any change a reader must know about. */
 export const RESULT_DOCUMENT_VERSION = 1;
@@ -35,6 +35,38 @@ export const environmentSchema = z.strictObject({
   autoloop: z.string(),
 });
 
+/** A stored figure: a finite number, or null (JSON has no NaN or Infinity; anything else is read as null). */
+const figure = z.number().nullable().optional().catch(null);
+const flag = z.boolean().optional().catch(undefined);
+
+/**
+ * The judge's answer as a result document stores it, for people: readers re-judge from `samples`, so it is
+ * read leniently, field by field. A field that is missing or malformed (a hand-made or hostile document)
+ * reads as absent, and the reader falls back to the samples.
+ */
+export const storedJudgementSchema = z.object({
+  verdict: verdictSchema.optional().catch(undefined),
+  keep: flag,
+  suspicious: flag,
+  baseline: z.object({ mean: figure }).optional().catch(undefined),
+  candidate: z.object({ mean: figure }).optional().catch(undefined),
+  delta: figure,
+  deltaRelative: figure,
+  interval: z
+    .object({ low: z.number(), high: z.number(), level: z.number(), method: z.string().catch('') })
+    .nullable()
+    .optional()
+    .catch(null),
+  singleRun: flag,
+  paired: flag,
+  guards: z
+    .array(z.object({ name: z.string(), baseline: z.number(), candidate: z.number(), regression: figure, held: z.boolean() }).nullable().catch(null))
+    .optional()
+    .catch(undefined),
+  reasons: z.array(z.string().nullable().catch(null)).optional().catch(undefined),
+});
+export type StoredJudgement = z.output<typeof storedJudgementSchema>;
+
 /**
  * "The result of measuring head against base": what `autoloop eval --json` prints, what the Action
  * uploads and what the App verifies. The raw samples are in it, so a reader re-judges rather than trusts.
@@ -61,19 +93,12 @@ export const resultDocumentSchema = z.strictObject({
   }),
   runs: z.array(runSchema),
   environment: environmentSchema,
-  status: z.enum(['keep', 'discard', 'crash', 'invalid']),
-  verdict: z.enum(['improved', 'no-change', 'regressed', 'invalid']),
+  status: experimentStatusSchema,
+  verdict: verdictSchema,
   /** The judge's full answer, for people; readers re-judge from `samples`. */
-  judgement: z.record(z.string(), z.unknown()).nullable(),
+  judgement: storedJudgementSchema.nullable(),
   changedFiles: z.array(z.string()),
-  scopeViolations: z.array(
-    z.strictObject({
-      path: z.string(),
-      change: z.enum(['added', 'modified', 'deleted', 'renamed']),
-      rule: z.enum(['outside-edit', 'protected']),
-      pattern: z.string(),
-    }),
-  ),
+  scopeViolations: z.array(scopeViolationSchema.strict()),
   reason: z.string().nullable(),
   createdAt: z.string(),
 });
@@ -137,7 +162,7 @@ export function buildResultDocument(input: ResultInput): ResultDocument {
     status: input.status,
     verdict: input.judgement?.verdict ?? 'invalid',
     // Through JSON so that NaN (an invalid judgement's means) becomes null, as it will on disk.
-    judgement: input.judgement ? (JSON.parse(JSON.stringify(input.judgement)) as Record<string, unknown>) : null,
+    judgement: input.judgement ? (JSON.parse(JSON.stringify(input.judgement)) as StoredJudgement) : null,
     changedFiles: input.changedFiles,
     scopeViolations: input.scopeViolations,
     reason: input.reason,

@@ -15,8 +15,8 @@ import {
   withNewExperiment,
   type AppRunState,
 } from '../../../src/core/app/state.js';
-import { makeAppExperiment, makeAppRun, makeAppRunState } from '../../fixtures/app-state.js';
-import { fakeSha } from '../../fixtures/ledger.js';
+import { makeAppExperiment, makeAppRun, makeAppRunState } from '../../fixtures/records/app-state.js';
+import { fakeSha } from '../../fixtures/records/ledger.js';
 
 /** A marker around any JSON, as a corrupt or hand-made state would be. */
 function markerOf(json: unknown, version = 1): string {

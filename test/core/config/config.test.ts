@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { CONFIG_HINT, ConfigError, configHash, formatConfigIssue, parseConfig, type ConfigIssue } from '../../../src/core/config/config.js';
 import { CONFIG_SCHEMA_FILE, configJsonSchema } from '../../../src/core/config/json-schema.js';
 import { loadConfigFile } from '../../../src/engine/config-file.js';
+import { MAX_PARALLEL } from '../../../src/core/config/config-schema.js';
 
 const fixtureDir = fileURLToPath(new URL('../../fixtures/config/', import.meta.url));
 const fixture = (name: string): string => readFileSync(join(fixtureDir, name), 'utf8');
@@ -101,6 +102,14 @@ describe('parseConfig: errors name the file, key and line', () => {
       line: 6,
       message: 'expected a number, got string "abc"',
     });
+  });
+
+  it('caps budget.parallel where /optimize --parallel is capped', () => {
+    const text = `metric: { name: loss, goal: minimize }\n${VALID_REST}budget: { parallel: ${MAX_PARALLEL + 1} }\n`;
+    const issues = configError(text, 'p.yml').issues;
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ file: 'p.yml', path: 'budget.parallel', line: 5 });
+    expect(parseConfig(text.replace(`parallel: ${MAX_PARALLEL + 1}`, `parallel: ${MAX_PARALLEL}`), 'p.yml').budget.parallel).toBe(MAX_PARALLEL);
   });
 
   it('reports a missing required key at the line of the mapping that lacks it', () => {

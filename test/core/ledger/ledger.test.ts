@@ -12,7 +12,7 @@ import {
   type LedgerBreak,
 } from '../../../src/core/ledger/ledger.js';
 import type { RunRecord } from '../../../src/core/ledger/records.js';
-import { makeExperiment, makeLedgerText, makeRun, makeStop } from '../../fixtures/ledger.js';
+import { makeExperiment, makeLedgerText, makeRun, makeStop } from '../../fixtures/records/ledger.js';
 
 const run: RunRecord = makeRun();
 

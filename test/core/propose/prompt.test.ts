@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ANSWER_FORMAT } from '../../../src/core/propose/edits.js';
 import { AGENT_FORMAT, buildProposalPrompt, dataBlock, estimateTokens, headTail, type PromptInput } from '../../../src/core/propose/prompt.js';
-import { makeExperiment, makeJudgement } from '../../fixtures/ledger.js';
+import { makeExperiment, makeJudgement } from '../../fixtures/records/ledger.js';
 
 const history = [
   makeExperiment({ experiment: 0, description: 'baseline', metric: 2, best: 2 }),

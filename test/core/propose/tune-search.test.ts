@@ -13,7 +13,7 @@ import {
   type Point,
   type SearchInput,
 } from '../../../src/core/propose/tune-search.js';
-import { makeExperiment } from '../../fixtures/ledger.js';
+import { makeExperiment } from '../../fixtures/records/ledger.js';
 
 /** Runs the loop against an objective (minimised): keep strictly better points, as the engine does. */
 function simulate(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { escapeXml, niceTicks, renderProgressChart } from '../../../src/core/render/chart.js';
 import type { ExperimentRecord } from '../../../src/core/ledger/records.js';
-import { makeExperiment, makeLedger, makeRun } from '../../fixtures/ledger.js';
+import { makeExperiment, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
 
 /** Checks that every element is closed in order: enough to catch broken markup without an XML parser. */
 function expectBalancedTags(svg: string): void {

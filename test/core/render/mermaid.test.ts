@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mermaidNumber, mermaidText, renderMermaidChart } from '../../../src/core/render/mermaid.js';
-import { makeExperiment, makeLedger, makeRun } from '../../fixtures/ledger.js';
+import { makeExperiment, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
 
 /** xychart's number token: no exponent, no grouping. */
 const XYCHART_NUMBER = /^[+-]?(?:\d+(?:\.\d+)?|\.\d+)$/;

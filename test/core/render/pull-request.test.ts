@@ -4,7 +4,7 @@ import { renderRunPullRequest } from '../../../src/core/render/pull-request.js';
 import { runPullRequestMarker } from '../../../src/core/protocol/protocol.js';
 import { renderMarkdownReport } from '../../../src/core/render/report.js';
 import { GITHUB_BODY_LIMIT } from '../../../src/core/render/truncate.js';
-import { makeExperiment, makeLedger, makeRun } from '../../fixtures/ledger.js';
+import { makeExperiment, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
 
 const RUN_URL = 'https://github.com/octo/model/actions/runs/7';
 const ARTIFACT_URL = 'https://github.com/octo/model/actions/runs/7/artifacts/9';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderMarkdownReport, renderResultsTsv, summarizeRun } from '../../../src/core/render/report.js';
-import { makeExperiment, makeJudgement, makeLedger, makeRun } from '../../fixtures/ledger.js';
+import { makeExperiment, makeJudgement, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
 
 describe('summarizeRun', () => {
   it('summarises the hand-made ledger', () => {

@@ -3,8 +3,8 @@ import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../../../src/core/judge/judge.js
 import { parseResultDocument } from '../../../src/core/result/result.js';
 import { renderResultSummary } from '../../../src/core/render/summary.js';
 import { GITHUB_BODY_LIMIT } from '../../../src/core/render/truncate.js';
-import { makeJudgement } from '../../fixtures/ledger.js';
-import { makeResultDocument, makeResultRun } from '../../fixtures/result.js';
+import { makeJudgement } from '../../fixtures/records/ledger.js';
+import { makeResultDocument, makeResultRun } from '../../fixtures/records/result.js';
 
 const RUN_URL = 'https://github.com/octo/model/actions/runs/7';
 const ARTIFACT_URL = 'https://github.com/octo/model/actions/runs/7/artifacts/9';

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { experimentLine } from '../../../src/core/render/progress-line.js';
-import { cell } from '../../../src/core/render/report.js';
+import { cell } from '../../../src/core/render/markdown.js';
 import { renderResultSummary } from '../../../src/core/render/summary.js';
 import { stripControl } from '../../../src/core/render/text.js';
-import { makeExperiment } from '../../fixtures/ledger.js';
-import { makeResultDocument } from '../../fixtures/result.js';
+import { makeExperiment } from '../../fixtures/records/ledger.js';
+import { makeResultDocument } from '../../fixtures/records/result.js';
 
 /** Any C0 control but tab and line feed, DEL, or any C1 control: none may survive. */
 // eslint-disable-next-line no-control-regex

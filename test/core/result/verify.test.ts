@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/core/config/config-schema.js';
 import { changeFromGitHub, protectedHashOfTree, verifyResult, type VerifiedFacts } from '../../../src/core/result/verify.js';
-import { fakeSha } from '../../fixtures/ledger.js';
-import { makeResultDocument } from '../../fixtures/result.js';
+import { fakeSha } from '../../fixtures/records/ledger.js';
+import { makeResultDocument } from '../../fixtures/records/result.js';
 
 const config = configSchema.parse({
   metric: { name: 'val_loss', goal: 'minimize', min_effect: '1%' },

@@ -1,0 +1,190 @@
+/** `/optimize` comments: help, status, doctor, stop and start. */
+import { newRunState } from '../../core/app/state.js';
+import { decodeState } from '../../core/app/state-codec.js';
+import { renderRunPullRequestBody } from '../../core/render/dashboard.js';
+import { renderRefusal } from '../../core/render/refusal.js';
+import { renderStatusComment } from '../../core/render/status-comment.js';
+import { runBranch, STATUS_MARKER } from '../../core/protocol/protocol.js';
+import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../../core/app/command.js';
+import { ConfigError, formatConfigIssue } from '../../core/config/config.js';
+import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, workflowTriggers, type DoctorInput } from '../../core/app/doctor.js';
+import { protectedHashOfTree } from '../../core/result/verify.js';
+import { DryRunGateway } from '../dry-run-gateway.js';
+import { UNKNOWN, type Permission } from '../github.js';
+import { APP_MAX_EXPERIMENTS, advance, findRun, loadConfig, loadConfigAt, runConfig, type CommentEvent, type Flow } from './run.js';
+import { configSummary } from '../../core/render/config-summary.js';
+
+/** Who may start and stop runs. */
+const WRITERS: readonly Permission[] = ['admin', 'maintain', 'write'];
+
+/**
+ * A new comment. Only a `/optimize` command from someone with write access does anything; anyone
+ * else gets one polite reply. The permission check fails closed: if GitHub cannot say, nothing runs.
+ */
+export async function handleComment(flow: Flow, event: CommentEvent): Promise<void> {
+  const parsed = parseCommand(event.body);
+  if (!parsed) return;
+  const { gateway } = flow;
+  let permission: Permission;
+  try {
+    permission = await gateway.permission(event.user);
+  } catch (error) {
+    flow.log.warn(`permission check for ${event.user} failed: ${(error as Error).message}`);
+    await gateway.createComment(event.issue, 'Sorry, autoloop could not check your permission on this repository, so it did nothing. Try again later.\n');
+    return;
+  }
+  if (!WRITERS.includes(permission)) {
+    await gateway.createComment(event.issue, renderRefusal('permission', { user: event.user, permission }));
+    return;
+  }
+  await gateway.reactToComment(event.commentId, 'eyes');
+  if ('error' in parsed) {
+    await gateway.createComment(event.issue, `${parsed.error}\n`);
+    return;
+  }
+  const command = parsed.command;
+  switch (command.kind) {
+    case 'help':
+      return help(flow, event);
+    case 'status':
+      return status(flow, event);
+    case 'doctor':
+      return doctor(flow, event);
+    case 'stop':
+      return stop(flow, event);
+    case 'start':
+      return start(flow, event, command);
+  }
+}
+
+async function help(flow: Flow, event: CommentEvent): Promise<void> {
+  let state: string;
+  try {
+    const { config, branch } = await loadConfig(flow.gateway);
+    state = `The config on \`${branch.name}\` is valid: ${configSummary(config).join('; ')}.`;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    state = renderRefusal('config', { file: error.file, issues: error.issues });
+  }
+  await flow.gateway.createComment(event.issue, `${COMMAND_HELP}\n\n${state}\n`);
+}
+
+async function status(flow: Flow, event: CommentEvent): Promise<void> {
+  const run = await findRun(flow.gateway, event.issue);
+  // The reply shows what the status comment shows, without its marker: only the status comment carries that.
+  const reply = run ? renderStatusComment(run.state, run.pull.url).replace(`${STATUS_MARKER}\n`, '') : 'There is no autoloop run on this issue. Start one with `/optimize`.\n';
+  await flow.gateway.createComment(event.issue, reply);
+}
+
+/** A read the doctor can live without: an error (other than the 403/404 the gateway already answers `unknown` to) is logged and unknown. */
+function orUnknown<T>(flow: Flow, what: string, read: Promise<T>): Promise<T | typeof UNKNOWN> {
+  return read.catch((error: unknown) => {
+    flow.log.warn(`doctor: reading ${what} failed: ${(error as Error).message}`);
+    return UNKNOWN;
+  });
+}
+
+/**
+ * What the doctor finds on the default branch, except the config: the rules and protection (and, only when rules
+ * come from rulesets, the rulesets for the App's bypass) and the workflow file. Three requests on an unprotected repository.
+ */
+async function inspectBranch(flow: Flow, branch: { name: string; sha: string }): Promise<Omit<DoctorInput, 'config'>> {
+  const { gateway } = flow;
+  const [rules, protection, workflowText] = await Promise.all([
+    orUnknown(flow, 'the branch rules', gateway.branchRules(branch.name)),
+    orUnknown(flow, 'the branch protection', gateway.branchProtection(branch.name)),
+    orUnknown(flow, 'the workflow file', gateway.workflowFile(branch.sha)),
+  ]);
+  const rulesets = relevantRulesetIds(rules).length > 0 ? await orUnknown(flow, 'the rulesets', gateway.rulesets()) : undefined;
+  const app = flow.app ?? { id: null, slug: null };
+  const workflow =
+    workflowText === UNKNOWN ? { exists: false, dispatch: false, pullRequest: false } : workflowTriggers(workflowText);
+  return { ...oversightOf({ rules, protection, app, ...(rulesets === undefined ? {} : { rulesets }) }), workflow, branch: branch.name };
+}
+
+async function doctor(flow: Flow, event: CommentEvent): Promise<void> {
+  const branch = await flow.gateway.defaultBranch();
+  const [found, config] = await Promise.all([
+    inspectBranch(flow, branch),
+    loadConfigAt(flow.gateway, branch.sha, branch.name).then(
+      () => ({ valid: true, errors: [] }),
+      (error: unknown) => {
+        if (!(error instanceof ConfigError)) throw error;
+        return { valid: false, errors: error.issues.length > 0 ? error.issues.map(formatConfigIssue) : [`${error.file}: invalid`] };
+      },
+    ),
+  ]);
+  await flow.gateway.createComment(event.issue, diagnose({ ...found, config }).markdown);
+}
+
+async function stop(flow: Flow, event: CommentEvent): Promise<void> {
+  const run = await findRun(flow.gateway, event.issue);
+  if (!run || run.state.status !== 'running') {
+    await flow.gateway.createComment(event.issue, run ? 'This run is already stopping or finished.\n' : 'There is no autoloop run on this issue.\n');
+    return;
+  }
+  const { config } = await runConfig(flow.gateway, run.state);
+  await advance(flow, run, { ...run.state, status: 'stopping', stopReason: `stopped by @${event.user}` }, config);
+}
+
+async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeCommand, { kind: 'start' }>): Promise<void> {
+  const real = flow.gateway;
+  let loaded;
+  try {
+    loaded = await loadConfig(real);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    await real.createComment(event.issue, renderRefusal('config', { file: error.file, issues: error.issues }));
+    return;
+  }
+  const { config, branch } = loaded;
+  const existing = await real.findPullRequest(runBranch(event.issue));
+  if (existing) {
+    const state = decodeState(existing.body);
+    // A redelivered webhook, or the same command seen twice: no second effect, not even a reply; but a
+    // start that failed before its first dispatch is picked up where it stopped.
+    if (state && state.commandComment === event.commentId) {
+      if (state.status === 'running' && state.experiments.length === 0) await advance(flow, { pull: existing, state }, state, config);
+      return;
+    }
+    await real.createComment(event.issue, renderRefusal('busy', { issue: event.issue, pullRequest: existing.number, url: existing.url }));
+    return;
+  }
+  const experiments = command.experiments ?? config.budget.experiments;
+  if (experiments > APP_MAX_EXPERIMENTS) {
+    await real.createComment(event.issue, `The App runs at most ${APP_MAX_EXPERIMENTS} experiments per run (its state lives in the run pull request). Use fewer, or the action's \`loop\` mode. See \`/optimize help\`.\n`);
+    return;
+  }
+  const gateway = command.dryRun ? new DryRunGateway(real) : real;
+  const dry: Flow = { ...flow, gateway };
+  const protectedHash = protectedHashOfTree(await real.tree(branch.sha), config, loaded.file);
+  // A run where the default branch lacks oversight still starts, but says so where people look first.
+  const warnings = oversightWarnings(diagnose({ ...(await inspectBranch(flow, branch)), config: { valid: true, errors: [] } }));
+  const statusSuffix = renderOversightWarnings(warnings);
+  let state = newRunState({
+    protectedHash,
+    issue: event.issue,
+    baseBranch: branch.name,
+    baseSha: branch.sha,
+    metric: { name: config.metric.name, goal: config.metric.goal },
+    goalText: command.goal,
+    startedBy: event.user,
+    commandComment: event.commentId,
+    startedAt: flow.now().toISOString(),
+    budget: { experiments, parallel: command.parallel ?? config.budget.parallel, maxFailures: config.budget.max_failures },
+  });
+  await gateway.createBranch(state.runBranch, branch.sha);
+  const pull = await gateway.createPullRequest({
+    head: state.runBranch,
+    base: branch.name,
+    title: `autoloop: ${config.metric.name} (${config.metric.goal}), run of #${event.issue}`,
+    body: renderRunPullRequestBody(state, { configSummary: configSummary(config) }),
+    draft: true,
+  });
+  state = { ...state, pullRequest: pull.number };
+  state = { ...state, statusComment: await gateway.upsertComment(event.issue, STATUS_MARKER, renderStatusComment(state, pull.url) + statusSuffix) };
+  await advance(dry, { pull, state }, state, config, undefined, statusSuffix);
+  if (gateway instanceof DryRunGateway) {
+    await real.createComment(event.issue, `Dry run: the config is valid, and this is what \`/optimize\` would do:\n\n${gateway.describe()}\n`);
+  }
+}
