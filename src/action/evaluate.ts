@@ -8,7 +8,7 @@ import { formatNumber } from '../core/config/units.js';
 import { evalRefs } from '../engine/eval-refs.js';
 import { artifactUrl, pullRequestShas, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
-import type { ActionDependencies } from './run.js';
+import type { ActionDependencies } from './dependencies.js';
 
 /**
  * `mode: evaluate`: measures the pull request's head against its base under the config of the base,

@@ -11,7 +11,7 @@ import { runLoop } from '../engine/loop.js';
 import { createProposer } from '../proposers/index.js';
 import { artifactUrl, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
-import type { ActionDependencies } from './run.js';
+import type { ActionDependencies } from './dependencies.js';
 
 async function filesBelow(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });

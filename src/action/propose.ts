@@ -11,7 +11,7 @@ import { autoloopDirectories, readLedger, runPaths, traceDir } from '../engine/r
 import { createProposer } from '../proposers/index.js';
 import type { RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
-import type { ActionDependencies } from './run.js';
+import type { ActionDependencies } from './dependencies.js';
 
 /**
  * `mode: propose`: runs the proposer on the parent commit (the run branch head) inside the scope,

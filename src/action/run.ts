@@ -1,27 +1,11 @@
 import * as core from '@actions/core';
-import { Octokit } from '@octokit/rest';
 import { ConfigError } from '../core/config/config.js';
-import { githubArtifactStore, type ArtifactStore } from './artifacts.js';
+import { defaultDependencies, type ActionDependencies } from './dependencies.js';
 import { readRunnerContext } from './context.js';
 import { runEvaluate } from './evaluate.js';
 import { readInputs } from './inputs.js';
 import { runLoopMode } from './loop.js';
 import { runPropose } from './propose.js';
-
-/** What the modes reach outside the repository: swapped in tests. */
-export interface ActionDependencies {
-  env: NodeJS.ProcessEnv;
-  artifacts: ArtifactStore;
-  octokit(token: string, apiUrl: string): Octokit;
-}
-
-export function defaultDependencies(): ActionDependencies {
-  return {
-    env: process.env,
-    artifacts: githubArtifactStore(),
-    octokit: (token, apiUrl) => new Octokit({ auth: token, baseUrl: apiUrl, userAgent: 'autoloop-action' }),
-  };
-}
 
 /**
  * The action: reads the inputs, runs the mode, and turns any error into one annotation and a

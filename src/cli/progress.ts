@@ -1,6 +1,6 @@
 import { experimentLine } from '../core/render/progress-line.js';
 import { formatDuration, formatNumber, formatPercent } from '../core/config/units.js';
-import type { LoopEvent } from '../engine/loop.js';
+import type { LoopEvent } from '../engine/run-options.js';
 
 /** Where the CLI writes; a TTY gets a live line, anything else plain lines. */
 export interface Output {

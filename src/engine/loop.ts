@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { relative } from 'node:path';
-import type { Config } from '../core/config/config-schema.js';
 import { UNPAIRED_NOTE } from '../core/judge/judge.js';
 import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/ledger/records.js';
 import { renderProgressChart } from '../core/render/chart.js';
@@ -8,47 +7,13 @@ import { DELTA_INTERVAL, formatInterval } from '../core/render/markdown.js';
 import { renderMarkdownReport, renderResultsTsv } from '../core/render/report.js';
 import { mean } from '../core/judge/stats.js';
 import { formatNumber, formatPercent } from '../core/config/units.js';
-import type { Proposer } from '../core/propose/proposer.js';
 import { measureCandidate } from './measure.js';
 import { sampleValues } from '../core/judge/judge.js';
 import { proposeCandidate } from './propose.js';
 import { prepareWorktree, recommit, setBranch } from './git.js';
 import { bestOf, openRun, type RunState } from './open-run.js';
+import type { RunOptions } from './run-options.js';
 import { traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
-
-export interface RunOptions {
-  /** Any directory inside the repository. */
-  cwd: string;
-  /** Config file; defaults to `.github/autoloop.yml` at the repository root. */
-  configPath?: string;
-  /** Names the run: branch `autoloop/<tag>/run`, files in `.autoloop/<tag>/`. */
-  tag?: string;
-  /** Commit the run starts from; defaults to HEAD. */
-  base?: string;
-  /** Continue the run named by `tag` (or the latest) from its ledger. */
-  resume?: boolean;
-  /** Overrides `budget.experiments`. */
-  experiments?: number;
-  /** Free-text goal for the proposer. */
-  goal?: string;
-  /** Keep improvements beyond `suspicious_effect` instead of leaving them for a human. */
-  acceptSuspicious?: boolean;
-  signal?: AbortSignal;
-  onEvent?: (event: LoopEvent) => void;
-  /**
-   * What writes the candidates: a proposer, or how to make one from the run's config (the front ends pass
-   * `createProposer`, which picks the one the config names). The engine never picks one itself.
-   */
-  proposer: Proposer | ((config: Config) => Proposer);
-  /** Clock, for tests of the wall-time budget. */
-  now?: () => number;
-}
-
-export type LoopEvent =
-  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number }
-  | { type: 'experiment-start'; experiment: number }
-  | { type: 'experiment'; record: ExperimentRecord; best: number | null; baseline: number | null; keepRate: number; elapsedMs: number; budget: number }
-  | { type: 'stop'; reason: string };
 
 export interface RunResult {
   run: RunRecord;

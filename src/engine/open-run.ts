@@ -15,7 +15,7 @@ import { RunSetupError } from './errors.js';
 import { ProtectedFiles } from './pin.js';
 import { scopeRules } from '../core/scope/scope.js';
 import { autoloopDirectories, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, type RunPaths } from './run-files.js';
-import type { RunOptions } from './loop.js';
+import type { RunOptions } from './run-options.js';
 
 function defaultTag(now: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');

@@ -5,6 +5,7 @@ import type { ExperimentRecord, ScopeViolation } from '../core/ledger/records.js
 import { checkScope, scopeRules, type FileChange } from '../core/scope/scope.js';
 import { ProposalError, type Proposal, type Proposer } from '../core/propose/proposer.js';
 import { changedFiles, commitAll, diffPatch } from './git.js';
+import { proposalCommitMessage } from '../core/protocol/protocol.js';
 
 export interface ProposeOptions {
   proposer: Proposer;
@@ -55,7 +56,7 @@ export async function proposeCandidate(options: ProposeOptions): Promise<Propose
     join(options.trace, 'proposal.json'),
     `${JSON.stringify({ experiment: options.experiment, parent: options.parent, proposer: options.proposer.kind, ...proposal }, null, 2)}\n`,
   );
-  const candidate = await commitAll(options.worktree, `${proposal.hypothesis}\n\nautoloop experiment ${options.experiment} (candidate)`);
+  const candidate = await commitAll(options.worktree, proposalCommitMessage(proposal.hypothesis, options.experiment));
   return { kind: 'proposed', proposal, candidate, proposeMs };
 }
 

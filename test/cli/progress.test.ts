@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProgressPrinter } from '../../src/cli/progress.js';
 import { runPaths } from '../../src/engine/run-files.js';
-import type { LoopEvent } from '../../src/engine/loop.js';
+import type { LoopEvent } from '../../src/engine/run-options.js';
 import { makeExperiment, makeJudgement, makeRun } from '../fixtures/records/ledger.js';
 
 function capture(isTTY: boolean) {

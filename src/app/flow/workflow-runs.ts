@@ -3,7 +3,7 @@ import { withExperiment, type AppExperiment } from '../../core/app/state.js';
 import { renderExperimentComment } from '../../core/render/experiment-comment.js';
 import { renderGateOutput } from '../../core/render/gate.js';
 import { renderExperimentPullRequest } from '../../core/render/experiment-pull-request.js';
-import { ARTIFACTS, EXPERIMENT_MARKER, experimentBranch, GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseProposalRunName, parseRunBranch, RESULT_FILE, WORKFLOW_PATH } from '../../core/protocol/protocol.js';
+import { ARTIFACTS, EXPERIMENT_MARKER, hypothesisOfCommit, experimentBranch, GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseProposalRunName, parseRunBranch, RESULT_FILE, WORKFLOW_PATH } from '../../core/protocol/protocol.js';
 import type { Config } from '../../core/config/config-schema.js';
 import { decideExperiment } from '../../core/judge/decision.js';
 import type { Judgement } from '../../core/ledger/records.js';
@@ -46,7 +46,7 @@ async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Pro
     await advance(flow, run, withExperiment(run.state, k, { state: 'invalid', reason, proposalRun }), config);
     return;
   }
-  const hypothesis = commit.message.split('\n')[0]!.trim();
+  const hypothesis = hypothesisOfCommit(commit.message);
   const request = {
     head: branch,
     base: run.state.runBranch,

@@ -81,6 +81,19 @@ export function parseProposalRunName(title: string): number | null {
   return k > 0 ? k : null;
 }
 
+/**
+ * The message of a candidate's commit: the proposer's hypothesis on the first line, then the experiment. The
+ * Action commits proposals with it; the App reads the hypothesis back with {@link hypothesisOfCommit}.
+ */
+export function proposalCommitMessage(hypothesis: string, k: number): string {
+  return `${hypothesis}\n\nautoloop experiment ${k} (candidate)`;
+}
+
+/** The hypothesis of a proposal commit ({@link proposalCommitMessage}): its first line, trimmed. */
+export function hypothesisOfCommit(message: string): string {
+  return message.split('\n')[0]!.trim();
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Artifacts
 

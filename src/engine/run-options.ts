@@ -1,0 +1,41 @@
+/** What the local loop is asked to do, and what it reports while it runs. */
+import type { Config } from '../core/config/config-schema.js';
+import type { ExperimentRecord, RunRecord } from '../core/ledger/records.js';
+import type { Proposer } from '../core/propose/proposer.js';
+import type { RunPaths } from './run-files.js';
+
+/** What `runLoop` is asked to do. */
+export interface RunOptions {
+  /** Any directory inside the repository. */
+  cwd: string;
+  /** Config file; defaults to `.github/autoloop.yml` at the repository root. */
+  configPath?: string;
+  /** Names the run: branch `autoloop/<tag>/run`, files in `.autoloop/<tag>/`. */
+  tag?: string;
+  /** Commit the run starts from; defaults to HEAD. */
+  base?: string;
+  /** Continue the run named by `tag` (or the latest) from its ledger. */
+  resume?: boolean;
+  /** Overrides `budget.experiments`. */
+  experiments?: number;
+  /** Free-text goal for the proposer. */
+  goal?: string;
+  /** Keep improvements beyond `suspicious_effect` instead of leaving them for a human. */
+  acceptSuspicious?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (event: LoopEvent) => void;
+  /**
+   * What writes the candidates: a proposer, or how to make one from the run's config (the front ends pass
+   * `createProposer`, which picks the one the config names). The engine never picks one itself.
+   */
+  proposer: Proposer | ((config: Config) => Proposer);
+  /** Clock, for tests of the wall-time budget. */
+  now?: () => number;
+}
+
+/** What the loop reports as it goes: the front ends print it (a terminal line, JSON lines, an Actions log). */
+export type LoopEvent =
+  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number }
+  | { type: 'experiment-start'; experiment: number }
+  | { type: 'experiment'; record: ExperimentRecord; best: number | null; baseline: number | null; keepRate: number; elapsedMs: number; budget: number }
+  | { type: 'stop'; reason: string };
