@@ -98,28 +98,32 @@ export function headTail(text: string, maxChars: number): string {
   return [...lines.slice(0, head), marker, ...lines.slice(tail)].join('\n');
 }
 
-function number(value: number | null | undefined): string {
+// The history table is plain ASCII for the model, not GitHub Markdown: nothing is escaped for rendering (the
+// prompt quotes it as data), so these are not the render toolkit's helpers.
+
+/** ~6 significant digits, `-` when not measured. */
+function historyNumber(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '-';
   return String(Number(value.toPrecision(6)));
 }
 
-function signed(value: number): string {
-  return `${value > 0 ? '+' : ''}${number(value)}`;
+function historySigned(value: number): string {
+  return `${value > 0 ? '+' : ''}${historyNumber(value)}`;
 }
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-function cell(text: string): string {
+function historyCell(text: string): string {
   return oneLine(text).replace(/\|/g, '\\|');
 }
 
 function deltaOf(record: ExperimentRecord): string {
   const judgement = record.judgement;
   if (!judgement) return '-';
-  const relative = Number.isFinite(judgement.deltaRelative) ? ` (${signed(judgement.deltaRelative * 100)}%)` : '';
-  return `${signed(judgement.delta)}${relative}`;
+  const relative = Number.isFinite(judgement.deltaRelative) ? ` (${historySigned(judgement.deltaRelative * 100)}%)` : '';
+  return `${historySigned(judgement.delta)}${relative}`;
 }
 
 function reasonOf(record: ExperimentRecord): string {
@@ -133,11 +137,11 @@ function historyText(history: readonly ExperimentRecord[], metric: PromptInput['
   const last = history.at(-1);
   const out: string[] = [];
   out.push(`Metric: ${metric.name} (${metric.goal === 'minimize' ? 'lower' : 'higher'} is better).`);
-  if (baseline) out.push(`Baseline (experiment 0): ${number(baseline.metric)}.`);
+  if (baseline) out.push(`Baseline (experiment 0): ${historyNumber(baseline.metric)}.`);
   if (last) {
     const bestKept = [...history].reverse().find((record) => record.status === 'keep');
     const by = bestKept ? `experiment ${bestKept.experiment}: ${oneLine(bestKept.description)}` : 'the baseline';
-    out.push(`Best so far: ${number(last.best)}, from ${by}.`);
+    out.push(`Best so far: ${historyNumber(last.best)}, from ${by}.`);
   }
   out.push(`Experiments so far: ${experiments.length} (${experiments.filter((r) => r.status === 'keep').length} kept).`);
   if (experiments.length > 0 && rows > 0) {
@@ -145,7 +149,7 @@ function historyText(history: readonly ExperimentRecord[], metric: PromptInput['
     out.push('', `Last ${shown.length} experiment${shown.length === 1 ? '' : 's'}:`, '', '| # | status | verdict | metric | delta | hypothesis | reason |', '|---|---|---|---|---|---|---|');
     for (const record of shown) {
       out.push(
-        `| ${record.experiment} | ${record.status} | ${record.judgement?.verdict ?? '-'} | ${number(record.metric)} | ${deltaOf(record)} | ${cell(record.description)} | ${cell(reasonOf(record))} |`,
+        `| ${record.experiment} | ${record.status} | ${record.judgement?.verdict ?? '-'} | ${historyNumber(record.metric)} | ${deltaOf(record)} | ${historyCell(record.description)} | ${historyCell(reasonOf(record))} |`,
       );
     }
   }
