@@ -6,11 +6,11 @@ import { experimentLine } from '../core/render/progress-line.js';
 import { renderRunPullRequest } from '../core/render/pull-request.js';
 import { renderMarkdownReport } from '../core/render/report.js';
 import { truncateMarkdown, GITHUB_BODY_LIMIT } from '../core/render/truncate.js';
-import { git } from '../engine/git.js';
 import { runLoop } from '../engine/loop.js';
 import { createProposer } from '../proposers/index.js';
 import { artifactUrl, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
+import { pushBranch } from './push.js';
 import type { ActionDependencies } from './dependencies.js';
 
 async function filesBelow(dir: string): Promise<string[]> {
@@ -59,7 +59,7 @@ export async function runLoopMode(inputs: ActionInputs, context: RunnerContext, 
     return;
   }
 
-  await git(context.workspace, ['push', '--force', 'origin', `${head}:refs/heads/${run.branch}`]);
+  await pushBranch(context.workspace, head, run.branch, inputs.token);
   if (!context.repository || !inputs.token) {
     core.warning('autoloop: pushed the run branch, but no repository or token to open a pull request with');
     return;

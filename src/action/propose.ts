@@ -5,11 +5,12 @@ import { ARTIFACTS, experimentBranch, runBranch } from '../core/protocol/protoco
 import { describeViolations } from '../core/scope/scope.js';
 import { loadConfigAt } from '../engine/config-file.js';
 import { RunSetupError } from '../engine/errors.js';
-import { git, prepareWorktree, removeWorktree, repoRoot, resolveCommit } from '../engine/git.js';
+import { prepareWorktree, removeWorktree, repoRoot, resolveCommit } from '../engine/git.js';
 import { inspectCandidate, proposeCandidate } from '../engine/propose.js';
 import { autoloopDirectories, readLedger, runPaths, traceDir } from '../engine/run-files.js';
 import { createProposer } from '../proposers/index.js';
 import type { RunnerContext } from './context.js';
+import { pushBranch } from './push.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionDependencies } from './dependencies.js';
 
@@ -62,7 +63,7 @@ export async function runPropose(inputs: ActionInputs, context: RunnerContext, d
     }
     const branch = experimentBranch(run, experiment);
     // Experiment branches belong to autoloop: a re-run of the same dispatch replaces its branch.
-    await git(repo, ['push', '--force', 'origin', `${candidate}:refs/heads/${branch}`]);
+    await pushBranch(repo, candidate, branch, inputs.token);
     core.setOutput('status', 'proposed');
     core.setOutput('branch', branch);
     core.setOutput('commit', candidate);

@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { AutoloopError, EXIT } from '../core/errors.js';
+import { LEDGER_TRAILER } from '../core/ledger/kept-commit.js';
 import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
 import { renderProgressChart } from '../core/render/chart.js';
 import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdown.js';
@@ -16,6 +17,7 @@ import { RunSetupError } from '../engine/errors.js';
 import { evalRefs } from '../engine/eval-refs.js';
 import { repoRoot } from '../engine/git.js';
 import { runLoop, type RunResult } from '../engine/loop.js';
+import { checkKeptCommits, type KeptCommitsCheck } from '../engine/kept-commits.js';
 import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
 import { apiKeyVariable } from '../proposers/llm.js';
 import { createProposer } from '../proposers/index.js';
@@ -54,8 +56,9 @@ Commands:
   validate  check ${CONFIG_PATH} and print what it means
   report    print a run's Markdown report (default: the latest run) and write its SVG chart;
             --verify: refuse (exit 5) if its ledger was altered
-  verify    check the hash chain of a run's ledger (default: the latest run): exit 5 and the first
-            altered line if a record was edited, deleted, inserted or reordered
+  verify    check the hash chain of a run's ledger (default: the latest run), and the ledger heads its
+            kept commits recorded (Autoloop-Ledger trailers): exit 5 and the first altered line if a
+            record was edited, deleted, inserted or reordered, or the chain rebuilt after an edit
   demo      copy the bundled example to a temp repository and optimise it, offline
 
 Exit codes: 0 done, 1 unexpected error, 2 bad usage, 3 invalid config,
@@ -228,23 +231,50 @@ async function findRunDir(positional: string | undefined, tag: string | undefine
   return dir;
 }
 
-/** What `verify` prints: the count and head hash, or the first altered line as `file:line: problem`. */
-function verificationLines(v: LedgerVerification): string {
+/** A ledger's verification: its hash chain, then (when that holds) the kept commits in the run's repository against it. */
+interface RunVerification {
+  verification: LedgerVerification;
+  /** Null when the chain is broken (nothing more to learn). */
+  kept: KeptCommitsCheck | null;
+}
+
+async function verifyRun(dir: string, text: string, file: string): Promise<RunVerification> {
+  const chain = verifyLedger(text, file);
+  if (!chain.ok) return { verification: chain, kept: null };
+  const kept = await checkKeptCommits(dir, text, file);
+  return { verification: kept.checked && !kept.verification.ok ? kept.verification : chain, kept };
+}
+
+/** What `verify` prints: the count and head hash (and what the kept commits say), or the first altered line as `file:line: problem`. */
+function verificationLines({ verification: v, kept }: RunVerification): string {
   if (!v.ok) {
+    if (v.kind === 'rechained') {
+      return `${v.file}:${v.line}: ${v.problem}\nThe ledger was altered after it was written and its hash chain rebuilt (rechained): the kept commits autoloop wrote on the run branch say otherwise.\n`;
+    }
     return `${v.file}:${v.line}: ${v.problem}\nThe ledger was altered after it was written (${v.kind}); the records before line ${v.line} are as written.\n`;
   }
   const lines = [`${v.file}: hash chain intact, ${v.records} records, head ${v.head}`];
   if (v.truncatedTail) lines.push('Its last line was cut short by a crash mid-write (not tampering): autoloop run --resume removes it.');
+  // Outside any repository (a copy of a ledger) the chain is all there is, and nothing more is said.
+  if (kept && !kept.checked && !kept.outside) lines.push(`Kept commits not checked: ${kept.reason}.`);
+  if (kept?.checked && kept.verification.ok) {
+    const { checked, withoutTrailer } = kept.verification;
+    const where = kept.present ? `on ${kept.branch}` : `(found by id: branch ${kept.branch} is gone)`;
+    if (checked > 0) lines.push(`Kept commits: ${checked} ${where} recorded the ledger's head (${LEDGER_TRAILER} trailer), and it matches.`);
+    if (withoutTrailer > 0) lines.push(`Kept commits: ${withoutTrailer} without a ${LEDGER_TRAILER} trailer (an older autoloop): the hash chain alone covers their records.`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
 async function commandVerify(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, { json: COMMON.json, help: COMMON.help, tag: { type: 'string' } }, 1);
   if (values.help) return help(io);
-  const { ledger } = runPaths(await findRunDir(positionals[0], values.tag, io));
-  const verification = verifyLedger(await readFile(ledger, 'utf8'), values.json ? ledger : relative(io.cwd, ledger) || ledger);
-  if (values.json) json(io, verification);
-  else io.stdout.write(verificationLines(verification));
+  const dir = await findRunDir(positionals[0], values.tag, io);
+  const { ledger } = runPaths(dir);
+  const checked = await verifyRun(dir, await readFile(ledger, 'utf8'), values.json ? ledger : relative(io.cwd, ledger) || ledger);
+  const { verification } = checked;
+  if (values.json) json(io, verification.ok && checked.kept ? { ...verification, keptCommits: checked.kept } : verification);
+  else io.stdout.write(verificationLines(checked));
   return verification.ok ? EXIT.ok : EXIT.tampered;
 }
 
@@ -254,17 +284,18 @@ async function commandReport(args: string[], io: CliIO): Promise<number> {
   const dir = await findRunDir(positionals[0], values.tag, io);
   const paths = runPaths(dir);
   const text = await readFile(paths.ledger, 'utf8');
-  const verification = verifyLedger(text, relative(io.cwd, paths.ledger) || paths.ledger);
+  const checked = await verifyRun(dir, text, relative(io.cwd, paths.ledger) || paths.ledger);
+  const { verification } = checked;
   if (!verification.ok) {
     if (values.verify) {
       if (values.json) json(io, { verify: verification });
-      else io.stderr.write(verificationLines(verification));
+      else io.stderr.write(verificationLines(checked));
       return EXIT.tampered;
     }
     // Without --verify the report still shows what the ledger says now, but never silently.
     io.stderr.write(`Warning: ${verification.file}:${verification.line}: ${verification.problem} (autoloop verify for details)\n`);
   } else if (values.verify && !values.json) {
-    io.stderr.write(verificationLines(verification));
+    io.stderr.write(verificationLines(checked));
   }
   const ledger = parseLedger(text, paths.ledger, { verify: false });
   const chartFile = values.chart ? resolve(io.cwd, values.chart) : paths.chart;

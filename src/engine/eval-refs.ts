@@ -1,5 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { configHash } from '../core/config/config.js';
 import { buildResultDocument, type ResultDocument } from '../core/result/result.js';
@@ -66,6 +66,10 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   const config: Config = options.repeats ? { ...loaded.config, evaluate: { ...loaded.config.evaluate, repeats: options.repeats } } : loaded.config;
 
   const directories = await autoloopDirectories(repo);
+  // The repository, its git directory (where the worktrees live) and the run files are out of every command's sight.
+  const hide = [repo, dirname(directories.worktrees), directories.runs];
+  // Before anything is written: a sandbox that cannot start is the config's problem, not the measurement's.
+  await new Evaluator(config, { hide }).ready();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const traceDir = join(directories.runs, 'eval', stamp);
   await mkdir(traceDir, { recursive: true });
@@ -73,8 +77,9 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   try {
     const protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, configFile));
+    const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles, hide });
     const measurement = await measureCandidate(
-      { repo, config, configFile, evaluator: new Evaluator(config, { signal: options.signal, protectedFiles }), worktrees, signal: options.signal },
+      { repo, config, configFile, evaluator, worktrees, signal: options.signal },
       baseCommit,
       headCommit,
       traceDir,
@@ -94,6 +99,7 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
       scopeViolations: measurement.scopeViolations,
       reason: measurement.reason,
       environment: environmentFingerprint(),
+      sandbox: evaluator.sandboxed ? 'bwrap' : 'none',
       createdAt: new Date(),
     });
     await writeFile(join(traceDir, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);

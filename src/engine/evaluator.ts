@@ -1,13 +1,27 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { readMetrics } from '../core/judge/metrics.js';
 import type { CommandOutcome, RunSample } from '../core/ledger/records.js';
-import { createRedactor, scrubEnvironment } from '../core/env/secrets.js';
+import { allowlistEnvironment, createRedactor } from '../core/env/secrets.js';
 import { stripControl } from '../core/render/text.js';
 import { formatDuration } from '../core/config/units.js';
 import type { ProtectedFiles } from './pin.js';
 import { runCommand, type CommandResult } from './process.js';
+import {
+  isolationLabel,
+  linkedRepositoryPaths,
+  privateDirectories,
+  readWrittenFile,
+  resolveSandbox,
+  sandboxInvocation,
+  SANDBOX_METRICS_FILE,
+  SANDBOX_RUN_DIR,
+  type ResolveSandboxOptions,
+  type Sandbox,
+  type SandboxBind,
+} from './sandbox.js';
 
 /** Outcome of `setup` or `check`: they must succeed before anything is measured. */
 export interface StepResult {
@@ -23,13 +37,13 @@ export interface Checkout {
   commit: string;
 }
 
-function logText(outcome: CommandOutcome, stdout: string, stderr: string): string {
-  const end = outcome.timedOut
+function logText(outcome: CommandOutcome, stdout: string, stderr: string, isolation: string): string {
+  const ended = outcome.timedOut
     ? `timed out after ${formatDuration(outcome.durationMs)}`
     : outcome.signal
       ? `killed by ${outcome.signal} after ${formatDuration(outcome.durationMs)}`
       : `exit ${outcome.exitCode} after ${formatDuration(outcome.durationMs)}`;
-  return `$ ${outcome.command}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}\n--- ${end} ---\n`;
+  return `$ ${outcome.command}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}\n--- ${ended}, ${isolation} ---\n`;
 }
 
 /**
@@ -69,17 +83,41 @@ export interface EvaluatorOptions {
    * `setup`, `check`, or a previous run) cannot change the evaluator that times it.
    */
   protectedFiles?: ProtectedFiles;
+  /**
+   * Directories no command may see, besides what the sandbox hides anyway (the worktree's repository
+   * as its `.git` file names it, the user's home, the trace folder, the other worktrees measured):
+   * the repository root and its git directory, as the caller knows them.
+   */
+  hide?: readonly string[];
+  /** Further paths bound into every sandbox (a test's scratch folder); nothing by default. */
+  binds?: readonly SandboxBind[];
+  /** Which bwrap to use and where to look for it; default `bwrap` on `env`'s PATH. */
+  sandbox?: Omit<ResolveSandboxOptions, 'env'>;
 }
 
 /**
  * Runs the user's evaluator under its budget: `setup` once per worktree, `check` before a checkout's
  * runs count, then `command`, whose metrics come from the harness-owned metrics file or stdout.
+ *
+ * Each command runs in the sandbox `config.sandbox` asks for (see `sandbox.ts`), in its worktree, with
+ * the environment by allowlist: PATH, LANG, LC_ALL, LC_CTYPE, TZ, TERM, what `evaluate.env` names,
+ * private HOME and TMPDIR, and autoloop's AUTOLOOP_* variables. Sandboxed, `$AUTOLOOP_METRICS_FILE` is
+ * a file in a fresh directory bound for that one run; the trace folder stays out of sight.
  */
 export class Evaluator {
   private readonly setUp = new Set<string>();
 
-  /** `env` without its secrets, except those `evaluate.env` names. */
-  private readonly env: NodeJS.ProcessEnv;
+  /** Only the variables the allowlist passes: the base and those `evaluate.env` names. */
+  private readonly env: Record<string, string>;
+  /** The worktrees commands ran in, each hidden from the others' commands. */
+  private readonly worktrees = new Set<string>();
+  /** Repository directories read from a worktree's `.git` the first time it is used, before any of its code ran. */
+  private readonly repositories = new Map<string, string[]>();
+  private sandbox?: Promise<Sandbox | null>;
+  private readonly sourceEnv: NodeJS.ProcessEnv;
+  private readonly hide: readonly string[];
+  private readonly binds: readonly SandboxBind[];
+  private readonly sandboxOptions: Omit<ResolveSandboxOptions, 'env'>;
   /** Redacts the secret values of `env` and known token shapes from output before it is logged or parsed. */
   private readonly redact: (text: string) => string;
 
@@ -93,26 +131,83 @@ export class Evaluator {
     const env = options.env ?? process.env;
     this.signal = options.signal;
     this.protectedFiles = options.protectedFiles;
-    this.env = scrubEnvironment(env, config.evaluate.env).env;
+    this.sourceEnv = env;
+    this.env = allowlistEnvironment(env, config.evaluate.env).env;
+    this.hide = options.hide ?? [];
+    this.binds = options.binds ?? [];
+    this.sandboxOptions = options.sandbox ?? {};
     // From the full environment: an allowed secret reaches the command but must not reach the traces either.
     this.redact = createRedactor(env);
   }
 
-  /** Runs one command under the budget with the scrubbed environment (plus `extraEnv`); its output comes back redacted. */
-  private async run(command: string, cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
-    const result = await runCommand({
-      command,
-      cwd,
-      env: { ...this.env, ...extraEnv },
-      timeoutMs: this.config.evaluate.timeout,
-      signal: this.signal,
-    });
-    return { ...result, stdout: this.redact(result.stdout), stderr: this.redact(result.stderr) };
+  /** True unless the config says `sandbox: none`: then every output must say "unsandboxed". */
+  get sandboxed(): boolean {
+    return this.config.sandbox !== 'none';
   }
 
-  private async step(name: 'setup' | 'check', command: string, worktree: string, logFile: string): Promise<StepResult> {
-    const { outcome, stdout, stderr } = await this.run(command, worktree);
-    await writeFile(logFile, logText(outcome, stdout, stderr));
+  /** True when commands may use the network (`evaluate.network`), which outputs must say too. */
+  get network(): boolean {
+    return this.config.evaluate.network;
+  }
+
+  /** `sandboxed (bwrap), no network`, `sandboxed (bwrap), network allowed` or `unsandboxed`. */
+  get isolation(): string {
+    return isolationLabel(this.config.sandbox, this.network);
+  }
+
+  /**
+   * Resolves once the configured sandbox has started on this host (at once for `sandbox: none`); rejects
+   * with a `SandboxUnavailableError` naming the cause and the fix otherwise. Every command waits for it,
+   * so calling it first only moves the error before anything else happens.
+   */
+  async ready(): Promise<void> {
+    await this.resolvedSandbox();
+  }
+
+  private resolvedSandbox(): Promise<Sandbox | null> {
+    this.sandbox ??= resolveSandbox(this.config.sandbox, { env: this.sourceEnv, ...this.sandboxOptions });
+    return this.sandbox;
+  }
+
+  /**
+   * Runs one command under the budget, sandboxed in `cwd`, with the allowlisted environment (plus
+   * `extraEnv`, autoloop's own variables) and `binds`; the trace folder `hidden` stays out of its
+   * sight. Its output comes back redacted.
+   */
+  private async run(command: string, cwd: string, hidden: string, extraEnv: Record<string, string> = {}, binds: readonly SandboxBind[] = []): Promise<CommandResult> {
+    const sandbox = await this.resolvedSandbox();
+    if (!this.repositories.has(cwd)) this.repositories.set(cwd, linkedRepositoryPaths(cwd));
+    this.worktrees.add(cwd);
+    const others = [...this.worktrees].filter((worktree) => worktree !== cwd);
+    const dirs = await privateDirectories(sandbox !== null);
+    try {
+      const invocation = sandbox
+        ? sandboxInvocation(sandbox, {
+          worktree: cwd,
+          network: this.network,
+          hide: [...this.hide, ...this.repositories.get(cwd)!, ...others, hidden],
+          binds: [...this.binds, ...binds],
+        })
+        : undefined;
+      const named = new Set(this.config.evaluate.env);
+      const result = await runCommand({
+        command,
+        cwd,
+        // HOME and TMPDIR are private: the sandbox's own, or without one fresh folders unless `evaluate.env` names them.
+        env: { ...this.env, ...((named.has('HOME') && !sandbox) ? {} : { HOME: dirs.env.HOME }), ...((named.has('TMPDIR') && !sandbox) ? {} : { TMPDIR: dirs.env.TMPDIR }), ...extraEnv },
+        timeoutMs: this.config.evaluate.timeout,
+        signal: this.signal,
+        ...(invocation ? { sandbox: invocation } : {}),
+      });
+      return { ...result, stdout: this.redact(result.stdout), stderr: this.redact(result.stderr) };
+    } finally {
+      await dirs.dispose();
+    }
+  }
+
+  private async step(name: 'setup' | 'check', command: string, worktree: string, traceDir: string, logFile: string): Promise<StepResult> {
+    const { outcome, stdout, stderr } = await this.run(command, worktree, traceDir);
+    await writeFile(logFile, logText(outcome, stdout, stderr, this.isolation));
     const ok = outcome.exitCode === 0 && !outcome.timedOut;
     return ok ? { ok, outcome } : { ok, outcome, reason: failureReason(`evaluate.${name} (${command})`, outcome, stderr) };
   }
@@ -122,7 +217,7 @@ export class Evaluator {
     const command = this.config.evaluate.setup;
     if (!command || this.setUp.has(worktree)) return null;
     await mkdir(traceDir, { recursive: true });
-    const result = await this.step('setup', command, worktree, join(traceDir, `setup-${label}.log`));
+    const result = await this.step('setup', command, worktree, traceDir, join(traceDir, `setup-${label}.log`));
     if (result.ok) this.setUp.add(worktree);
     return result;
   }
@@ -132,23 +227,41 @@ export class Evaluator {
     const command = this.config.evaluate.check;
     if (!command) return null;
     await mkdir(traceDir, { recursive: true });
-    return this.step('check', command, worktree, join(traceDir, `check-${label}.log`));
+    return this.step('check', command, worktree, traceDir, join(traceDir, `check-${label}.log`));
   }
 
   /** One run of `evaluate.command`, logged to the trace, its metrics read under the metric contract. */
   async measure(checkout: Checkout, index: number, traceDir: string): Promise<RunSample> {
-    await this.protectedFiles?.pin(checkout.worktree);
+    await this.protectedFiles?.pin(checkout.worktree, checkout.commit);
     await mkdir(traceDir, { recursive: true });
     const label = `${checkout.side}-${index + 1}`;
     // The harness owns this file and it lives outside the worktree, so candidate code cannot pre-fill it.
     const metricsFile = join(traceDir, `metrics-${label}.json`);
     await rm(metricsFile, { force: true });
-    const { outcome, stdout, stderr } = await this.run(this.config.evaluate.command, checkout.worktree, {
-      AUTOLOOP_METRICS_FILE: metricsFile,
-      AUTOLOOP_SIDE: checkout.side,
-      AUTOLOOP_RUN: String(index + 1),
-    });
-    await writeFile(join(traceDir, `${label}.log`), logText(outcome, stdout, stderr));
+    const sandboxed = (await this.resolvedSandbox()) !== null;
+    // Sandboxed, the command writes to a fresh directory bound for this run alone: the trace folder,
+    // with the other side's metrics files, stays hidden. Without a sandbox it writes the trace's file.
+    const metricsDir = sandboxed ? await mkdtemp(join(tmpdir(), 'autoloop-metrics-')) : null;
+    let result: CommandResult;
+    try {
+      result = await this.run(
+        this.config.evaluate.command,
+        checkout.worktree,
+        traceDir,
+        { AUTOLOOP_METRICS_FILE: metricsDir ? SANDBOX_METRICS_FILE : metricsFile, AUTOLOOP_SIDE: checkout.side, AUTOLOOP_RUN: String(index + 1) },
+        metricsDir ? [{ source: metricsDir, target: SANDBOX_RUN_DIR, writable: true }] : [],
+      );
+      // What the sandbox left is read without following a link it may have put there, then kept in the trace.
+      if (metricsDir) {
+        const written = await readWrittenFile(join(metricsDir, 'metrics.json'));
+        if (written !== null) await writeFile(metricsFile, written);
+      }
+    } finally {
+      // Best effort: what the command left there (a directory it made unreadable) must not fail the run.
+      if (metricsDir) await rm(metricsDir, { recursive: true, force: true }).catch(() => {});
+    }
+    const { outcome, stdout, stderr } = result;
+    await writeFile(join(traceDir, `${label}.log`), logText(outcome, stdout, stderr, this.isolation));
     // Read (and redacted) even after a crash: the file stays in the trace either way.
     const fileText = await this.redactFile(metricsFile);
     const base = { side: checkout.side, index, commit: checkout.commit, outcome };

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { FileChange } from '../core/scope/scope.js';
 import { scrubEnvironment } from '../core/env/secrets.js';
 import { CommandShellPool } from './command-shell.js';
@@ -27,15 +28,134 @@ const IDENTITY = {
   GIT_COMMITTER_EMAIL: 'autoloop@localhost',
 };
 
-// git gets no secrets either: nothing it runs for autoloop needs them.
-const shell = new CommandShellPool({ ...scrubEnvironment(process.env, []).env, ...IDENTITY, GIT_TERMINAL_PROMPT: '0' });
+/**
+ * The environment every git autoloop runs gets, on top of the inherited one without secrets and without
+ * any `GIT_*` variable (a `GIT_DIR` or `GIT_CONFIG_*` of the caller's must not redirect autoloop's git):
+ * no replace objects and no grafts (an agent's `git replace` of the evaluator's blob is invisible), no
+ * system or global config or attributes (only the repository's own config, which {@link RepoGuard} keeps
+ * as it was), no prompts.
+ */
+export const HARDENED_GIT_ENV: Readonly<Record<string, string>> = {
+  GIT_NO_REPLACE_OBJECTS: '1',
+  GIT_GRAFT_FILE: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_ATTR_NOSYSTEM: '1',
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_PAGER: 'cat',
+  GIT_EDITOR: ':',
+};
 
 /**
- * Runs git in `cwd` and returns its stdout. Hooks and auto-gc are off: autoloop's commits are
- * bookkeeping, not the user's. `input` is given on stdin and always ends with one newline.
+ * Settings given to every git autoloop runs, over anything a config says: no hooks, no fsmonitor (a hook
+ * the repository's config would run on `status`), no global attributes file, no credential helper, no
+ * signing program, no auto-gc or maintenance.
+ */
+export const HARDENED_GIT_CONFIG: readonly string[] = [
+  'core.hooksPath=/dev/null',
+  'core.fsmonitor=false',
+  'core.attributesFile=/dev/null',
+  'credential.helper=',
+  'commit.gpgSign=false',
+  'tag.gpgSign=false',
+  'advice.detachedHead=false',
+  'gc.auto=0',
+  'maintenance.auto=false',
+  'submodule.recurse=false',
+];
+
+function inheritedEnvironment(): NodeJS.ProcessEnv {
+  const env = scrubEnvironment(process.env, []).env;
+  for (const name of Object.keys(env)) if (/^GIT_/i.test(name) || name === 'SSH_ASKPASS') delete env[name];
+  return env;
+}
+
+// git gets no secrets either: nothing it runs for autoloop needs them.
+const shell = new CommandShellPool({ ...inheritedEnvironment(), ...IDENTITY, ...HARDENED_GIT_ENV });
+
+/**
+ * The few settings of the user's own global and system config that autoloop's git keeps although it
+ * reads neither: `safe.directory` (a checkout owned by another user, as in CI containers) and
+ * `core.excludesFile` (what the user ignores everywhere). Read once, outside any repository.
+ */
+let userSettings: Promise<string[]> | undefined;
+
+function readUserSettings(): Promise<string[]> {
+  userSettings ??= new Promise((done) => {
+    const env = { ...inheritedEnvironment(), GIT_TERMINAL_PROMPT: '0' };
+    const args = ['config', '--show-scope', '--null', '--get-regexp', '^(safe\\.directory|core\\.excludesfile)$'];
+    execFile('git', args, { cwd: tmpdir(), env, timeout: 10_000 }, (error, stdout) => {
+      if (error && !stdout) return done([]);
+      // `<scope>\0<key>\n<value>\0` per entry; only the user's own scopes count (never a repository's).
+      const fields = String(stdout).split('\0');
+      const settings: string[] = [];
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const scope = fields[i]!;
+        const entry = fields[i + 1]!;
+        const newline = entry.indexOf('\n');
+        if ((scope !== 'global' && scope !== 'system') || newline < 0) continue;
+        const key = entry.slice(0, newline).toLowerCase();
+        settings.push(`${key === 'safe.directory' ? 'safe.directory' : 'core.excludesFile'}=${entry.slice(newline + 1)}`);
+      }
+      done(settings);
+    });
+  });
+  return userSettings;
+}
+
+/**
+ * Worktrees autoloop created, by path, with their administrative directory in `.git/worktrees/`: git
+ * runs there with `--git-dir` and `--work-tree` given, never by the worktree's own `.git` file, which
+ * code running in the worktree can rewrite to point at a repository of its own.
+ */
+const boundWorktrees = new Map<string, string>();
+
+/**
+ * The stat of each worktree's index when autoloop last knew it to list exactly a commit's tree (it just
+ * wrote it, by `reset --hard` or a commit, or checked it entry by entry), by worktree and commit. An
+ * index rewritten since (by code in the worktree, to hide a change from `reset`) is checked again.
+ */
+const knownIndexes = new Map<string, string>();
+
+async function indexStat(worktree: string): Promise<string | null> {
+  const gitDir = boundGitDir(worktree);
+  if (!gitDir) return null;
+  const stats = await lstat(join(gitDir, 'index'), { bigint: true }).catch(() => null);
+  return stats ? `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}` : null;
+}
+
+/** Records that `worktree`'s index, as it is now, lists exactly `commit`'s tree. */
+export async function trustIndex(worktree: string, commit: string): Promise<void> {
+  const stat = await indexStat(worktree);
+  if (stat) knownIndexes.set(`${resolve(worktree)}\0${commit}`, stat);
+}
+
+/** Whether `worktree`'s index is still the one {@link trustIndex} recorded for `commit`. */
+export async function indexTrusted(worktree: string, commit: string): Promise<boolean> {
+  const stat = await indexStat(worktree);
+  return stat !== null && knownIndexes.get(`${resolve(worktree)}\0${commit}`) === stat;
+}
+
+/** The administrative git directory autoloop uses for one of its worktrees, or undefined. */
+export function boundGitDir(worktree: string): string | undefined {
+  return boundWorktrees.get(resolve(worktree));
+}
+
+/** The worktrees autoloop created in this process, with their git directories. */
+export function boundWorktreeList(): Array<{ worktree: string; gitDir: string }> {
+  return [...boundWorktrees].map(([worktree, gitDir]) => ({ worktree, gitDir }));
+}
+
+/**
+ * Runs git in `cwd` and returns its stdout, hardened ({@link HARDENED_GIT_ENV}, {@link HARDENED_GIT_CONFIG}):
+ * autoloop's commits are bookkeeping, not the user's, and nothing the repository's files or an agent
+ * planted in `.git` runs through it. `input` is given on stdin and always ends with one newline.
  */
 export async function git(cwd: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  const argv = ['git', '-c', 'core.hooksPath=/dev/null', '-c', 'advice.detachedHead=false', '-c', 'gc.auto=0', ...args];
+  const settings = [...(await readUserSettings()), ...HARDENED_GIT_CONFIG];
+  const gitDir = boundGitDir(cwd);
+  const location = gitDir ? [`--git-dir=${gitDir}`, `--work-tree=${resolve(cwd)}`] : [];
+  const argv = ['git', ...location, ...settings.flatMap((setting) => ['-c', setting]), ...args];
   let result;
   try {
     result = await shell.run(argv, { cwd, input: options.input, env: options.env });
@@ -51,9 +171,16 @@ export async function repoRoot(cwd: string): Promise<string> {
   return (await git(cwd, ['rev-parse', '--show-toplevel'])).trim();
 }
 
-/** The repository's `.git` directory, shared by all its worktrees. */
+const commonDirs = new Map<string, string>();
+
+/** The repository's `.git` directory, shared by all its worktrees (asked of git once per path). */
 export async function gitCommonDir(repo: string): Promise<string> {
-  return resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
+  const key = resolve(repo);
+  const known = commonDirs.get(key);
+  if (known) return known;
+  const found = resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
+  commonDirs.set(key, found);
+  return found;
 }
 
 /** Full SHA of a commit-ish. */
@@ -84,21 +211,98 @@ function serialised<T>(repo: string, task: () => Promise<T>): Promise<T> {
   return result;
 }
 
-/** A detached worktree at `commit`, created or reset so it holds exactly that commit's files (ignored files stay: caches survive). */
+/** `path` with its directory's symlinks resolved, as git records worktree paths (the file itself may be missing). */
+function canonical(path: string): string {
+  const absolute = resolve(path);
+  try {
+    return join(realpathSync(dirname(absolute)), absolute.slice(dirname(absolute).length + 1));
+  } catch {
+    return absolute;
+  }
+}
+
+/** The administrative directory in `<commonDir>/worktrees/` whose `gitdir` file names `path`'s `.git`, if any. */
+function findWorktreeGitDir(commonDir: string, path: string): string | undefined {
+  const admin = join(commonDir, 'worktrees');
+  const wanted = canonical(join(path, '.git'));
+  let ids: string[];
+  try {
+    ids = readdirSync(admin);
+  } catch {
+    return undefined;
+  }
+  for (const id of ids) {
+    let named: string;
+    try {
+      named = readFileSync(join(admin, id, 'gitdir'), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (canonical(named) === wanted && existsSync(join(admin, id, 'HEAD'))) return join(admin, id);
+  }
+  return undefined;
+}
+
+/**
+ * Puts back the links between one of autoloop's worktrees and the repository, should code that ran there
+ * have changed them: the worktree's `.git` file names its administrative directory, that directory's
+ * `commondir` names the repository's, and it holds no `config.worktree`. Returns what it repaired.
+ */
+export async function repairWorktreeLinks(worktree: string, gitDir: string): Promise<string[]> {
+  const repaired: string[] = [];
+  const dotGit = join(worktree, '.git');
+  const expected = `gitdir: ${gitDir}`;
+  const current = await readFile(dotGit, 'utf8').catch(() => null);
+  if (current === null || (current.trim() !== expected && canonical(current.trim().replace(/^gitdir: /, '')) !== canonical(gitDir))) {
+    await rm(dotGit, { recursive: true, force: true });
+    await writeFile(dotGit, `${expected}\n`);
+    repaired.push('.git');
+  }
+  const commonDir = join(gitDir, 'commondir');
+  if ((await readFile(commonDir, 'utf8').catch(() => null))?.trim() !== '../..') {
+    await writeFile(commonDir, '../..\n');
+    repaired.push(`${gitDir}/commondir`);
+  }
+  const worktreeConfig = join(gitDir, 'config.worktree');
+  if (existsSync(worktreeConfig)) {
+    await rm(worktreeConfig, { recursive: true, force: true });
+    repaired.push(`${gitDir}/config.worktree`);
+  }
+  return repaired;
+}
+
+/**
+ * A detached worktree at `commit`, created or reset so it holds exactly that commit's files: tracked files
+ * reset, untracked ones and nested repositories removed (ignored files stay: caches survive). From then on
+ * autoloop runs git there through the worktree's administrative directory, not its `.git` file. Content is
+ * verified, file by file, by `verifyCheckout` (checkout.ts) before anything is measured.
+ */
 export async function prepareWorktree(repo: string, path: string, commit: string): Promise<void> {
-  if (!existsSync(`${path}/.git`)) {
+  const commonDir = await gitCommonDir(repo);
+  const known = boundGitDir(path) ?? findWorktreeGitDir(commonDir, path);
+  if (!known || !existsSync(path)) {
     await serialised(repo, async () => {
       await git(repo, ['worktree', 'prune']);
+      // A folder left where the worktree goes (its registration pruned) is autoloop's own, below the git directory.
+      if (existsSync(path) && resolve(path).startsWith(`${commonDir}/`)) await rm(path, { recursive: true, force: true });
       await git(repo, ['worktree', 'add', '--force', '--detach', path, commit]);
     });
+    const created = findWorktreeGitDir(commonDir, path);
+    if (created) boundWorktrees.set(resolve(path), created);
+    await trustIndex(path, commit);
     return;
   }
+  boundWorktrees.set(resolve(path), known);
+  await repairWorktreeLinks(path, known);
+  // `--hard` rewrites every file and index entry that differs: the index then lists exactly the commit's tree.
   await git(path, ['reset', '--hard', '--quiet', commit]);
-  await git(path, ['clean', '-fdq']);
+  await trustIndex(path, commit);
+  await git(path, ['clean', '-ffdq']);
 }
 
 /** Removes a worktree autoloop created. */
 export async function removeWorktree(repo: string, path: string): Promise<void> {
+  boundWorktrees.delete(resolve(path));
   await git(repo, ['worktree', 'remove', '--force', path]).catch(() => undefined);
 }
 
@@ -112,6 +316,8 @@ export async function commitAll(worktree: string, message: string): Promise<stri
   const tree = (await git(worktree, ['write-tree'])).trim();
   const commit = (await git(worktree, ['commit-tree', tree, '-p', 'HEAD', '-F', '-'], { input: message })).trim();
   await git(worktree, ['update-ref', '--no-deref', 'HEAD', commit]);
+  // The index just written is the tree just committed.
+  await trustIndex(worktree, commit);
   return commit;
 }
 
@@ -122,26 +328,20 @@ export async function recommit(repo: string, source: string, parent: string, mes
 
 /** Files changed between two commits, renames detected. */
 export async function changedFiles(repo: string, from: string, to: string): Promise<FileChange[]> {
-  const out = await git(repo, ['diff', '--name-status', '-z', '-M', from, to]);
-  const fields = out.split('\0').filter((field) => field !== '');
-  const changes: FileChange[] = [];
-  for (let i = 0; i < fields.length; ) {
-    const status = fields[i++]!;
-    if (status.startsWith('R') || status.startsWith('C')) {
-      const oldPath = fields[i++]!;
-      const path = fields[i++]!;
-      changes.push(status.startsWith('R') ? { change: 'renamed', path, oldPath } : { change: 'added', path });
-    } else {
-      const path = fields[i++]!;
-      changes.push({ change: status === 'A' ? 'added' : status === 'D' ? 'deleted' : 'modified', path });
-    }
-  }
-  return changes;
+  return fileChanges(await rawChanges(repo, from, to));
+}
+
+/** The changes of {@link rawChanges} as paths: a copy counts as added, a type change as modified. */
+export function fileChanges(changes: readonly RawChange[]): FileChange[] {
+  return changes.map((c): FileChange => {
+    if (c.status === 'R') return { change: 'renamed', path: c.path, oldPath: c.oldPath! };
+    return { change: c.status === 'A' || c.status === 'C' ? 'added' : c.status === 'D' ? 'deleted' : 'modified', path: c.path };
+  });
 }
 
 /** Unified diff between two commits. */
 export async function diffPatch(repo: string, from: string, to: string): Promise<string> {
-  return git(repo, ['diff', '-M', from, to]);
+  return git(repo, ['diff', '--no-ext-diff', '--no-textconv', '-M', from, to]);
 }
 
 /**
@@ -168,4 +368,84 @@ export async function isGitRepo(cwd: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** One entry of a git tree: mode (`100644`, `100755`, `120000` symlink, `160000` gitlink), type, object id and path. */
+export interface TreeItem {
+  mode: string;
+  type: string;
+  object: string;
+  /** The blob's size in bytes; null for a gitlink. */
+  size: number | null;
+  path: string;
+}
+
+/** A commit's id names its tree, in any repository and worktree: the listings of the last few commits asked for, by commit. */
+const treeListings = new Map<string, Promise<TreeItem[]>>();
+const TREE_LISTINGS_KEPT = 16;
+
+/** Every entry of `commit`'s tree (a full commit id), recursively (`git ls-tree -r -l`), in git's order. */
+export function treeItems(repo: string, commit: string): Promise<TreeItem[]> {
+  const key = commit;
+  let listing = treeListings.get(key);
+  if (!listing) {
+    listing = git(repo, ['ls-tree', '-r', '-l', '-z', '--full-tree', commit]).then(parseTreeListing);
+    listing.catch(() => treeListings.delete(key));
+    treeListings.set(key, listing);
+    if (treeListings.size > TREE_LISTINGS_KEPT) treeListings.delete(treeListings.keys().next().value!);
+  }
+  return listing;
+}
+
+/** Parses `git ls-tree -r -l -z` output: `<mode> <type> <object> <size>\t<path>\0` (the size padded, `-` for a gitlink). */
+export function parseTreeListing(out: string): TreeItem[] {
+  const items: TreeItem[] = [];
+  for (const line of out.split('\0')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const [mode, type, object, size] = line.slice(0, tab).split(/ +/);
+    items.push({ mode: mode!, type: type!, object: object!, size: size === undefined || size === '-' ? null : Number(size), path: line.slice(tab + 1) });
+  }
+  return items;
+}
+
+/** One path changed between two trees, with its modes and objects on both sides (`null` where it does not exist). */
+export interface RawChange {
+  /** `A`dded, `D`eleted, `M`odified, `T`ype changed, `R`enamed (from `oldPath`), `C`opied. */
+  status: string;
+  path: string;
+  oldPath?: string;
+  oldMode: string | null;
+  newMode: string | null;
+  oldObject: string | null;
+  newObject: string | null;
+}
+
+/** The entries that differ between two commits, renames detected (`git diff --raw -M`): modes and objects included. */
+export async function rawChanges(repo: string, from: string, to: string): Promise<RawChange[]> {
+  const out = await git(repo, ['diff', '--no-ext-diff', '--no-textconv', '--raw', '-z', '-M', '--no-abbrev', from, to]);
+  const fields = out.split('\0');
+  const changes: RawChange[] = [];
+  const absent = (mode: string) => /^0+$/.test(mode);
+  for (let i = 0; i < fields.length && fields[i]!.startsWith(':'); ) {
+    const [oldMode, newMode, oldObject, newObject, score] = fields[i++]!.slice(1).split(' ');
+    const status = score!.charAt(0);
+    const oldPath = status === 'R' || status === 'C' ? fields[i++]! : undefined;
+    const path = fields[i++]!;
+    changes.push({
+      status,
+      path,
+      ...(oldPath !== undefined ? { oldPath } : {}),
+      oldMode: absent(oldMode!) ? null : oldMode!,
+      newMode: absent(newMode!) ? null : newMode!,
+      oldObject: absent(oldMode!) ? null : oldObject!,
+      newObject: absent(newMode!) ? null : newObject!,
+    });
+  }
+  return changes;
+}
+
+/** The content of a blob, as text (a symlink's target). */
+export async function blobText(repo: string, object: string): Promise<string> {
+  return git(repo, ['cat-file', 'blob', object]);
 }

@@ -1,13 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { UNPAIRED_NOTE } from '../core/judge/judge.js';
-import type { ExperimentRecord, Judgement, RunRecord, RunSample } from '../core/ledger/records.js';
+import { againstRunBase, decideExperiment, LEDGER_STATUS } from '../core/judge/decision.js';
+import { keptCommitMessage } from '../core/ledger/kept-commit.js';
+import type { ExperimentRecord, RunRecord, RunSample } from '../core/ledger/records.js';
 import { renderProgressChart } from '../core/render/chart.js';
-import { DELTA_INTERVAL, formatInterval } from '../core/render/markdown.js';
 import { renderMarkdownReport, renderResultsTsv } from '../core/render/report.js';
 import { mean } from '../core/judge/stats.js';
-import { formatNumber, formatPercent } from '../core/config/units.js';
-import { measureCandidate } from './measure.js';
+import { measureCandidate, type Measurement } from './measure.js';
 import { sampleValues } from '../core/judge/judge.js';
 import { proposeCandidate } from './propose.js';
 import { prepareWorktree, recommit, setBranch } from './git.js';
@@ -25,15 +24,17 @@ export interface RunResult {
   outcome: 'completed' | 'failed' | 'interrupted';
 }
 
-function commitMessage(hypothesis: string, experiment: number, judgement: Judgement, metric: string): string {
-  return [
-    hypothesis,
-    '',
-    `${metric}: ${formatNumber(judgement.baseline.mean)} → ${formatNumber(judgement.candidate.mean)} (${formatPercent(judgement.deltaRelative)})`,
-    formatInterval(judgement.interval, DELTA_INTERVAL),
-    ...(judgement.paired ? [] : [UNPAIRED_NOTE]),
-    `autoloop experiment ${experiment}`,
-  ].join('\n');
+/**
+ * `suspicious_effect` against the run's base (experiment 0's metric) as well as the step's parent: a
+ * candidate the step would keep, but that is beyond it against the base, waits for a human like a
+ * suspicious step (kept only with `--accept-suspicious`), its reason saying so.
+ */
+function checkRunBase(state: RunState, measured: Measurement): Measurement {
+  if (measured.status !== 'keep' || !measured.judgement) return measured;
+  const { judgement, beyond } = againstRunBase(measured.judgement, state.experiments[0]?.metric ?? null, state.config);
+  if (!beyond) return measured;
+  const status = LEDGER_STATUS[decideExperiment(judgement, { acceptSuspicious: state.measure.acceptSuspicious ?? false })];
+  return { ...measured, judgement, status, reason: judgement.reasons.join('; ') };
 }
 
 /** Writes results.tsv, the chart and the report from the ledger: they are derived, never the source of truth. */
@@ -173,11 +174,13 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
   if (proposed.kind !== 'proposed') return proposed.kind;
   const { proposal, candidate, proposeMs } = proposed;
   const cachedBaseline = config.evaluate.baseline === 'cached' ? samplesOfBest(state.experiments, best.commit) : undefined;
-  const measured = await measureCandidate(state.measure, best.commit, candidate, trace, { checkedOut: true, cachedBaseline });
+  const measured = checkRunBase(state, await measureCandidate(state.measure, best.commit, candidate, trace, { checkedOut: true, cachedBaseline }));
   if (options.signal?.aborted) return 'interrupted';
   const { judgement, samples } = measured;
   const measuredMean = judgement && judgement.verdict !== 'invalid' ? judgement.candidate.mean : null;
-  const kept = measured.status === 'keep' && judgement ? await recommit(repo, candidate, best.commit, commitMessage(proposal.hypothesis, k, judgement, config.metric.name)) : null;
+  // The ledger's head now is the `prev` this experiment's record gets when runLoop appends it next: the trailer names it.
+  const message = judgement && keptCommitMessage({ hypothesis: proposal.hypothesis, experiment: k, judgement, metric: config.metric.name, ledgerHead: state.ledger.head });
+  const kept = measured.status === 'keep' && message ? await recommit(repo, candidate, best.commit, message) : null;
   return experimentRecord(
     state,
     {

@@ -1,10 +1,15 @@
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { decideExperiment, LEDGER_STATUS } from '../core/judge/decision.js';
 import { judgeUnderConfig, sampleValues } from '../core/judge/judge.js';
 import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/ledger/records.js';
 import { describeViolations } from '../core/scope/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
+import { CheckoutVerificationError, takeRepairs } from './checkout.js';
 import { prepareWorktree } from './git.js';
+import { verifyBeforeRun } from './pin.js';
+import { RepoGuard } from './repo-guard.js';
 import { inspectCandidate, type Inspection } from './propose.js';
 
 /** What a measurement needs: the repository, its config and two worktrees autoloop owns. */
@@ -86,16 +91,37 @@ async function measureChanges(
 
   const baseline: Checkout = { side: 'baseline', worktree: worktrees.baseline, commit: parent };
   const candidateCheckout: Checkout = { side: 'candidate', worktree: worktrees.candidate, commit: candidate };
-  for (const checkout of cachedBaseline ? [candidateCheckout] : [baseline, candidateCheckout]) {
-    const setup = await evaluator.setup(checkout.worktree, trace, checkout.side);
-    if (setup && !setup.ok) return result('crash', setup.reason!);
-  }
-  const check = await evaluator.check(candidateCheckout.worktree, trace, 'candidate');
-  if (check && !check.ok) return result('invalid', check.reason!);
+  const sides = cachedBaseline ? [candidateCheckout] : [baseline, candidateCheckout];
+  let samples: RunSample[];
+  // Repairs reported earlier (the base measured alone) are not this experiment's.
+  for (const worktree of [worktrees.baseline, worktrees.candidate]) takeRepairs(worktree);
+  try {
+    // The evaluator checks both sides before each measured run (ProtectedFiles.pin). Before that, only
+    // `setup` runs code between the reset (or the commit) and the candidate's check: with a setup, both
+    // sides are checked before it, and the candidate again before its check.
+    const hasSetup = Boolean(config.evaluate.setup);
+    if (hasSetup) for (const checkout of sides) await verifyBeforeRun(checkout.worktree, checkout.commit);
+    for (const checkout of sides) {
+      const setup = await evaluator.setup(checkout.worktree, trace, checkout.side);
+      if (setup && !setup.ok) return result('crash', setup.reason!);
+    }
+    if (hasSetup && config.evaluate.check) await verifyBeforeRun(candidateCheckout.worktree, candidateCheckout.commit);
+    const check = await evaluator.check(candidateCheckout.worktree, trace, 'candidate');
+    if (check && !check.ok) return result('invalid', check.reason!);
 
-  const samples = cachedBaseline
-    ? [...cachedBaseline.map((s): RunSample => ({ ...s, side: 'baseline', commit: parent })), ...(await evaluator.measureRuns(candidateCheckout, trace)).samples]
-    : await evaluator.measurePair(baseline, candidateCheckout, trace);
+    samples = cachedBaseline
+      ? [...cachedBaseline.map((s): RunSample => ({ ...s, side: 'baseline', commit: parent })), ...(await evaluator.measureRuns(candidateCheckout, trace)).samples]
+      : await evaluator.measurePair(baseline, candidateCheckout, trace);
+    // What the last run left in the git directory is put back too, and voids the comparison.
+    const changed = await (await RepoGuard.of(context.repo)).restore();
+    if (changed.length > 0) throw new CheckoutVerificationError(`the repository's git directory was changed during the measurement (put back): ${changed.join('; ')}`, context.repo, null);
+  } catch (error) {
+    if (!(error instanceof CheckoutVerificationError)) throw error;
+    const side = error.worktree === worktrees.baseline ? 'baseline checkout refused: ' : error.worktree === worktrees.candidate ? 'candidate checkout refused: ' : '';
+    return result('invalid', `${side}${error.message}`);
+  } finally {
+    await writeRepairs(trace, worktrees);
+  }
   const failed = samples.find((s) => !s.ok);
   if (failed) {
     const failure = sampleFailure(failed);
@@ -106,4 +132,10 @@ async function measureChanges(
   // A suspicious gain is not kept without consent; its reason must travel with the record so a human sees why.
   const reason = status === 'invalid' || judgement.suspicious ? judgement.reasons.join('; ') : null;
   return result(status, reason, { samples, judgement });
+}
+
+/** What had to be put back in either worktree during the measurement, in the trace (`checkout-repairs.log`): a candidate that rewrites files is measured as committed, and seen doing it. */
+async function writeRepairs(trace: string, worktrees: { baseline: string; candidate: string }): Promise<void> {
+  const lines = (['baseline', 'candidate'] as const).flatMap((side) => takeRepairs(worktrees[side]).map((repair) => `${side}: put back ${repair}\n`));
+  if (lines.length > 0) await appendFile(join(trace, 'checkout-repairs.log'), lines.join(''));
 }

@@ -1,7 +1,7 @@
 /** Opening a local run: a new one, or one continued from its ledger. */
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { configHash } from '../core/config/config.js';
 import { RUN_NAME_PATTERN, runBranch } from '../core/protocol/protocol.js';
@@ -55,6 +55,10 @@ export async function openRun(options: RunOptions): Promise<{ state: RunState; r
   const { config, text, file } = await loadConfigFile(configPath, relative(repo, configPath) || configPath);
   const directories = await autoloopDirectories(repo);
   const runsDir = directories.runs;
+  // The repository, its git directory (where the worktrees live) and the run files are out of every command's sight.
+  const hide = [repo, dirname(directories.worktrees), runsDir];
+  // Before anything is written: a sandbox that cannot start is the config's problem, not the run's.
+  await new Evaluator(config, { hide }).ready();
 
   let dir: string;
   if (options.resume) {
@@ -117,7 +121,7 @@ export async function openRun(options: RunOptions): Promise<{ state: RunState; r
   const ledger = await LedgerWriter.open(paths.ledger);
   if (!options.resume) await ledger.append(run);
   const worktreeRoot = join(directories.worktrees, run.tag);
-  const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles });
+  const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles, hide });
   const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
   const state: RunState = {
     repo,

@@ -1,6 +1,22 @@
 import { protectedEntries, protectedFilesHash, type TreeEntry } from '../core/scope/protected.js';
 import type { ScopeRules } from '../core/scope/scope.js';
-import { git } from './git.js';
+import { CheckoutVerificationError, verifyCheckout } from './checkout.js';
+import { git, treeItems } from './git.js';
+import { RepoGuard } from './repo-guard.js';
+
+/**
+ * What every measured run starts from: the repository's git directory as autoloop last trusted it (what
+ * changed is put back, and the run is refused: code that ran had no business there), and the worktree
+ * holding exactly `commit` (what differs is put back; what cannot be is refused). Throws a
+ * {@link CheckoutVerificationError} naming the cause.
+ */
+export async function verifyBeforeRun(worktree: string, commit: string): Promise<string[]> {
+  const changed = await (await RepoGuard.of(worktree)).restore();
+  if (changed.length > 0) {
+    throw new CheckoutVerificationError(`the repository's git directory was changed (put back): ${changed.join('; ')}`, worktree, null);
+  }
+  return verifyCheckout(worktree, commit);
+}
 
 /**
  * The protected files of a run (the evaluator, its data, `.github/**`, the config) as they are in
@@ -30,12 +46,27 @@ export class ProtectedFiles {
       if (type === 'blob') blobs.push({ path, object: object! });
     }
     const entries = protectedEntries(blobs, rules);
+    // From here on, what the git directory holds is what every measured run is checked against.
+    await (await RepoGuard.of(repo)).trust();
     return new ProtectedFiles(baseCommit, entries, protectedFilesHash(entries));
   }
 
-  /** Restores every protected file of the base commit into `worktree`. */
-  async pin(worktree: string): Promise<void> {
+  /** Whether `commit` holds every protected file exactly as the base commit does. */
+  private async sameIn(worktree: string, commit: string): Promise<boolean> {
+    const objects = new Map((await treeItems(worktree, commit)).map((item) => [item.path, `${item.type} ${item.object}`]));
+    return this.entries.every((entry) => objects.get(entry.path) === `blob ${entry.object}`);
+  }
+
+  /**
+   * Restores every protected file of the base commit into `worktree`. Given the `commit` the worktree is
+   * measured at (the evaluator does, before every run), first makes the worktree hold exactly that commit
+   * and the git directory what it held ({@link verifyBeforeRun}).
+   */
+  async pin(worktree: string, commit?: string): Promise<void> {
+    if (commit) await verifyBeforeRun(worktree, commit);
     if (this.entries.length === 0) return;
+    // Just verified to hold `commit`: when its protected files are the base's (the usual case), they are in place.
+    if (commit && (await this.sameIn(worktree, commit))) return;
     await git(worktree, ['--literal-pathspecs', 'checkout', this.baseCommit, '--pathspec-from-file=-'], {
       input: this.entries.map((e) => e.path).join('\n'),
     });

@@ -1,5 +1,6 @@
 /**
- * Runs one user command (setup, check, evaluator) under a hard time budget.
+ * Runs one user command (setup, check, evaluator) under a hard time budget, in a sandbox when the
+ * caller gives one (`options.sandbox`).
  *
  * The command runs as `/bin/sh -c <command>` in its own process group (a new session,
  * `detached: true`), so the whole tree can be signalled at once: at the budget the group
@@ -18,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { CommandOutcome } from '../core/ledger/records.js';
+import type { SandboxInvocation } from './sandbox.js';
 
 /** Time between SIGTERM and SIGKILL unless the caller says otherwise. */
 export const DEFAULT_GRACE_MS = 2_000;
@@ -45,6 +47,12 @@ export interface RunCommandOptions {
   signal?: AbortSignal;
   /** Called with each decoded chunk as it arrives (unbounded: the caller decides what to keep). */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Run inside this sandbox: `<executable> <args> /bin/sh -c <command>` (see `sandbox.ts`). The sandbox
+   * process leads the process group, so the budget's SIGTERM and SIGKILL reach it, and everything inside
+   * dies with it (its own PID namespace).
+   */
+  sandbox?: SandboxInvocation;
 }
 
 /** What a command did, with its (possibly cut) output. */
@@ -77,7 +85,10 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
 
   let child: ChildProcess;
   try {
-    child = spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, args] = options.sandbox
+      ? [options.sandbox.executable, [...options.sandbox.args, '/bin/sh', '-c', command]]
+      : ['/bin/sh', ['-c', command]];
+    child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     // Synchronous failures: invalid arguments such as a NUL byte in the command or env.
     return notStarted(command, started, (error as Error).message, false);

@@ -4,10 +4,13 @@
  * agent changes inside the scope is the proposal; whatever it changes outside is reverted and
  * reported in the notes.
  *
- * The agent runs like the evaluator: `/bin/sh -c`, its own process group, a hard time budget
- * (`proposer.command.timeout`), an environment without secret-named variables except those
- * `proposer.command.env` names, and bounded output that is redacted before it reaches the trace
- * (`agent.log`) or the hypothesis.
+ * The agent runs like the evaluator: `/bin/sh -c` in the sandbox `config.sandbox` asks for (only the
+ * candidate worktree writable; the user's repository, its `.git`, the trace and the user's home out of
+ * sight; its own PID namespace), its own process group, a hard time budget (`proposer.command.timeout`),
+ * the environment by allowlist (PATH, LANG, LC_ALL, LC_CTYPE, TZ, TERM, what `proposer.command.env`
+ * names, private HOME and TMPDIR, autoloop's AUTOLOOP_* variables), and bounded output that is
+ * redacted before it reaches the trace (`agent.log`) or the hypothesis. Unlike the evaluator it keeps
+ * the network ({@link AGENT_NETWORK}): an agent calls its model.
  */
 import { lstat, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,10 +19,20 @@ import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { buildProposalPrompt } from '../core/propose/prompt.js';
 import type { ScopeViolation } from '../core/ledger/records.js';
 import { checkScope, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope/scope.js';
-import { createRedactor, scrubEnvironment } from '../core/env/secrets.js';
+import { allowlistEnvironment, createRedactor, redactedNames } from '../core/env/secrets.js';
 import { formatDuration } from '../core/config/units.js';
 import { git } from '../engine/git.js';
 import { runCommand, type CommandResult } from '../engine/process.js';
+import {
+  isolationLabel,
+  linkedRepositoryPaths,
+  privateDirectories,
+  resolveSandbox,
+  sandboxInvocation,
+  SANDBOX_RUN_DIR,
+  type ResolveSandboxOptions,
+  type SandboxBind,
+} from '../engine/sandbox.js';
 import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from '../core/propose/proposer.js';
 
 /**
@@ -35,6 +48,13 @@ export const MAX_HYPOTHESIS_LENGTH = 120;
 const MAX_QUOTED_FILE_BYTES = 512 * 1024;
 /** Paths per git command when restoring files, well below any argument-length limit. */
 const PATH_BATCH = 200;
+/**
+ * The agent keeps the host's network inside its sandbox: it has to reach its model's API. Everything
+ * else of the sandbox holds (files, processes, environment); `agent.log` says the network was allowed.
+ */
+export const AGENT_NETWORK = true;
+/** `$AUTOLOOP_PROMPT_FILE` inside the sandbox: the prompt, bound read-only. */
+export const SANDBOX_PROMPT_FILE = `${SANDBOX_RUN_DIR}/prompt.md`;
 
 const HYPOTHESIS_NOTE = `Instead of the final HYPOTHESIS line you may write that one line to a file named ${HYPOTHESIS_FILE} in the root of the working directory; autoloop reads it and removes it before committing.`;
 
@@ -47,6 +67,12 @@ export interface CommandProposerOptions {
   budgetTokens?: number;
   /** Milliseconds between SIGTERM and SIGKILL at the timeout. Default 2000. */
   graceMs?: number;
+  /** Directories the agent must not see, besides the worktree's repository (read from its `.git`), the trace and the user's home. */
+  hide?: readonly string[];
+  /** Further paths bound into the agent's sandbox (a test's scripts); nothing by default. */
+  binds?: readonly SandboxBind[];
+  /** Which bwrap to use and where to look for it; default `bwrap` on `env`'s PATH. */
+  sandbox?: Omit<ResolveSandboxOptions, 'env'>;
 }
 
 /** The `command` proposer never runs out of ideas: it proposes, or fails with a {@link ProposalError}. */
@@ -69,11 +95,14 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
   const command = config.proposer.command;
   if (!command) throw new ProposerConfigError(`${options.configFile ?? CONFIG_PATH}: proposer.command is missing; add a \`command\` section with \`run\``);
   const rules = scopeRules(config, options.configFile ?? CONFIG_PATH);
+  // Read from a worktree's `.git` the first time, before any agent ran there and could rewrite it.
+  const repositories = new Map<string, string[]>();
   return {
     kind: 'command',
     async propose(context: ProposalContext): Promise<Proposal> {
       context.signal?.throwIfAborted();
       const baseEnv = options.env ?? process.env;
+      const sandbox = await resolveSandbox(config.sandbox, { env: baseEnv, ...options.sandbox });
       const redact = createRedactor(baseEnv);
       const { worktree } = context;
       const head = await headOf(worktree);
@@ -85,28 +114,44 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
       const promptDir = await mkdtemp(path.join(tmpdir(), 'autoloop-agent-'));
       const promptFile = path.join(promptDir, 'prompt.md');
       let result: CommandResult;
-      const scrubbed = scrubEnvironment(baseEnv, command.env);
+      const allowed = allowlistEnvironment(baseEnv, command.env);
+      if (!repositories.has(worktree)) repositories.set(worktree, linkedRepositoryPaths(worktree));
+      const dirs = await privateDirectories(sandbox !== null);
+      const named = new Set(command.env);
       try {
         await writeFile(promptFile, prompt.text, { mode: 0o600 });
+        const invocation = sandbox
+          ? sandboxInvocation(sandbox, {
+            worktree,
+            network: AGENT_NETWORK,
+            hide: [...(options.hide ?? []), ...repositories.get(worktree)!, ...(context.trace ? [context.trace] : [])],
+            binds: [{ source: promptFile, target: SANDBOX_PROMPT_FILE, writable: false }, ...(options.binds ?? [])],
+          })
+          : undefined;
         result = await runCommand({
           command: command.run,
           cwd: worktree,
           env: {
-            ...scrubbed.env,
-            AUTOLOOP_PROMPT_FILE: promptFile,
+            ...allowed.env,
+            ...((named.has('HOME') && !sandbox) ? {} : { HOME: dirs.env.HOME }),
+            ...((named.has('TMPDIR') && !sandbox) ? {} : { TMPDIR: dirs.env.TMPDIR }),
+            AUTOLOOP_PROMPT_FILE: invocation ? SANDBOX_PROMPT_FILE : promptFile,
             AUTOLOOP_EXPERIMENT: String(context.experiment),
             AUTOLOOP_HYPOTHESIS_FILE: path.join(worktree, HYPOTHESIS_FILE),
           },
           timeoutMs: command.timeout,
           graceMs: options.graceMs,
           signal: context.signal,
+          ...(invocation ? { sandbox: invocation } : {}),
         });
       } finally {
         await rm(promptDir, { recursive: true, force: true });
+        await dirs.dispose();
       }
       const stdout = redact(result.stdout);
       const stderr = redact(result.stderr);
-      if (context.trace) await writeFile(path.join(context.trace, 'agent.log'), agentLog(redact(command.run), result, stdout, stderr, scrubbed.withheld, command.env));
+      const isolation = sandbox ? `${isolationLabel(config.sandbox, AGENT_NETWORK)} (the agent calls its model)` : isolationLabel('none', false);
+      if (context.trace) await writeFile(path.join(context.trace, 'agent.log'), agentLog(redact(command.run), result, stdout, stderr, allowed, command.env, isolation));
 
       await restoreHead(worktree, head);
       const fileHypothesis = tracked.has(HYPOTHESIS_FILE) ? null : await takeHypothesisFile(worktree);
@@ -125,7 +170,7 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
       if (failure) {
         await revert(worktree, changes);
         if (result.aborted) throw context.signal?.reason ?? new Error('aborted');
-        const notes = { ...base, changed: changes.map((change) => change.path), reverted: [] };
+        const notes = { ...base, changed: changes.map((change) => redact(change.path)), reverted: [] };
         if (failure.config) throw new ProposerConfigError(failure.message);
         throw new ProposalError(failure.message, notes);
       }
@@ -133,15 +178,16 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
       const reverted = await revertOutOfScope(worktree, changes, rules);
       const inScope = await worktreeChanges(worktree);
       const changed = inScope.map((change) => change.path);
-      const notes = { ...base, changed, reverted: reverted.map(({ path, change, rule, pattern }) => ({ path, change, rule, pattern })) };
+      // Paths are names the agent chose: they are redacted like everything else it wrote.
+      const notes = { ...base, changed: changed.map(redact), reverted: reverted.map(({ path, change, rule, pattern }) => ({ path: redact(path), change, rule, pattern })) };
       const leaks = await secretsWritten(worktree, inScope, redact);
       if (leaks.length > 0) {
         await revert(worktree, inScope);
-        const where = leaks.map((leak) => `${leak.names.join(', ')} in ${leak.path}`).join('; ');
-        throw new ProposalError(`the agent wrote the value of a secret into the proposal (${where}); everything it changed was reverted`, { ...notes, secretsIn: leaks.map((leak) => leak.path) });
+        const where = leaks.map((leak) => `${leak.names.join(', ')} in ${redact(leak.path)}`).join('; ');
+        throw new ProposalError(`the agent wrote the value of a secret into the proposal (${where}); everything it changed was reverted`, { ...notes, secretsIn: leaks.map((leak) => redact(leak.path)) });
       }
       if (changed.length === 0) {
-        const outside = reverted.length > 0 ? ` (it changed only paths outside the scope, all reverted: ${summarisePaths(reverted.map((v) => v.path))})` : '';
+        const outside = reverted.length > 0 ? ` (it changed only paths outside the scope, all reverted: ${redact(summarisePaths(reverted.map((v) => v.path)))})` : '';
         throw new ProposalError(`the agent \`${redact(command.run)}\` changed nothing inside the scope${outside}`, notes);
       }
       const hypothesis = cleanHypothesis(fileHypothesis !== null ? redact(fileHypothesis) : null) ?? hypothesisFromOutput(stdout) ?? `agent edit of ${summarisePaths(changed)}`;
@@ -212,28 +258,25 @@ async function readQuotable(file: string): Promise<string | null> {
 }
 
 /**
- * The changed files that now hold the value of a secret-named variable of autoloop's environment
- * (the redactor names it), with those names: such a proposal would put the secret in a commit.
+ * The changed files whose content or path now holds the value of a secret-named variable of autoloop's
+ * environment, literally or encoded (base64, hex, percent-encoded: whatever the redactor finds), with
+ * those names: such a proposal would put the secret in a commit.
  */
 async function secretsWritten(worktree: string, changes: readonly FileChange[], redact: (text: string) => string): Promise<{ path: string; names: string[] }[]> {
   const leaks: { path: string; names: string[] }[] = [];
   for (const change of changes) {
     if (change.change === 'deleted') continue;
-    let text: string;
+    let text = '';
     try {
       text = await readFile(path.join(worktree, change.path), 'utf8');
     } catch {
-      continue;
+      // Unreadable (a directory, a dangling link): only its path is checked.
     }
-    const before = new Set(namesRedacted(text));
-    const names = [...new Set(namesRedacted(redact(text)))].filter((name) => !before.has(name));
+    const before = new Set([...redactedNames(text), ...redactedNames(change.path)]);
+    const names = [...new Set([...redactedNames(redact(text)), ...redactedNames(redact(change.path))])].filter((name) => !before.has(name));
     if (names.length > 0) leaks.push({ path: change.path, names });
   }
   return leaks;
-}
-
-function namesRedacted(text: string): string[] {
-  return [...text.matchAll(/\[REDACTED:([A-Za-z_][A-Za-z0-9_]*)\]/g)].map((match) => match[1]!);
 }
 
 /** Reads and deletes the hypothesis file the agent may have written; null when there is none. */
@@ -359,7 +402,16 @@ function splitNul(text: string): string[] {
   return text.split('\0').filter((field) => field !== '');
 }
 
-function agentLog(run: string, result: CommandResult, stdout: string, stderr: string, withheld: readonly string[], allowed: readonly string[]): string {
+function agentLog(
+  run: string,
+  result: CommandResult,
+  stdout: string,
+  stderr: string,
+  environment: { withheld: readonly string[]; secretWithheld: readonly string[] },
+  allowed: readonly string[],
+  isolation: string,
+): string {
+  const { withheld, secretWithheld } = environment;
   const { outcome } = result;
   const ended = outcome.timedOut
     ? `timed out (${outcome.signal ?? 'killed'})`
@@ -367,7 +419,8 @@ function agentLog(run: string, result: CommandResult, stdout: string, stderr: st
   return [
     `$ ${run}`,
     `${ended} after ${formatDuration(outcome.durationMs)}${outcome.droppedBytes > 0 ? `, ${outcome.droppedBytes} bytes of output dropped` : ''}`,
-    `environment: ${withheld.length} secret-named variable(s) withheld${withheld.length > 0 ? ` (${withheld.join(', ')})` : ''}; passed by proposer.command.env: ${allowed.length > 0 ? allowed.join(', ') : 'none'}`,
+    `sandbox: ${isolation}`,
+    `environment: by allowlist, ${withheld.length} variable(s) withheld, ${secretWithheld.length} of them secret-named${secretWithheld.length > 0 ? ` (${secretWithheld.join(', ')})` : ''}; passed by proposer.command.env: ${allowed.length > 0 ? allowed.join(', ') : 'none'}`,
     '',
     '--- stdout ---',
     stdout.trimEnd(),

@@ -18,7 +18,7 @@ import { CONFIG_PATH, type Config, type LlmConfig } from '../core/config/config-
 import { applyEdits, parseAnswer } from '../core/propose/edits.js';
 import { buildProposalPrompt, dataBlock } from '../core/propose/prompt.js';
 import { checkScope, describeViolations, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope/scope.js';
-import { createRedactor } from '../core/env/secrets.js';
+import { createRedactor, leakedSecretNames } from '../core/env/secrets.js';
 import { Evaluator } from '../engine/evaluator.js';
 import { git } from '../engine/git.js';
 import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from '../core/propose/proposer.js';
@@ -259,6 +259,9 @@ export function createLlmProposer(config: Config, options: LlmProposerOptions = 
         const applied = applyEdits(files, parsed.edits);
         if ('error' in applied) return `an edit does not apply, so nothing was applied: ${applied.error}`;
         if (applied.changed.length === 0) return 'the edits change nothing; propose an actual change';
+        // A secret of autoloop's environment, as it is or encoded, never goes into a commit.
+        const leaks = applied.changed.flatMap((path) => leakedSecretNames(files.get(path) ?? null, applied.files.get(path)!, redact).map((name) => `${name} in ${path}`));
+        if (leaks.length > 0) return `the edits would write the value of a secret into the repository (${leaks.join('; ')}), so nothing was applied`;
         const restore = async (): Promise<void> => {
           for (const path of applied.changed) {
             const original = files.get(path);

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { changedFiles, commitAll, GitError, git, prepareWorktree, resolveCommit, snapshotWorkingTree } from '../../src/engine/git.js';
@@ -48,5 +49,40 @@ describe('git helpers', () => {
     const repo = makeRepo({ 'a.txt': 'a\n' });
     await expect(resolveCommit(repo, 'no-such-ref')).rejects.toBeInstanceOf(GitError);
     await expect(git(repo, ['frobnicate'])).rejects.toThrow(`git frobnicate failed in ${repo}`);
+  });
+
+  it('runs hardened: no fsmonitor, no hooks, no replace objects, whatever the repository\'s config says', async () => {
+    const repo = makeRepo({ 'a.txt': 'a\n' });
+    const dir = mkdtempSync(join(tmpdir(), 'autoloop-hardened-'));
+    const marker = join(dir, 'ran');
+    const script = join(dir, 'hook.sh');
+    writeFileSync(script, `#!/bin/sh\necho "$0" >> '${marker}'\nexit 1\n`);
+    chmodSync(script, 0o755);
+    gitSync(repo, 'config', 'core.fsmonitor', script);
+    gitSync(repo, 'config', 'core.hooksPath', dir);
+    writeFileSync(join(dir, 'pre-commit'), `#!/bin/sh\necho pre-commit >> '${marker}'\n`);
+    chmodSync(join(dir, 'pre-commit'), 0o755);
+    const blob = gitSync(repo, 'rev-parse', 'HEAD:a.txt');
+    writeFileSync(join(dir, 'cheat.txt'), 'cheat\n');
+    gitSync(repo, 'replace', blob, gitSync(repo, 'hash-object', '-w', join(dir, 'cheat.txt')));
+
+    await git(repo, ['status', '--porcelain']);
+    await git(repo, ['commit', '--quiet', '--allow-empty', '-m', 'x']);
+    expect(existsSync(marker)).toBe(false);
+    expect(await git(repo, ['cat-file', 'blob', blob])).toBe('a\n');
+    // The user's own git does all three.
+    expect(gitSync(repo, 'cat-file', 'blob', blob)).toBe('cheat');
+  });
+
+  it('runs git in its worktrees through their administrative directory, not a rewritten .git file', async () => {
+    const repo = makeRepo({ 'a.txt': 'a\n' });
+    const head = await resolveCommit(repo, 'HEAD');
+    const worktree = join(repo, '.git', 'autoloop', 'bound');
+    await prepareWorktree(repo, worktree, head);
+    const other = makeRepo({ 'b.txt': 'b\n' });
+    writeFileSync(join(worktree, '.git'), `gitdir: ${join(other, '.git')}\n`);
+    expect((await git(worktree, ['rev-parse', 'HEAD'])).trim()).toBe(head);
+    await prepareWorktree(repo, worktree, head);
+    expect(readFileSync(join(worktree, '.git'), 'utf8')).toBe(`gitdir: ${join(repo, '.git', 'worktrees', 'bound')}\n`);
   });
 });

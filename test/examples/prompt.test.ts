@@ -81,7 +81,7 @@ describe('examples/prompt', () => {
     const config = parseConfig(text, '.github/autoloop.yml');
     expect(config.metric).toMatchObject({ name: 'accuracy', goal: 'maximize', min_effect: { kind: 'absolute', value: 0.05 } });
     expect(config.guards).toEqual([{ name: 'tokens', goal: 'minimize', max_regression: { kind: 'absolute', value: 3000 } }]);
-    expect(config.evaluate).toMatchObject({ command: 'node eval.mjs', env: ['OPENAI_API_KEY'] });
+    expect(config.evaluate).toMatchObject({ command: 'node eval.mjs', network: true, env: ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'EVAL_MODEL'] });
     expect(config.scope).toEqual({ edit: ['prompt.txt'], protect: ['eval.mjs', 'examples.jsonl'] });
     expect(config.proposer.kind).toBe('llm');
     expect(config.proposer.llm).toMatchObject({ provider: 'openai', model: 'gpt-4.1-mini', price: { input_per_million: 0.4, output_per_million: 1.6 } });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,14 @@ function context(config: ReturnType<typeof configSchema.parse>, extra: Partial<P
   return { worktree, config, experiment: 1, history, goal: GOAL, trace, ...extra };
 }
 
+/**
+ * The agent scripts live in `scripts`, outside the worktree: bound into the agent's sandbox (read-write,
+ * since some write what they saw there), as a user would make an agent installed outside the worktree visible.
+ */
+function agentOptions() {
+  return { binds: [{ source: scripts, target: scripts, writable: true }] };
+}
+
 /** `git status --porcelain`, one trimmed line per path. */
 function status(): string {
   return gitSync(worktree, 'status', '--porcelain=v1', '--untracked-files=all')
@@ -65,15 +73,21 @@ function status(): string {
     .join('\n');
 }
 
-/** Whether `pid` still runs; a zombie (killed, waiting for the sandbox's init to reap it) does not. */
-async function isRunning(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
+/**
+ * The host's processes whose command line names `marker`, zombies (killed, waiting for the sandbox's
+ * init to reap them) left out. By command line, not by pid: inside the sandbox the agent sees only
+ * its own PID namespace, so the pid it could report means nothing out here.
+ */
+async function runningWith(marker: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(marker)) continue;
+    const state = await readFile(`/proc/${entry}/stat`, 'utf8').then((stat) => stat.replace(/^.*\) /s, '')[0], () => 'X');
+    if (state !== 'Z' && state !== 'X') pids.push(Number(entry));
   }
-  const state = await readFile(`/proc/${pid}/stat`, 'utf8').then((stat) => stat.replace(/^.*\) /s, '')[0], () => 'X');
-  return state !== 'Z' && state !== 'X';
+  return pids;
 }
 
 const HEADER = `import { appendFileSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';\nimport { execFileSync } from 'node:child_process';\n`;
@@ -86,7 +100,7 @@ writeFileSync(process.env.AUTOLOOP_HYPOTHESIS_FILE, 'a warmer greeting wins\\nse
 console.log('done editing');
 `);
     const head = gitSync(worktree, 'rev-parse', 'HEAD');
-    const proposal = await createCommandProposer(config).propose(context(config));
+    const proposal = await createCommandProposer(config, agentOptions()).propose(context(config));
 
     expect(proposal.hypothesis).toBe('a warmer greeting wins');
     expect(proposal.notes).toMatchObject({ exitCode: 0, timedOut: false, changed: ['src/greeting.txt'], reverted: [] });
@@ -114,7 +128,7 @@ console.log('HYPOTHESIS: shorter greeting');
 console.log('all done');
 `);
     const head = gitSync(worktree, 'rev-parse', 'HEAD');
-    const proposal = await createCommandProposer(config).propose(context(config));
+    const proposal = await createCommandProposer(config, agentOptions()).propose(context(config));
 
     expect(proposal.hypothesis).toBe('shorter greeting');
     expect(gitSync(worktree, 'rev-parse', 'HEAD')).toBe(head);
@@ -143,7 +157,7 @@ git('checkout', '--quiet', '-b', 'agent-work');
 writeFileSync('src/greeting.txt', 'committed by the agent\\n');
 git('commit', '--quiet', '-am', 'agent commit');
 `);
-    const proposal = await createCommandProposer(config).propose(context(config));
+    const proposal = await createCommandProposer(config, agentOptions()).propose(context(config));
     expect(proposal.notes.changed).toEqual(['src/greeting.txt']);
     expect(gitSync(worktree, 'rev-parse', 'HEAD')).toBe(head);
     expect(() => gitSync(worktree, 'symbolic-ref', '--quiet', 'HEAD')).toThrow();
@@ -157,21 +171,21 @@ writeFileSync('src/other.txt', 'changed\\n');
 console.log('thinking...');
 console.log('${'x'.repeat(200)}');
 `);
-    const first = await createCommandProposer(chatty).propose(context(chatty));
+    const first = await createCommandProposer(chatty, agentOptions()).propose(context(chatty));
     expect(first.hypothesis).toBe(`${'x'.repeat(119)}…`);
 
     gitSync(worktree, 'checkout', '--', '.');
     const silent = await configFor(`${HEADER}writeFileSync('src/other.txt', 'changed again\\n');\n`);
-    const second = await createCommandProposer(silent).propose(context(silent));
+    const second = await createCommandProposer(silent, agentOptions()).propose(context(silent));
     expect(second.hypothesis).toBe('agent edit of src/other.txt');
   });
 
   it('fails with a ProposalError when nothing inside the scope changed', async () => {
     const idle = await configFor(`console.log('I looked and changed nothing');\n`);
-    await expect(createCommandProposer(idle).propose(context(idle))).rejects.toThrow(/changed nothing inside the scope/);
+    await expect(createCommandProposer(idle, agentOptions()).propose(context(idle))).rejects.toThrow(/changed nothing inside the scope/);
 
     const outside = await configFor(`${HEADER}writeFileSync('README.md', 'only outside\\n');\n`);
-    const error = await createCommandProposer(outside).propose(context(outside)).catch((e: unknown) => e);
+    const error = await createCommandProposer(outside, agentOptions()).propose(context(outside)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProposalError);
     expect((error as ProposalError).message).toContain('all reverted: README.md');
     expect((error as ProposalError).notes.reverted).toEqual([{ path: 'README.md', change: 'modified', rule: 'outside-edit', pattern: 'src/**' }]);
@@ -184,7 +198,7 @@ writeFileSync('src/greeting.txt', 'half-done\\n');
 console.error('rate limited, giving up');
 process.exit(3);
 `);
-    const error = await createCommandProposer(config).propose(context(config)).catch((e: unknown) => e);
+    const error = await createCommandProposer(config, agentOptions()).propose(context(config)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProposalError);
     expect((error as ProposalError).message).toBe('the agent command exited with code 3: rate limited, giving up');
     expect((error as ProposalError).notes).toMatchObject({ exitCode: 3, timedOut: false, changed: ['src/greeting.txt'] });
@@ -192,10 +206,10 @@ process.exit(3);
   });
 
   it('kills the agent at its timeout and fails with "timed out"', async () => {
-    const pidFile = path.join(scripts, 'pid');
+    const seenFile = path.join(scripts, 'seen-script');
     const config = await configFor(
       `${HEADER}
-writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+writeFileSync(${JSON.stringify(seenFile)}, process.argv[1]);
 writeFileSync('src/greeting.txt', 'partial\\n');
 process.on('SIGTERM', () => {});
 setInterval(() => {}, 1000);
@@ -203,13 +217,14 @@ setInterval(() => {}, 1000);
       { timeout: '1s' },
     );
     const started = Date.now();
-    const error = await createCommandProposer(config, { graceMs: 200 }).propose(context(config)).catch((e: unknown) => e);
+    const error = await createCommandProposer(config, { graceMs: 200, ...agentOptions() }).propose(context(config)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProposalError);
     expect((error as ProposalError).message).toMatch(/^the agent command timed out after 1\.0s \(proposer\.command\.timeout\)/);
     expect((error as ProposalError).notes).toMatchObject({ timedOut: true });
     expect(Date.now() - started).toBeLessThan(10_000);
-    const pid = Number(await readFile(pidFile, 'utf8'));
-    expect(await isRunning(pid), `agent process ${pid} still running`).toBe(false);
+    const script = await readFile(seenFile, 'utf8');
+    expect(script).toContain('agent-');
+    expect(await runningWith(script), `the agent ${script} still runs`).toEqual([]);
     expect(status()).toBe('');
   });
 
@@ -220,7 +235,7 @@ setInterval(() => {}, 1000);
       scope: { edit: ['src/**'] },
       proposer: { kind: 'command', command: { run: 'autoloop-no-such-agent-cli --go' } },
     });
-    await expect(createCommandProposer(config).propose(context(config))).rejects.toThrow(ProposerConfigError);
+    await expect(createCommandProposer(config, agentOptions()).propose(context(config))).rejects.toThrow(ProposerConfigError);
   });
 
   it('withholds secrets from the agent unless proposer.command.env names them, and redacts them from the trace', async () => {
@@ -240,7 +255,7 @@ console.log('my key is ' + (process.env.${CANARY_NAME} ?? 'absent'));
 `;
 
     const withheld = await configFor(source);
-    const proposal = await createCommandProposer(withheld).propose(context(withheld));
+    const proposal = await createCommandProposer(withheld, agentOptions()).propose(context(withheld));
     const log = await readFile(path.join(trace, 'agent.log'), 'utf8');
     const names = /^names: (.*)$/m.exec(log)![1]!.split(',');
     expect(names).toContain('AUTOLOOP_PROMPT_FILE');
@@ -266,7 +281,7 @@ console.log('my key is ' + (process.env.${CANARY_NAME} ?? 'absent'));
     await rm(trace, { recursive: true, force: true });
     trace = await mkdtemp(path.join(os.tmpdir(), 'autoloop-agent-trace-'));
     const allowed = await configFor(source, { env: [CANARY_NAME] });
-    const second = await createCommandProposer(allowed).propose(context(allowed));
+    const second = await createCommandProposer(allowed, agentOptions()).propose(context(allowed));
     const allowedLog = await readFile(path.join(trace, 'agent.log'), 'utf8');
     expect(/^names: (.*)$/m.exec(allowedLog)![1]!.split(',')).toContain(CANARY_NAME);
     expect(allowedLog).toContain(`value: [REDACTED:${CANARY_NAME}]`);
@@ -282,7 +297,7 @@ console.log('my key is ' + (process.env.${CANARY_NAME} ?? 'absent'));
     const canary = `canary-${randomBytes(12).toString('hex')}`;
     process.env[CANARY_NAME] = canary;
     const config = await configFor(`${HEADER}writeFileSync('src/greeting.txt', 'key=' + process.env.${CANARY_NAME} + '\\n');\n`, { env: [CANARY_NAME] });
-    const error = await createCommandProposer(config).propose(context(config)).catch((e: unknown) => e);
+    const error = await createCommandProposer(config, agentOptions()).propose(context(config)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProposalError);
     expect((error as ProposalError).message).toContain(`${CANARY_NAME} in src/greeting.txt`);
     expect(JSON.stringify({ message: (error as ProposalError).message, notes: (error as ProposalError).notes })).not.toContain(canary);

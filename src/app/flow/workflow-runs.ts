@@ -1,11 +1,11 @@
 /** Completed runs of the autoloop workflow: proposals (workflow_dispatch) and evaluations (pull_request). */
-import { withExperiment, type AppExperiment } from '../../core/app/state.js';
+import { runBaseline, withExperiment, type AppExperiment } from '../../core/app/state.js';
 import { renderExperimentComment } from '../../core/render/experiment-comment.js';
 import { renderGateOutput } from '../../core/render/gate.js';
 import { renderExperimentPullRequest } from '../../core/render/experiment-pull-request.js';
 import { ARTIFACTS, EXPERIMENT_MARKER, hypothesisOfCommit, experimentBranch, GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseProposalRunName, parseRunBranch, RESULT_FILE, WORKFLOW_PATH } from '../../core/protocol/protocol.js';
 import type { Config } from '../../core/config/config-schema.js';
-import { decideExperiment } from '../../core/judge/decision.js';
+import { againstRunBase, decideExperiment } from '../../core/judge/decision.js';
 import type { Judgement } from '../../core/ledger/records.js';
 import { parseResultDocument, type ResultDocument } from '../../core/result/result.js';
 import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification } from '../../core/result/verify.js';
@@ -115,12 +115,17 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   if (!experiment?.pullRequest || experiment.state !== 'evaluating') return;
   const pull = await flow.gateway.getPullRequest(experiment.pullRequest);
   // Protected files never change along the run branch (the scope forbids it): the hash taken at the start holds.
-  const { document, verification, artifact } = await judgeEvaluation(flow, workflowRun, pull, config, file, run.state.protectedHash);
+  const judged = await judgeEvaluation(flow, workflowRun, pull, config, file, run.state.protectedHash);
+  const { document, artifact } = judged;
+  // suspicious_effect against the run's base too, so that steps each below it cannot add up past it unseen:
+  // the gate, the comment and the decision all see the candidate marked suspicious.
+  const runBase = judged.verification.ok ? againstRunBase(judged.verification.judgement, runBaseline(run.state), config) : null;
+  const verification: Verification = runBase ? { ok: true, judgement: runBase.judgement } : judged.verification;
   await setGate(flow, pull.head.sha, document, verification, workflowRun.htmlUrl);
   if (!verification.ok && verification.reason === 'changed after evaluation') return;
 
   const judgement = verification.ok ? verification.judgement : null;
-  const outcome = await decide(flow, pull, experiment, judgement, verification);
+  const outcome = await decide(flow, pull, experiment, judgement, verification, runBase?.beyond ?? null);
   const figures = judgement && judgement.verdict !== 'invalid'
     ? { baseline: judgement.baseline.mean, candidate: judgement.candidate.mean, delta: judgement.delta, deltaRelative: judgement.deltaRelative, verdict: judgement.verdict }
     : { verdict: 'invalid' as const };
@@ -155,13 +160,17 @@ async function setGate(flow: Flow, sha: string, document: ResultDocument | null,
   await flow.gateway.setCheckRun({ name: GATE_CHECK_NAME, sha, status: 'completed', conclusion: gate.conclusion, output: { title: gate.title, summary: gate.summary }, detailsUrl });
 }
 
-/** Keep (merge into the run branch), leave for a human (suspicious), or discard (close). */
+/**
+ * Keep (merge into the run branch), leave for a human (suspicious), or discard (close). `beyond`: why the
+ * judgement was marked suspicious against the run's base ({@link againstRunBase}), null when it was not.
+ */
 async function decide(
   flow: Flow,
   pull: PullRequestInfo,
   experiment: AppExperiment,
   judgement: Judgement | null,
   verification: Verification,
+  beyond: string | null,
 ): Promise<{ state: AppExperiment['state']; reason?: string; head?: string }> {
   const { gateway } = flow;
   const decision = verification.ok ? decideExperiment(judgement) : 'invalid';
@@ -181,7 +190,7 @@ async function decide(
   }
   if (decision === 'review') {
     await gateway.addLabels(pull.number, [LABELS.review]);
-    return { state: 'needs-review', reason: 'gain beyond suspicious_effect: a human must review it' };
+    return { state: 'needs-review', reason: beyond ?? 'gain beyond suspicious_effect: a human must review it' };
   }
   await gateway.closePullRequest(pull.number);
   await gateway.addLabels(pull.number, [LABELS.discarded]);

@@ -84,7 +84,15 @@ export const evaluateSchema = z
     env: z
       .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'))
       .default([])
-      .describe('Secret-looking variables (tokens, keys, passwords) passed to the evaluator anyway. All others of that kind are withheld.'),
+      .describe(
+        'The variables of autoloop\'s environment passed to `setup`, `check` and `command`, besides PATH, LANG, LC_ALL, LC_CTYPE, TZ and TERM. '
+        + 'Nothing else passes, whatever its name; HOME and TMPDIR point at private, empty directories (with `sandbox: none`, naming them passes yours), '
+        + 'and autoloop sets its own AUTOLOOP_* variables.',
+      ),
+    network: z
+      .boolean()
+      .default(false)
+      .describe('Let `setup`, `check` and `command` use the network (e.g. `npm ci`). Off by default: inside the sandbox they have no network at all.'),
   })
   .describe('How a checkout is measured.');
 
@@ -156,7 +164,10 @@ export const commandProposerSchema = z
   .strictObject({
     run: z.string().min(1).describe('The agent CLI to run in the candidate worktree, e.g. `claude -p "$(cat $AUTOLOOP_PROMPT_FILE)"`. The prompt is in the file named by $AUTOLOOP_PROMPT_FILE.'),
     timeout: duration.prefault('10m').describe('Hard time budget of one run of the agent.'),
-    env: z.array(envName).default([]).describe('Secret-looking variables (model keys) passed to the agent; all others of that kind are withheld.'),
+    env: z
+      .array(envName)
+      .default([])
+      .describe('The variables of autoloop\'s environment passed to the agent (its model key, proxy settings), besides PATH, LANG, LC_ALL, LC_CTYPE, TZ and TERM; nothing else passes.'),
   })
   .describe('The `command` proposer: any agent CLI writes the change.');
 
@@ -195,6 +206,20 @@ export const reviewSchema = z
   })
   .describe('Who reviews what the run found.');
 
+/** How the processes that run repository code or an agent are isolated. */
+export const SANDBOX_KINDS = ['auto', 'bwrap', 'none'] as const;
+export type SandboxKind = (typeof SANDBOX_KINDS)[number];
+
+export const sandboxSchema = z
+  .enum(SANDBOX_KINDS)
+  .default('auto')
+  .describe(
+    'Where `setup`, `check`, `command` and the proposer\'s agent run. `auto` (default): the platform\'s sandbox, bubblewrap on Linux; '
+    + '`bwrap`: bubblewrap, required. Either way autoloop stops with an error naming the fix when the sandbox cannot start. '
+    + 'Inside it a command sees the host read-only, has its own processes, no network (unless `evaluate.network`), and can write only the worktree it runs in, '
+    + 'a private /tmp and HOME. `none`: no sandbox; every output then says "unsandboxed".',
+  );
+
 /** The whole `.github/autoloop.yml`. The single source of truth for validation, types and the JSON Schema. */
 export const configSchema = z
   .strictObject({
@@ -205,6 +230,7 @@ export const configSchema = z
     proposer: proposerSchema.prefault({}),
     budget: budgetSchema.prefault({}),
     review: reviewSchema.prefault({}),
+    sandbox: sandboxSchema,
   })
   .superRefine((config, ctx) => {
     config.guards.forEach((guard, index) => {

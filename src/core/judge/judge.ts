@@ -1,6 +1,6 @@
 import type { Config, Goal } from '../config/config-schema.js';
 import type { GuardJudgement, Judgement, RunSample, Verdict } from '../ledger/records.js';
-import { decideExperiment } from './decision.js';
+import { decideExperiment, effectInUnits } from './decision.js';
 import { mean, pairedTInterval, welchTInterval } from './stats.js';
 import { formatEffect, formatNumber, formatPercent, type Effect } from '../config/units.js';
 
@@ -46,11 +46,6 @@ export interface JudgeInput {
    * index pairs share no machine state.
    */
   paired?: boolean;
-}
-
-/** `min_effect`-style threshold in the metric's own unit. */
-function effectInUnits(effect: Effect, reference: number): number {
-  return effect.kind === 'relative' ? effect.value * Math.abs(reference) : effect.value;
 }
 
 /**

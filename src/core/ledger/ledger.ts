@@ -35,8 +35,11 @@ export function hashLine(line: string): string {
   return createHash('sha256').update(line, 'utf8').digest('hex');
 }
 
-/** How a ledger was altered, as far as the hash chain can tell. */
-export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'unchained';
+/**
+ * How a ledger was altered, as far as the hash chain can tell; `rechained`: the chain holds, but it was
+ * rebuilt after an alteration, as the kept commits on the run branch show (see `kept-commit.ts`).
+ */
+export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'unchained' | 'rechained';
 
 /** The hash chain holds: every line links to the one before it. */
 export interface LedgerIntact {
@@ -155,6 +158,11 @@ function entryOf(line: Line): Entry {
   }
   const prev = (record as Partial<ChainLink> | null)?.prev;
   return { line: line.number, text: line.text, hash: hashLine(line.text), prev: typeof prev === 'string' ? prev : null, record };
+}
+
+/** The complete, non-blank lines of a ledger: their 1-based numbers, `prev` (null when missing) and fields (null when not a JSON object). */
+export function ledgerEntries(text: string): { line: number; prev: string | null; record: Partial<UnchainedRecord> | null }[] {
+  return splitLines(text).lines.map(entryOf).map(({ line, prev, record }) => ({ line, prev, record }));
 }
 
 function experimentOf(entry: Entry): number | null {

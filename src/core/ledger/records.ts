@@ -98,7 +98,8 @@ export type ExperimentStatus = z.output<typeof experimentStatusSchema>;
 export const scopeViolationSchema = z.object({
   path: z.string(),
   change: z.enum(['added', 'modified', 'deleted', 'renamed']),
-  rule: z.enum(['outside-edit', 'protected']),
+  /** `unsafe`: an entry no proposal may add whatever the scope (a `.gitattributes`, a symlink leaving the worktree, a gitlink); `pattern` says why. */
+  rule: z.enum(['outside-edit', 'protected', 'unsafe']),
   /** The glob or built-in rule that matched. */
   pattern: z.string(),
 });

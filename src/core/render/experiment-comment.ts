@@ -7,7 +7,7 @@ import { figuresOf, finite } from '../judge/figures.js';
 import { SINGLE_RUN_NOTE, UNPAIRED_NOTE } from '../judge/judge.js';
 import type { Judgement } from '../ledger/records.js';
 import { EXPERIMENT_MARKER } from '../protocol/protocol.js';
-import type { ResultDocument } from '../result/result.js';
+import { UNSANDBOXED_NOTE, type ResultDocument } from '../result/result.js';
 import { STATE_WORDS } from './app-words.js';
 import { betterWord, cell, change, code, formatInterval, link, oneLine, plural, quote, shortSha, value } from './markdown.js';
 import { runsPerSide, violationLines } from './result-words.js';
@@ -100,6 +100,7 @@ export function renderExperimentComment(input: ExperimentCommentInput): string {
   const notes = [
     ...(figures.singleRun && !input.verdictOverride ? [SINGLE_RUN_NOTE] : []),
     ...(figures.suspicious ? ['suspicious: the gain is beyond `suspicious_effect`, a human must look'] : []),
+    ...(document?.sandbox === 'none' ? [UNSANDBOXED_NOTE] : []),
   ];
   lines.push(`**Verdict:** ${oneLine(verdict, 300)}${notes.length ? ` (${notes.join('; ')})` : ''}.`, '');
   const reasons = [...figures.reasons, ...(document?.reason ? [document.reason] : []), ...(experiment.reason ? [experiment.reason] : [])];

@@ -6,7 +6,7 @@ import { decideExperiment } from '../judge/decision.js';
 import { figuresOf } from '../judge/figures.js';
 import { UNPAIRED_NOTE } from '../judge/judge.js';
 import type { Judgement, ScopeViolation } from '../ledger/records.js';
-import type { ResultDocument } from '../result/result.js';
+import { UNSANDBOXED_NOTE, type ResultDocument } from '../result/result.js';
 import { formatPercent } from '../config/units.js';
 import { betterWord, change, code, formatInterval, oneLine, plural, shortSha, signed, title, value } from './markdown.js';
 import { violationLines } from './result-words.js';
@@ -94,6 +94,7 @@ export function renderGateOutput(input: GateInput): GateOutput {
   }
 
   const lines = [`**${conclusion}:** ${why}`, ''];
+  if (document?.sandbox === 'none') lines.push(`**Unsandboxed:** ${UNSANDBOXED_NOTE}.`, '');
   if (document) {
     const interval = formatInterval(figures.interval, { label: 'interval', method: false });
     lines.push(

@@ -4,7 +4,7 @@
  */
 import type { ScopeViolation } from '../ledger/records.js';
 import type { ResultDocument } from '../result/result.js';
-import { code } from './markdown.js';
+import { code, oneLine } from './markdown.js';
 
 /** The document's valid runs per side: `3 of 3 valid`, or `3 valid (cached)` for a baseline measured elsewhere. */
 export function runsPerSide(document: ResultDocument, side: 'baseline' | 'candidate'): string {
@@ -16,5 +16,7 @@ export function runsPerSide(document: ResultDocument, side: 'baseline' | 'candid
 
 /** One list item per path the proposal may not change: the path, the change, and the rule it breaks. */
 export function violationLines(violations: readonly ScopeViolation[]): string[] {
-  return violations.map((v) => `- ${code(v.path)} (${v.change}): ${v.rule === 'protected' ? `protected by ${code(v.pattern)}` : 'outside `scope.edit`'}`);
+  const rule = (v: ScopeViolation): string =>
+    v.rule === 'protected' ? `protected by ${code(v.pattern)}` : v.rule === 'unsafe' ? `not allowed: ${oneLine(v.pattern, 200)}` : 'outside `scope.edit`';
+  return violations.map((v) => `- ${code(v.path)} (${v.change}): ${rule(v)}`);
 }

@@ -4,7 +4,7 @@
  * Pure: a result document in, text out.
  */
 import { UNPAIRED_NOTE } from '../judge/judge.js';
-import type { ResultDocument } from '../result/result.js';
+import { UNSANDBOXED_NOTE, type ResultDocument } from '../result/result.js';
 import { betterWord, cell, change, code, fenced, formatInterval, link, oneLine, plainText, plural, shortSha, value } from './markdown.js';
 import { runsPerSide, violationLines } from './result-words.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
@@ -112,6 +112,7 @@ export function renderResultSummary(doc: ResultDocument, links: ResultSummaryLin
   ];
   if (linkParts.length) lines.push(linkParts.join(' · '), '');
   if (view.suspicious) lines.push('**Suspicious:** the gain is beyond `suspicious_effect`; a human must look before it is kept.', '');
+  if (doc.sandbox === 'none') lines.push(`**Unsandboxed:** ${UNSANDBOXED_NOTE}.`, '');
 
   lines.push(
     '| | baseline | candidate | delta |',

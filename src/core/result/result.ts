@@ -23,6 +23,13 @@ const runSchema = z.strictObject({
   metrics: z.record(z.string(), z.number()),
 });
 
+/** How the repository's commands were isolated: `bwrap` (bubblewrap), or `none` (`sandbox: none`). */
+export const sandboxUsedSchema = z.enum(['bwrap', 'none']);
+export type SandboxUsed = z.output<typeof sandboxUsedSchema>;
+
+/** Said wherever a measurement was made without a sandbox. */
+export const UNSANDBOXED_NOTE = 'unsandboxed: the commands ran without a sandbox (sandbox: none), so candidate code could reach its own measurement';
+
 /** Where a measurement was made: results from different machines are never compared. */
 export const environmentSchema = z.strictObject({
   os: z.string(),
@@ -86,6 +93,8 @@ export const resultDocumentSchema = z.strictObject({
   guards: z.array(z.strictObject({ name: z.string(), goal })),
   baseline: z.enum(['paired', 'cached']),
   repeats: z.number().int().min(1),
+  /** How setup, check and the evaluator were isolated; a document that does not say counts as unsandboxed. */
+  sandbox: sandboxUsedSchema.default('none'),
   /** Metric name -> values of the valid runs, per side. */
   samples: z.strictObject({
     baseline: z.record(z.string(), z.array(z.number())),
@@ -121,6 +130,7 @@ export interface ResultInput {
   scopeViolations: ScopeViolation[];
   reason: string | null;
   environment: Environment;
+  sandbox: SandboxUsed;
   createdAt: Date;
 }
 
@@ -145,6 +155,7 @@ export function buildResultDocument(input: ResultInput): ResultDocument {
     guards: config.guards.map((g) => ({ name: g.name, goal: g.goal })),
     baseline: config.evaluate.baseline,
     repeats: config.evaluate.repeats,
+    sandbox: input.sandbox,
     samples: { baseline: valuesBySide(input.samples, 'baseline', names), candidate: valuesBySide(input.samples, 'candidate', names) },
     runs: input.samples.map((s) => ({
       side: s.side,

@@ -37,8 +37,20 @@ export function pathMatcher(patterns: readonly string[]): (path: string) => stri
 }
 
 /**
+ * Why no proposal may change a path, whatever the scope says, or undefined. A `.gitattributes` file
+ * decides how git checks out, diffs and stores every file below it (filters, conversions): a candidate
+ * that brings its own would change how both sides are checked out, not what they compute.
+ */
+export function unsafePath(path: string): string | undefined {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return name === '.gitattributes' ? 'a .gitattributes file changes how git checks out and stores files' : undefined;
+}
+
+/**
  * The paths of a proposal that leave its scope: anything outside `edit`, or inside `protect`
- * and the always-protected paths. A rename is checked at both its old and its new path.
+ * and the always-protected paths, or a `.gitattributes` file anywhere ({@link unsafePath}). A rename
+ * is checked at both its old and its new path. Symlinks and gitlinks, which need the tree's modes,
+ * are checked by `checkTreeEntries` (tree-safety.ts).
  */
 export function checkScope(changes: readonly FileChange[], rules: ScopeRules): ScopeViolation[] {
   const protectedBy = pathMatcher(protectedPatterns(rules));
@@ -48,8 +60,11 @@ export function checkScope(changes: readonly FileChange[], rules: ScopeRules): S
     const paths = change.oldPath && change.oldPath !== change.path ? [change.oldPath, change.path] : [change.path];
     for (const path of paths) {
       const protectedPattern = protectedBy(path);
+      const unsafe = unsafePath(path);
       if (protectedPattern) {
         violations.push({ path, change: change.change, rule: 'protected', pattern: protectedPattern });
+      } else if (unsafe) {
+        violations.push({ path, change: change.change, rule: 'unsafe', pattern: unsafe });
       } else if (!editableBy(path)) {
         violations.push({ path, change: change.change, rule: 'outside-edit', pattern: rules.edit.join(', ') });
       }
@@ -61,6 +76,12 @@ export function checkScope(changes: readonly FileChange[], rules: ScopeRules): S
 /** One line per violation, for the ledger and the terminal. */
 export function describeViolations(violations: readonly ScopeViolation[]): string {
   return violations
-    .map((v) => (v.rule === 'protected' ? `${v.path} (${v.change}) is protected by ${v.pattern}` : `${v.path} (${v.change}) is outside scope.edit (${v.pattern})`))
+    .map((v) =>
+      v.rule === 'protected'
+        ? `${v.path} (${v.change}) is protected by ${v.pattern}`
+        : v.rule === 'unsafe'
+          ? `${v.path} (${v.change}) is not allowed: ${v.pattern}`
+          : `${v.path} (${v.change}) is outside scope.edit (${v.pattern})`,
+    )
     .join('; ');
 }

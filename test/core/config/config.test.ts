@@ -43,20 +43,21 @@ describe('parseConfig: valid files', () => {
       suspicious_effect: { kind: 'relative', value: 0.5 },
     });
     expect(config.guards).toEqual([]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 1, baseline: 'paired', env: [] });
+    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 1, baseline: 'paired', env: [], network: false });
     expect(config.scope).toEqual({ edit: ['params.json'], protect: [] });
     expect(config.proposer.kind).toBe('tune');
     expect(config.proposer.instructions).toBe('.github/autoloop.md');
     expect(config.proposer.tune?.params.lr).toEqual({ min: 0.0001, max: 1, scale: 'log', type: 'float' });
     expect(config.budget).toEqual({ experiments: 20, parallel: 1, max_failures: 5 });
     expect(config.review).toEqual({ reviewers: [], approve_each: false });
+    expect(config.sandbox).toBe('auto');
   });
 
   it('reads durations as milliseconds and effects as {kind, value}', () => {
     const config = parseConfig(fixture('valid-full.yml'), 'valid-full.yml');
     expect(config.metric.min_effect).toEqual({ kind: 'relative', value: 0.01 });
     expect(config.guards).toEqual([{ name: 'peak_mem_mb', goal: 'minimize', max_regression: { kind: 'relative', value: 0.1 } }]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3, baseline: 'paired', env: [] });
+    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3, baseline: 'paired', env: [], network: false });
     expect(config.scope).toEqual({ edit: ['src/model/**', 'params.json'], protect: ['eval/**'] });
     expect(config.budget).toEqual({ experiments: 20, parallel: 1, max_failures: 5, wall_time: 28_800_000 });
     expect(config.review).toEqual({ reviewers: ['octocat'], approve_each: true });
@@ -72,6 +73,14 @@ describe('parseConfig: valid files', () => {
     });
   });
 
+  it('reads sandbox and evaluate.network, and rejects a sandbox it does not know', () => {
+    const config = parseConfig(`metric: { name: acc, goal: maximize }\n${VALID_REST.replace('node eval.js', 'node eval.js, network: true')}sandbox: none\n`, 'x.yml');
+    expect(config.sandbox).toBe('none');
+    expect(config.evaluate.network).toBe(true);
+    const issue = configError(`metric: { name: acc, goal: maximize }\n${VALID_REST}sandbox: docker\n`, 'y.yml').issues[0];
+    expect(issue).toMatchObject({ file: 'y.yml', path: 'sandbox', line: 5 });
+  });
+
   it('takes an absolute effect and a number of seconds', () => {
     const config = parseConfig(`metric: { name: acc, goal: maximize, min_effect: 0.002 }\n${VALID_REST.replace('node eval.js', 'node eval.js, timeout: 90')}`, 'x.yml');
     expect(config.metric.min_effect).toEqual({ kind: 'absolute', value: 0.002 });
@@ -85,7 +94,7 @@ describe('parseConfig: errors name the file, key and line', () => {
       file: 'unknown-key.yml',
       path: 'evaluate.colour',
       line: 6,
-      message: 'unknown key "colour" (allowed: command, setup, check, timeout, repeats, baseline, env)',
+      message: 'unknown key "colour" (allowed: command, setup, check, timeout, repeats, baseline, env, network)',
     });
   });
 
@@ -168,7 +177,7 @@ describe('parseConfig: errors name the file, key and line', () => {
   it('rejects an unknown top-level key without suggesting a key that is already there', () => {
     const error = configError(`metric: { name: a, goal: minimize }\nmetrics: { name: b }\n${VALID_REST}`, 'top.yml');
     expect(error.issues).toEqual([
-      { file: 'top.yml', path: 'metrics', line: 2, message: 'unknown key "metrics" (allowed: metric, guards, evaluate, scope, proposer, budget, review)' },
+      { file: 'top.yml', path: 'metrics', line: 2, message: 'unknown key "metrics" (allowed: metric, guards, evaluate, scope, proposer, budget, review, sandbox)' },
     ]);
   });
 
