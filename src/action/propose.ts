@@ -5,7 +5,8 @@ import { ARTIFACTS, experimentBranch, runBranch } from '../core/protocol/protoco
 import { describeViolations } from '../core/scope/scope.js';
 import { loadConfigAt } from '../engine/config-file.js';
 import { RunSetupError } from '../engine/errors.js';
-import { prepareWorktree, removeWorktree, repoRoot, resolveCommit } from '../engine/git.js';
+import { repoRoot, resolveCommit } from '../engine/git.js';
+import { prepareWorktree, removeWorktree } from '../engine/worktrees.js';
 import { inspectCandidate, proposeCandidate } from '../engine/propose.js';
 import { autoloopDirectories, readLedger, runPaths, traceDir } from '../engine/run-files.js';
 import { createProposer } from '../proposers/index.js';

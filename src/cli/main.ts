@@ -194,6 +194,12 @@ function describeProposer(config: Config): string {
   return kind;
 }
 
+function describeSandbox(config: Config): string {
+  if (config.sandbox === 'none') return 'none: setup, check and command run unsandboxed, and every output says so';
+  const network = config.evaluate.network ? 'network allowed' : 'no network';
+  return `${config.sandbox} (bubblewrap on Linux): setup, check and command see the host read-only and write only their worktree; ${network}; environment: PATH, LANG, TZ, … ${config.evaluate.env.length ? `and ${config.evaluate.env.join(', ')}` : 'only'}`;
+}
+
 async function commandValidate(args: string[], io: CliIO): Promise<number> {
   const { values } = parse(args, COMMON);
   if (values.help) return help(io);
@@ -213,6 +219,8 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
       `  scope:    edit ${config.scope.edit.join(', ')}; protect ${['.github/**', ...config.scope.protect].join(', ')}`,
       `  proposer: ${describeProposer(config)}`,
       `  budget:   ${config.budget.experiments} experiments, stop after ${config.budget.max_failures} failures in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,
+      `  sandbox:  ${describeSandbox(config)}`,
+      '  note:     an evaluator that loads the candidate\'s code into its own process can be fooled by it (it can patch the clock or write the metrics itself): keep the scorer apart',
     ].join('\n') + '\n',
   );
   return EXIT.ok;

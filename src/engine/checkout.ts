@@ -11,7 +11,8 @@ import { lstat, readFile, readlink, rm, chmod } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { AutoloopError } from '../core/errors.js';
-import { boundGitDir, git, indexTrusted, repairWorktreeLinks, treeItems, trustIndex, type TreeItem } from './git.js';
+import { boundGitDir, git, indexTrusted, treeItems, trustIndex, type TreeItem } from './git.js';
+import { repairWorktreeLinks } from './worktrees.js';
 
 /** A checkout could not be made to hold exactly its commit: what is measured there would not be the commit. */
 export class CheckoutVerificationError extends AutoloopError {

@@ -7,7 +7,7 @@ import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../
 import { describeViolations } from '../core/scope/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
 import { CheckoutVerificationError, takeRepairs } from './checkout.js';
-import { prepareWorktree } from './git.js';
+import { prepareWorktree } from './worktrees.js';
 import { verifyBeforeRun } from './pin.js';
 import { RepoGuard } from './repo-guard.js';
 import { inspectCandidate, type Inspection } from './propose.js';

@@ -12,28 +12,19 @@
  * redacted before it reaches the trace (`agent.log`) or the hypothesis. Unlike the evaluator it keeps
  * the network ({@link AGENT_NETWORK}): an agent calls its model.
  */
-import { lstat, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { buildProposalPrompt } from '../core/propose/prompt.js';
-import type { ScopeViolation } from '../core/ledger/records.js';
 import { checkScope, protectedPatterns, scopeRules, type FileChange, type ScopeRules } from '../core/scope/scope.js';
 import { allowlistEnvironment, createRedactor, redactedNames } from '../core/env/secrets.js';
 import { formatDuration } from '../core/config/units.js';
 import { git } from '../engine/git.js';
 import { runCommand, type CommandResult } from '../engine/process.js';
-import {
-  isolationLabel,
-  linkedRepositoryPaths,
-  privateDirectories,
-  resolveSandbox,
-  sandboxInvocation,
-  SANDBOX_RUN_DIR,
-  type ResolveSandboxOptions,
-  type SandboxBind,
-} from '../engine/sandbox.js';
+import { isolationLabel, linkedRepositoryPaths, privateDirectories, resolveSandbox, sandboxInvocation, SANDBOX_RUN_DIR, type ResolveSandboxOptions, type SandboxBind } from '../engine/sandbox.js';
 import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from '../core/propose/proposer.js';
+import { headOf, restoreHead, revert, revertOutOfScope, splitNul, summarisePaths, worktreeChanges } from './agent-changes.js';
 
 /**
  * A file the agent may write in the worktree root: its first line is the hypothesis. autoloop reads
@@ -46,8 +37,6 @@ export const AGENT_PROMPT_TOKENS = 60_000;
 export const MAX_HYPOTHESIS_LENGTH = 120;
 /** Largest editable file quoted in the prompt; bigger ones are left for the agent to read. */
 const MAX_QUOTED_FILE_BYTES = 512 * 1024;
-/** Paths per git command when restoring files, well below any argument-length limit. */
-const PATH_BATCH = 200;
 /**
  * The agent keeps the host's network inside its sandbox: it has to reach its model's API. Everything
  * else of the sandbox holds (files, processes, environment); `agent.log` says the network was allowed.
@@ -196,30 +185,6 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
   };
 }
 
-/** Where HEAD is: the commit, and the branch when it is not detached (autoloop's worktrees are). */
-async function headOf(worktree: string): Promise<{ commit: string; branch: string | null }> {
-  const commit = (await git(worktree, ['rev-parse', 'HEAD'])).trim();
-  const branch = await git(worktree, ['symbolic-ref', '--quiet', 'HEAD']).then((out) => out.trim(), () => null);
-  return { commit, branch };
-}
-
-/**
- * Undoes what the agent did to HEAD and the index, leaving its files as they are: a commit it made
- * (aider commits by default) or a branch it switched to, and anything it staged.
- */
-async function restoreHead(worktree: string, before: { commit: string; branch: string | null }): Promise<void> {
-  const after = await headOf(worktree);
-  if (after.commit !== before.commit || after.branch !== before.branch) {
-    if (before.branch) {
-      await git(worktree, ['update-ref', '-m', 'autoloop: undo the agent\'s commit', before.branch, before.commit]);
-      await git(worktree, ['symbolic-ref', 'HEAD', before.branch]);
-    } else {
-      await git(worktree, ['update-ref', '--no-deref', 'HEAD', before.commit]);
-    }
-  }
-  await git(worktree, ['reset', '--quiet']);
-}
-
 /** The prompt file's text: the shared prompt in its `agent` format, system part first. */
 async function agentPrompt(context: ProposalContext, rules: ScopeRules, fileTree: string[], budgetTokens: number): Promise<{ text: string; tokens: number; omitted: string[] }> {
   const { worktree, config } = context;
@@ -309,63 +274,6 @@ function failureOf(result: CommandResult, timeoutMs: number, output: string): { 
   return null;
 }
 
-/** Every change in the worktree against HEAD (the index is HEAD's), untracked files one by one. */
-async function worktreeChanges(worktree: string): Promise<FileChange[]> {
-  const out = await git(worktree, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=none']);
-  const changes: FileChange[] = [];
-  for (const entry of splitNul(out)) {
-    const status = entry.slice(0, 2);
-    const file = entry.slice(3);
-    changes.push({ path: file, change: status === '??' ? 'added' : status.includes('D') ? 'deleted' : 'modified' });
-  }
-  return changes;
-}
-
-/**
- * Reverts the changes outside the scope, then looks again (a reverted `.gitignore` can reveal files it
- * hid) until nothing outside is left. Returns every violation reverted.
- */
-async function revertOutOfScope(worktree: string, changes: FileChange[], rules: ScopeRules): Promise<ScopeViolation[]> {
-  const reverted: ScopeViolation[] = [];
-  let current = changes;
-  for (let pass = 0; pass < 3; pass++) {
-    const violations = checkScope(current, rules);
-    if (violations.length === 0) return reverted;
-    const outside = new Set(violations.map((violation) => violation.path));
-    await revert(worktree, current.filter((change) => outside.has(change.path)));
-    reverted.push(...violations);
-    current = await worktreeChanges(worktree);
-  }
-  const left = checkScope(current, rules);
-  if (left.length > 0) throw new ProposalError(`could not revert the agent's changes outside the scope: ${summarisePaths(left.map((v) => v.path))}`, { reverted });
-  return reverted;
-}
-
-/** Puts the listed paths back as HEAD has them: new files deleted, changed and deleted ones restored. */
-async function revert(worktree: string, changes: readonly FileChange[]): Promise<void> {
-  const root = path.resolve(worktree);
-  for (const change of changes.filter((c) => c.change === 'added')) {
-    const file = path.resolve(root, change.path);
-    if (!file.startsWith(root + path.sep)) continue;
-    await rm(file, { force: true, recursive: true });
-    await removeEmptyParents(root, path.dirname(file));
-  }
-  const restore = changes.filter((c) => c.change !== 'added').map((c) => c.path);
-  for (let i = 0; i < restore.length; i += PATH_BATCH) {
-    await git(worktree, ['--literal-pathspecs', 'checkout', '--quiet', 'HEAD', '--', ...restore.slice(i, i + PATH_BATCH)]);
-  }
-}
-
-async function removeEmptyParents(root: string, dir: string): Promise<void> {
-  for (let current = dir; current.startsWith(root + path.sep); current = path.dirname(current)) {
-    try {
-      await rmdir(current);
-    } catch {
-      return;
-    }
-  }
-}
-
 /** One line, without control characters, at most {@link MAX_HYPOTHESIS_LENGTH} characters; null when empty. */
 function cleanHypothesis(text: string | null): string | null {
   if (text === null) return null;
@@ -390,16 +298,6 @@ function lastLine(text: string): string | null {
 function truncate(text: string, max: number): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
-/** `a, b and 3 more`. */
-function summarisePaths(paths: readonly string[]): string {
-  const unique = [...new Set(paths)];
-  return unique.length <= 3 ? unique.join(', ') : `${unique.slice(0, 3).join(', ')} and ${unique.length - 3} more`;
-}
-
-function splitNul(text: string): string[] {
-  return text.split('\0').filter((field) => field !== '');
 }
 
 function agentLog(

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -64,6 +64,16 @@ describe('autoloop CLI', () => {
     const bad = await runCli(['validate'], repo);
     expect(bad.code).toBe(3);
     expect(bad.stderr).toContain('.github/autoloop.yml:1: metric.goal');
+  });
+
+  it('validate says how commands are isolated, and that an in-process evaluator can be fooled', async () => {
+    const repo = makeQuadraticRepo();
+    const sandboxed = await runCli(['validate'], repo);
+    expect(sandboxed.stdout).toMatch(/sandbox: +auto \(bubblewrap on Linux\).*no network/);
+    expect(sandboxed.stdout).toContain("an evaluator that loads the candidate's code into its own process can be fooled by it");
+    const config = await readFile(join(repo, '.github/autoloop.yml'), 'utf8');
+    await writeFile(join(repo, '.github/autoloop.yml'), `${config}sandbox: none\n`);
+    expect((await runCli(['validate'], repo)).stdout).toMatch(/sandbox: +none: setup, check and command run unsandboxed/);
   });
 
   it('run prints one line per experiment and a summary, and report renders the ledger', async () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { blobId, verifyCheckout } from '../../src/engine/checkout.js';
-import { git, prepareWorktree, resolveCommit } from '../../src/engine/git.js';
+import { git, resolveCommit } from '../../src/engine/git.js';
+import { prepareWorktree } from '../../src/engine/worktrees.js';
 import { RepoGuard, removeStrayFiles, worktreeFiles } from '../../src/engine/repo-guard.js';
 import { gitSync, makeRepo } from '../fixtures/local/repo.js';
 

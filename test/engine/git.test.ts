@@ -3,7 +3,8 @@ import { rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { changedFiles, commitAll, GitError, git, prepareWorktree, resolveCommit, snapshotWorkingTree } from '../../src/engine/git.js';
+import { changedFiles, commitAll, GitError, git, resolveCommit, snapshotWorkingTree } from '../../src/engine/git.js';
+import { prepareWorktree } from '../../src/engine/worktrees.js';
 import { gitSync, makeRepo } from '../fixtures/local/repo.js';
 
 describe('git helpers', () => {

@@ -17,7 +17,7 @@ import { EXIT } from '../../src/core/errors.js';
 import type { Proposer } from '../../src/core/propose/proposer.js';
 import { evalRefs } from '../../src/engine/eval-refs.js';
 import { Evaluator, type Checkout } from '../../src/engine/evaluator.js';
-import { prepareWorktree } from '../../src/engine/git.js';
+import { prepareWorktree } from '../../src/engine/worktrees.js';
 import { openRun } from '../../src/engine/open-run.js';
 import { traceDir } from '../../src/engine/run-files.js';
 import { SANDBOX_METRICS_FILE, SandboxUnavailableError } from '../../src/engine/sandbox.js';
