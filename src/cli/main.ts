@@ -220,7 +220,9 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
       `  proposer: ${describeProposer(config)}`,
       `  budget:   ${config.budget.experiments} experiments, stop after ${config.budget.max_failures} failures in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,
       `  sandbox:  ${describeSandbox(config)}`,
-      '  note:     an evaluator that loads the candidate\'s code into its own process can be fooled by it (it can patch the clock or write the metrics itself): keep the scorer apart',
+      config.evaluate.score
+        ? `  score:    ${config.evaluate.score} reports the metrics, run after each command apart from it with the worktree read-only; command's own METRIC lines are not read`
+        : '  note:     an evaluator that loads the candidate\'s code into its own process can be fooled by it (it can patch the clock or write the metrics itself): keep the scorer apart (evaluate.score)',
     ].join('\n') + '\n',
   );
   return EXIT.ok;

@@ -37,6 +37,9 @@ export interface Checkout {
   commit: string;
 }
 
+/** The measured command's output, given to `evaluate.score` in its sandbox's run directory. */
+const COMMAND_OUTPUT_FILE = 'command-output.txt';
+
 function logText(outcome: CommandOutcome, stdout: string, stderr: string, isolation: string): string {
   const ended = outcome.timedOut
     ? `timed out after ${formatDuration(outcome.durationMs)}`
@@ -174,7 +177,7 @@ export class Evaluator {
    * `extraEnv`, autoloop's own variables) and `binds`; the trace folder `hidden` stays out of its
    * sight. Its output comes back redacted.
    */
-  private async run(command: string, cwd: string, hidden: string, extraEnv: Record<string, string> = {}, binds: readonly SandboxBind[] = []): Promise<CommandResult> {
+  private async run(command: string, cwd: string, hidden: string, extraEnv: Record<string, string> = {}, binds: readonly SandboxBind[] = [], readOnly = false): Promise<CommandResult> {
     const sandbox = await this.resolvedSandbox();
     if (!this.repositories.has(cwd)) this.repositories.set(cwd, linkedRepositoryPaths(cwd));
     this.worktrees.add(cwd);
@@ -187,6 +190,7 @@ export class Evaluator {
           network: this.network,
           hide: [...this.hide, ...this.repositories.get(cwd)!, ...others, hidden],
           binds: [...this.binds, ...binds],
+          readOnly,
         })
         : undefined;
       const named = new Set(this.config.evaluate.env);
@@ -235,6 +239,59 @@ export class Evaluator {
     await this.protectedFiles?.pin(checkout.worktree, checkout.commit);
     await mkdir(traceDir, { recursive: true });
     const label = `${checkout.side}-${index + 1}`;
+    const runEnv = { AUTOLOOP_SIDE: checkout.side, AUTOLOOP_RUN: String(index + 1) };
+    const { command, score } = this.config.evaluate;
+    const base = { side: checkout.side, index, commit: checkout.commit };
+    let reporter: { outcome: CommandOutcome; stdout: string; stderr: string; fileText: string | null };
+    let outcome: CommandOutcome;
+    if (!score) {
+      reporter = await this.runReporting(command, checkout.worktree, traceDir, label, runEnv);
+      outcome = reporter.outcome;
+      await writeFile(join(traceDir, `${label}.log`), logText(outcome, reporter.stdout, reporter.stderr, this.isolation));
+      if (outcome.timedOut || outcome.exitCode !== 0) {
+        return { ...base, outcome, ok: false, reason: failureReason('evaluate.command', outcome, reporter.stderr), metrics: {} };
+      }
+    } else {
+      // `command` has no metrics channel at all: only the scorer, run after it apart from its processes, reports.
+      const measured = await this.run(command, checkout.worktree, traceDir, runEnv);
+      outcome = measured.outcome;
+      await writeFile(join(traceDir, `${label}.log`), logText(outcome, measured.stdout, measured.stderr, this.isolation));
+      if (outcome.timedOut || outcome.exitCode !== 0) {
+        return { ...base, outcome, ok: false, reason: failureReason('evaluate.command', outcome, measured.stderr), metrics: {} };
+      }
+      reporter = await this.runReporting(score, checkout.worktree, traceDir, `${label}-score`, runEnv, { output: measured.stdout });
+      await writeFile(join(traceDir, `${label}-score.log`), logText(reporter.outcome, reporter.stdout, reporter.stderr, this.isolation));
+      if (reporter.outcome.timedOut || reporter.outcome.exitCode !== 0) {
+        return { ...base, outcome, ok: false, reason: failureReason('evaluate.score', reporter.outcome, reporter.stderr), metrics: {} };
+      }
+    }
+    let metrics;
+    try {
+      metrics = readMetrics(
+        { stdout: reporter.stdout, fileText: reporter.fileText && reporter.fileText.trim() !== '' ? reporter.fileText : null },
+        { primary: this.config.metric.name, guards: this.config.guards.map((g) => g.name) },
+      );
+    } catch (error) {
+      return { ...base, outcome, ok: false, reason: stripControl((error as Error).message), metrics: {} };
+    }
+    // The reason may quote what the evaluator printed (a malformed `METRIC` line's name or value): no escapes.
+    return metrics.ok ? { ...base, outcome, ok: true, metrics: metrics.values } : { ...base, outcome, ok: false, reason: stripControl(metrics.reason), metrics: metrics.values };
+  }
+
+  /**
+   * Runs the command that reports the metrics (`command`, or `score` when there is one) with its metrics file,
+   * and returns its output and the file as it left it (redacted, kept in the trace as `metrics-<label>.json`).
+   * With `scorer`, the worktree is read-only and the measured command's output is given in
+   * `$AUTOLOOP_COMMAND_OUTPUT`.
+   */
+  private async runReporting(
+    command: string,
+    worktree: string,
+    traceDir: string,
+    label: string,
+    runEnv: Record<string, string>,
+    scorer?: { output: string },
+  ): Promise<{ outcome: CommandOutcome; stdout: string; stderr: string; fileText: string | null }> {
     // The harness owns this file and it lives outside the worktree, so candidate code cannot pre-fill it.
     const metricsFile = join(traceDir, `metrics-${label}.json`);
     await rm(metricsFile, { force: true });
@@ -242,15 +299,13 @@ export class Evaluator {
     // Sandboxed, the command writes to a fresh directory bound for this run alone: the trace folder,
     // with the other side's metrics files, stays hidden. Without a sandbox it writes the trace's file.
     const metricsDir = sandboxed ? await mkdtemp(join(tmpdir(), 'autoloop-metrics-')) : null;
+    const outputFile = scorer ? (metricsDir ? join(metricsDir, COMMAND_OUTPUT_FILE) : join(traceDir, `${label}-command-output.txt`)) : null;
+    if (outputFile) await writeFile(outputFile, scorer!.output);
+    const env: Record<string, string> = { ...runEnv, AUTOLOOP_METRICS_FILE: metricsDir ? SANDBOX_METRICS_FILE : metricsFile };
+    if (outputFile) env.AUTOLOOP_COMMAND_OUTPUT = metricsDir ? `${SANDBOX_RUN_DIR}/${COMMAND_OUTPUT_FILE}` : outputFile;
     let result: CommandResult;
     try {
-      result = await this.run(
-        this.config.evaluate.command,
-        checkout.worktree,
-        traceDir,
-        { AUTOLOOP_METRICS_FILE: metricsDir ? SANDBOX_METRICS_FILE : metricsFile, AUTOLOOP_SIDE: checkout.side, AUTOLOOP_RUN: String(index + 1) },
-        metricsDir ? [{ source: metricsDir, target: SANDBOX_RUN_DIR, writable: true }] : [],
-      );
+      result = await this.run(command, worktree, traceDir, env, metricsDir ? [{ source: metricsDir, target: SANDBOX_RUN_DIR, writable: true }] : [], Boolean(scorer));
       // What the sandbox left is read without following a link it may have put there, then kept in the trace.
       if (metricsDir) {
         const written = await readWrittenFile(join(metricsDir, 'metrics.json'));
@@ -260,25 +315,9 @@ export class Evaluator {
       // Best effort: what the command left there (a directory it made unreadable) must not fail the run.
       if (metricsDir) await rm(metricsDir, { recursive: true, force: true }).catch(() => {});
     }
-    const { outcome, stdout, stderr } = result;
-    await writeFile(join(traceDir, `${label}.log`), logText(outcome, stdout, stderr, this.isolation));
     // Read (and redacted) even after a crash: the file stays in the trace either way.
     const fileText = await this.redactFile(metricsFile);
-    const base = { side: checkout.side, index, commit: checkout.commit, outcome };
-    if (outcome.timedOut || outcome.exitCode !== 0) {
-      return { ...base, ok: false, reason: failureReason('evaluate.command', outcome, stderr), metrics: {} };
-    }
-    let metrics;
-    try {
-      metrics = readMetrics(
-        { stdout, fileText: fileText && fileText.trim() !== '' ? fileText : null },
-        { primary: this.config.metric.name, guards: this.config.guards.map((g) => g.name) },
-      );
-    } catch (error) {
-      return { ...base, ok: false, reason: stripControl((error as Error).message), metrics: {} };
-    }
-    // The reason may quote what the evaluator printed (a malformed `METRIC` line's name or value): no escapes.
-    return metrics.ok ? { ...base, ok: true, metrics: metrics.values } : { ...base, ok: false, reason: stripControl(metrics.reason), metrics: metrics.values };
+    return { outcome: result.outcome, stdout: result.stdout, stderr: result.stderr, fileText };
   }
 
   /** The metrics file as written by the command (null when it wrote none), rewritten redacted if it held a secret, since it stays in the trace. */

@@ -54,6 +54,8 @@ export interface SandboxPlan {
   reveal?: readonly string[];
   /** Further binds (the metrics directory, the prompt file), applied last. */
   binds?: readonly SandboxBind[];
+  /** The worktree is bound read-only too (`evaluate.score` reads what `command` left there, and changes nothing). */
+  readOnly?: boolean;
 }
 
 /** True when `child` is `parent` or below it. */
@@ -111,7 +113,7 @@ export function bwrapArgs(plan: SandboxPlan): string[] {
   ];
   for (const dir of outer) args.push('--tmpfs', dir);
   for (const dir of reveal) args.push('--ro-bind', dir, dir);
-  args.push('--bind', worktree, worktree);
+  args.push(plan.readOnly ? '--ro-bind' : '--bind', worktree, worktree);
   for (const dir of inner) args.push('--tmpfs', dir);
   for (const bind of plan.binds ?? []) args.push(bind.writable ? '--bind' : '--ro-bind', bind.source, bind.target);
   // Once every mount point is made, the covers turn read-only: a write outside the worktree (and the
@@ -270,6 +272,8 @@ export interface SandboxRequest {
   /** Directories the command must not see, besides those derived from the worktree's `.git` and the user's home. */
   hide?: readonly string[];
   binds?: readonly SandboxBind[];
+  /** The worktree read-only as well: see {@link SandboxPlan.readOnly}. */
+  readOnly?: boolean;
 }
 
 /** A path as the kernel sees it (symlinks resolved), or null when it does not exist. */
@@ -352,7 +356,7 @@ export function sandboxInvocation(sandbox: Sandbox, request: SandboxRequest): Sa
     if (resolver && within(resolver, '/run')) reveal.push(path.dirname(resolver));
   }
   const binds = (request.binds ?? []).map((bind) => ({ ...bind, source: real(bind.source) ?? bind.source }));
-  return { executable: sandbox.executable, args: bwrapArgs({ worktree, network: request.network, hide, reveal, binds }) };
+  return { executable: sandbox.executable, args: bwrapArgs({ worktree, network: request.network, hide, reveal, binds, readOnly: request.readOnly ?? false }) };
 }
 
 /** How outputs describe where commands ran: `sandboxed (bwrap), no network`, `… network allowed`, or `unsandboxed`. */

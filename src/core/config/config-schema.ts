@@ -75,6 +75,14 @@ export const evaluateSchema = z
     command: z.string().min(1).describe('The command that measures a checkout and prints `METRIC name=value` lines (or writes $AUTOLOOP_METRICS_FILE).'),
     setup: z.string().min(1).optional().describe('Runs once per checkout before anything is measured, e.g. `npm ci`.'),
     check: z.string().min(1).optional().describe('Must pass on a checkout before its timing counts, e.g. `npm test`.'),
+    score: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A separate scorer: a protected command run after each run of `command`, in a sandbox of its own with the worktree read-only, that reads what `command` left (and its output, in $AUTOLOOP_COMMAND_OUTPUT) and reports the metrics. '
+        + 'With it, only the scorer reports: `command` gets no metrics file and its METRIC lines are not read, so code loaded by `command` cannot write its own score.',
+      ),
     timeout: duration.prefault('5m').describe('Hard time budget for one run of `command` (and for `setup` and `check` each).'),
     repeats: z.number().int().min(1).max(100).default(1).describe('Runs per side; baseline and candidate alternate B C B C.'),
     baseline: z

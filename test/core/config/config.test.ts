@@ -94,7 +94,7 @@ describe('parseConfig: errors name the file, key and line', () => {
       file: 'unknown-key.yml',
       path: 'evaluate.colour',
       line: 6,
-      message: 'unknown key "colour" (allowed: command, setup, check, timeout, repeats, baseline, env, network)',
+      message: 'unknown key "colour" (allowed: command, setup, check, score, timeout, repeats, baseline, env, network)',
     });
   });
 
