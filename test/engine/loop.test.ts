@@ -6,22 +6,9 @@ import { readLedger } from '../../src/engine/run-files.js';
 import { UNPAIRED_NOTE } from '../../src/core/judge/judge.js';
 import { runLoop } from '../../src/engine/loop.js';
 import type { LoopEvent } from '../../src/engine/run-options.js';
-import type { Proposer } from '../../src/core/propose/proposer.js';
 import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
 import { createProposer } from '../../src/proposers/index.js';
-
-/** A proposer that applies scripted edits in turn, to drive the loop through each case. */
-function scriptedProposer(steps: Array<(worktree: string) => Promise<void>>): Proposer {
-  return {
-    kind: 'scripted',
-    async propose({ worktree, experiment }) {
-      const step = steps[experiment - 1];
-      if (!step) return null;
-      await step(worktree);
-      return { hypothesis: `step ${experiment}`, notes: {} };
-    },
-  };
-}
+import { scriptedProposer } from '../fixtures/drivers/scripted-proposer.js';
 
 describe('runLoop', () => {
   it('improves the metric with the tune proposer, records everything, and leaves the user\'s tree alone', async () => {

@@ -12,23 +12,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRecord } from '../../src/core/ledger/records.js';
-import type { Proposer } from '../../src/core/propose/proposer.js';
 import { evalRefs } from '../../src/engine/eval-refs.js';
 import { runLoop, type RunResult } from '../../src/engine/loop.js';
 import { gitSync, makeRepo, quadraticConfig, QUADRATIC_EVAL, writeFiles } from '../fixtures/local/repo.js';
-
-/** A proposer that applies scripted edits in turn (the hostile agent), then describes them. */
-function scriptedProposer(steps: Array<(worktree: string) => void | Promise<void>>): Proposer {
-  return {
-    kind: 'scripted',
-    async propose({ worktree, experiment }) {
-      const step = steps[experiment - 1];
-      if (!step) return null;
-      await step(worktree);
-      return { hypothesis: `step ${experiment}`, notes: {} };
-    },
-  };
-}
+import { scriptedProposer } from '../fixtures/drivers/scripted-proposer.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'autoloop-redteam-git-'));
 
