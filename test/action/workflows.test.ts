@@ -206,6 +206,18 @@ describe('the contract between the workflow, the action and the App (src/core/pr
     expect(parseProposalRunName(title)).toBe(7);
   });
 
+  it('leaves no credential in any checkout where the repository\'s commands or an agent run, and sandboxes them', () => {
+    // The action pushes with its own token for one `git push` (src/action/push.ts); a persisted credential in
+    // .git/config would be readable by the agent and by setup/check/command.
+    for (const [path, name] of [[APP_WORKFLOW, 'propose'], [APP_WORKFLOW, 'evaluate'], [LOOP_WORKFLOW, 'loop']] as const) {
+      const steps = job(path, name).steps;
+      expect(steps[0]?.with?.['persist-credentials'], `${path}: job ${name}`).toBe(false);
+      const installs = steps.findIndex((s) => s.run?.includes('apt-get install -y -qq bubblewrap') && s.run.includes('kernel.apparmor_restrict_unprivileged_userns=0'));
+      expect(installs, `${path}: job ${name} installs bubblewrap before the action`).toBeGreaterThan(0);
+      expect(installs).toBeLessThan(steps.findIndex((s) => s.uses === ACTION_REF));
+    }
+  });
+
   it('checks the propose job out on the run branch the App creates', () => {
     expect(job(APP_WORKFLOW, 'propose').steps[0]?.with?.ref).toBe(runBranch('${{ inputs.run }}'));
   });
