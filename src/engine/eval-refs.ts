@@ -13,6 +13,7 @@ import { removeWorktree } from './worktrees.js';
 import { measureCandidate, type Measurement } from './measure.js';
 import { autoloopDirectories } from './run-files.js';
 import { RunSetupError } from './errors.js';
+import { resolveSandbox } from './sandbox.js';
 
 export interface EvalOptions {
   cwd: string;
@@ -70,7 +71,7 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   // The repository, its git directory (where the worktrees live) and the run files are out of every command's sight.
   const hide = [repo, dirname(directories.worktrees), directories.runs];
   // Before anything is written: a sandbox that cannot start is the config's problem, not the measurement's.
-  await new Evaluator(config, { hide }).ready();
+  await resolveSandbox(config.sandbox);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const traceDir = join(directories.runs, 'eval', stamp);
   await mkdir(traceDir, { recursive: true });

@@ -16,6 +16,7 @@ import { ProtectedFiles } from './pin.js';
 import { scopeRules } from '../core/scope/scope.js';
 import { autoloopDirectories, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, type RunPaths } from './run-files.js';
 import type { RunOptions } from './run-options.js';
+import { resolveSandbox } from './sandbox.js';
 
 function defaultTag(now: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -58,7 +59,7 @@ export async function openRun(options: RunOptions): Promise<{ state: RunState; r
   // The repository, its git directory (where the worktrees live) and the run files are out of every command's sight.
   const hide = [repo, dirname(directories.worktrees), runsDir];
   // Before anything is written: a sandbox that cannot start is the config's problem, not the run's.
-  await new Evaluator(config, { hide }).ready();
+  await resolveSandbox(config.sandbox);
 
   let dir: string;
   if (options.resume) {
