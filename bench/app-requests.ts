@@ -9,7 +9,7 @@
 import type { FakeRequest } from '../test/fixtures/api/github/model.js';
 import { FakeGitHub } from '../test/fixtures/api/github/server.js';
 import { AppHarness } from '../test/fixtures/drivers/harness.js';
-import { configYaml, MAINTAINER, repositoryFiles, SAMPLES } from '../test/fixtures/drivers/scenario.js';
+import { configYaml, MAINTAINER, REVIEWER, repositoryFiles, SAMPLES } from '../test/fixtures/drivers/scenario.js';
 import { printTable } from './simulate.js';
 
 const TARGET = 12;
@@ -32,6 +32,7 @@ const isWrite = (r: FakeRequest) => r.method !== 'GET' && r.route !== 'POST /app
 async function measure(experiments: number): Promise<Measured> {
   const fake = new FakeGitHub({ files: repositoryFiles(configYaml({ experiments, parallel: 1 })) }).start();
   fake.permissions.set(MAINTAINER, 'write');
+  fake.permissions.set(REVIEWER, 'write');
   const phases: Phase[] = [];
   const phase = async (name: string, action: () => Promise<unknown>) => {
     fake.clearRequests();
@@ -48,6 +49,8 @@ async function measure(experiments: number): Promise<Measured> {
       await phase(`evaluation ${k}`, () => app.evaluateExperiment(k, { samples: k % 2 === 1 ? SAMPLES.improved : SAMPLES.regressed }));
     }
     if (fake.unmatched.length || fake.unrouted.length) throw new Error(`requests past the fake: ${[...fake.unmatched, ...fake.unrouted].join('; ')}`);
+    if (fake.specViolations.length) throw new Error(`against GitHub's REST description: ${fake.specViolations.join('; ')}`);
+    if (fake.history().some((r) => r.status === 422)) throw new Error('GitHub refused a request of the run (422)');
     const last = fake.history().filter((r) => r.route === 'POST /graphql');
     if (last.length !== 1) throw new Error('the run did not finish (no markPullRequestReadyForReview)');
   } finally {

@@ -3,6 +3,7 @@ import type {
   BranchRule,
   ChangedFile,
   CheckRunOptions,
+  FastForward,
   GatewayAction,
   Permission,
   PullRequestInfo,
@@ -110,8 +111,9 @@ export class DryRunGateway implements RepoGateway {
     this.record('reactToComment', { commentId, content }, `react with \`${content}\` to comment ${commentId}`);
   }
 
-  async createBranch(branch: string, sha: string): Promise<void> {
-    this.record('createBranch', { branch, sha }, `create branch \`${branch}\` at ${short(sha)}`);
+  async createRunBranch(branch: string, baseSha: string, message: string): Promise<string> {
+    this.record('createRunBranch', { branch, baseSha, message }, `create branch \`${branch}\` one empty commit ahead of ${short(baseSha)} ("${message}")`);
+    return baseSha;
   }
 
   async createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo> {
@@ -156,9 +158,9 @@ export class DryRunGateway implements RepoGateway {
     this.record('closePullRequest', { number }, `close pull request #${number}`);
   }
 
-  async mergePullRequest(number: number, sha: string, message: string): Promise<{ merged: boolean; sha: string | null }> {
-    this.record('mergePullRequest', { number, sha, message }, `merge pull request #${number} at ${short(sha)}`);
-    return { merged: true, sha: null };
+  async fastForward(branch: string, sha: string): Promise<FastForward> {
+    this.record('fastForward', { branch, sha }, `fast-forward \`${branch}\` to ${short(sha)}`);
+    return 'moved';
   }
 
   async upsertComment(issueNumber: number, marker: string, body: string): Promise<number> {

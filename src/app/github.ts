@@ -88,6 +88,9 @@ export interface BranchProtectionInfo {
 export const UNKNOWN = 'unknown' as const;
 export type Unknown = typeof UNKNOWN;
 
+/** How a {@link RepoGateway.fastForward} ended. */
+export type FastForward = 'moved' | 'already' | 'not-fast-forward';
+
 /** What one recorded (or performed) write was: the dry-run gateway's log and the tests' assertions. */
 export interface GatewayAction {
   operation: string;
@@ -129,8 +132,13 @@ export interface RepoGateway {
 
   // Writes (each is recorded by the dry-run gateway instead).
   reactToComment(commentId: number, content: '+1' | 'eyes' | 'rocket' | 'confused'): Promise<void>;
-  /** Creates the branch at `sha`; a branch already there is left as it is (idempotent). */
-  createBranch(branch: string, sha: string): Promise<void>;
+  /**
+   * Creates `branch` one commit ahead of `baseSha`: an empty commit (the base's tree, the base as its only parent)
+   * with `message`, since GitHub opens no pull request whose head has no commit of its own. A branch already there
+   * is left as it is (idempotent), unless it is still at `baseSha`, in which case it is moved onto the new commit.
+   * Returns the branch head.
+   */
+  createRunBranch(branch: string, baseSha: string, message: string): Promise<string>;
   /**
    * Opens a pull request. When GitHub answers that one is already open for `head` (a retried or redelivered
    * request), throws a `PullRequestExistsError` (src/app/github-errors.ts): `findPullRequest(head)` finds it.
@@ -141,8 +149,12 @@ export interface RepoGateway {
   requestReviewers(number: number, reviewers: string[]): Promise<void>;
   addLabels(issueNumber: number, labels: string[]): Promise<void>;
   closePullRequest(number: number): Promise<void>;
-  /** Merges an experiment pull request into its run branch; `sha` guards against a head that moved. */
-  mergePullRequest(number: number, sha: string, message: string): Promise<{ merged: boolean; sha: string | null }>;
+  /**
+   * Fast-forwards `branch` to `sha` (never forced): what lands is exactly that commit, and GitHub marks an open pull
+   * request into `branch` whose head is `sha` merged. `moved`: done now; `already`: the branch was at `sha` already
+   * (a redelivery after a success); `not-fast-forward`: the branch has moved to something `sha` does not contain.
+   */
+  fastForward(branch: string, sha: string): Promise<FastForward>;
   /** The comment on `issueNumber` whose body contains `marker`, created or edited in place. Returns its id. */
   upsertComment(issueNumber: number, marker: string, body: string): Promise<number>;
   /** Creates a comment (replies that are not sticky, e.g. a refusal). */

@@ -5,6 +5,7 @@ import {
   type BranchRule,
   type ChangedFile,
   type CheckRunOptions,
+  type FastForward,
   type Permission,
   type RulesetInfo,
   type Unknown,
@@ -223,12 +224,26 @@ export class OctokitGateway implements RepoGateway {
     );
   }
 
-  async createBranch(branch: string, sha: string): Promise<void> {
-    await this.call('createBranch', () => this.octokit.rest.git.createRef({ ...this.ref, ref: `refs/heads/${branch}`, sha }), {
-      // A retried event finds its branch already there: leave it as it is.
-      when: (error) => error.status === 422 && /reference already exists/i.test(error.githubMessage),
-      value: undefined,
-    });
+  async createRunBranch(branch: string, baseSha: string, message: string): Promise<string> {
+    const operation = 'createRunBranch';
+    const base = await this.call(operation, async () => (await this.octokit.rest.git.getCommit({ ...this.ref, commit_sha: baseSha })).data);
+    // The base's tree, the base as parent: a commit of its own for the run pull request, changing nothing.
+    const { data: commit } = await this.call(operation, () =>
+      this.octokit.rest.git.createCommit({ ...this.ref, message, tree: base.tree.sha, parents: [baseSha] }),
+    );
+    const created = await this.call(
+      operation,
+      async () => (await this.octokit.rest.git.createRef({ ...this.ref, ref: `refs/heads/${branch}`, sha: commit.sha })).data.object.sha,
+      // A retried event finds its branch already there.
+      { when: (error) => error.status === 422 && /reference already exists/i.test(error.githubMessage), value: null },
+    );
+    if (created !== null) return created;
+    const head = await this.branchSha(branch);
+    if (head === null) throw this.unusable(operation, `${branch} exists and does not: GitHub contradicted itself; try again`);
+    // Still at the base (created without a commit of its own): move it onto the new commit, so a pull request can be opened.
+    if (head !== baseSha) return head;
+    const moved = await this.fastForward(branch, commit.sha);
+    return moved === 'not-fast-forward' ? ((await this.branchSha(branch)) ?? head) : commit.sha;
   }
 
   async createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo> {
@@ -282,28 +297,19 @@ export class OctokitGateway implements RepoGateway {
     await this.call('closePullRequest', () => this.octokit.rest.pulls.update({ ...this.ref, pull_number: number, state: 'closed' }));
   }
 
-  async mergePullRequest(number: number, sha: string, message: string): Promise<{ merged: boolean; sha: string | null }> {
-    const [title = '', ...rest] = message.split('\n');
-    const body = rest.join('\n').trim();
-    const data = await this.call(
-      'mergePullRequest',
-      async () =>
-        (
-          await this.octokit.rest.pulls.merge({
-            ...this.ref,
-            pull_number: number,
-            sha,
-            // A merge commit keeps the candidate commit the evaluation measured.
-            merge_method: 'merge',
-            // No title: let GitHub write its default rather than an empty one.
-            ...(title.trim() === '' ? {} : { commit_title: title.trim() }),
-            ...(body === '' ? {} : { commit_message: body }),
-          })
-        ).data,
-      // 405: not mergeable (conflict, already merged); 409: the head moved since it was evaluated.
-      { when: (error) => error.status === 405 || error.status === 409, value: null },
+  async fastForward(branch: string, sha: string): Promise<FastForward> {
+    const moved = await this.call(
+      'fastForward',
+      async () => {
+        await this.octokit.rest.git.updateRef({ ...this.ref, ref: `heads/${branch}`, sha, force: false });
+        return true;
+      },
+      // 422 "Update is not a fast forward": the branch moved past what `sha` contains.
+      { when: (error) => error.status === 422 && /not a fast.?forward/i.test(error.githubMessage), value: false },
     );
-    return data === null ? { merged: false, sha: null } : { merged: data.merged, sha: data.merged ? data.sha : null };
+    if (moved) return 'moved';
+    // Refused, but perhaps because it is there already (a redelivery after a success): that counts as done.
+    return (await this.branchSha(branch)) === sha ? 'already' : 'not-fast-forward';
   }
 
   async upsertComment(issueNumber: number, marker: string, body: string): Promise<number> {

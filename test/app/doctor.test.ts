@@ -61,6 +61,8 @@ async function doctor(): Promise<string> {
 
 describe('/optimize doctor', () => {
   it('lists what an unprotected repository lacks, with what to do, and writes nothing but the reply', async () => {
+    // A workflow file without triggers: GitHub would neither dispatch it nor run it on pull requests.
+    fake.push('main', fake.commit(fake.refs.get('main')!, { '.github/workflows/autoloop.yml': 'name: autoloop\n' }));
     const reply = await doctor();
     expect(reply).toContain('**autoloop doctor** (default branch `main`)');
     expect(reply).toContain('❌ The status check `autoloop/gate` is not required on the default branch');
@@ -68,7 +70,6 @@ describe('/optimize doctor', () => {
     expect(reply).toContain('❌ No required `autoloop/gate` check is bound to this App.');
     expect(reply).toContain('❌ Merging into the default branch needs no approving review');
     expect(reply).toContain('❔ No rules on the default branch for the App to bypass.');
-    // The fixture's workflow is a stub without triggers.
     expect(reply).toContain('✅ The workflow `.github/workflows/autoloop.yml` exists.');
     expect(reply).toContain('❌ It does not run on `workflow_dispatch`');
     expect(reply).toContain('❌ It does not run on `pull_request`');

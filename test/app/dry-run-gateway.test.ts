@@ -56,14 +56,14 @@ describe('DryRunGateway', () => {
   it('records every write without a request, answering with placeholders', async () => {
     const github = dryRun();
     await github.reactToComment(11, 'eyes');
-    await github.createBranch('autoloop/12/run', SHA);
+    const start = await github.createRunBranch('autoloop/12/run', SHA, 'autoloop: start run #12');
     const pull = await github.createPullRequest({ head: 'autoloop/12/run', base: 'main', title: 'autoloop: faster', body: 'dashboard', draft: true });
     await github.updatePullRequest(7, { body: 'new dashboard' });
     await github.markReadyForReview(7);
     await github.requestReviewers(7, ['alice', 'octo/perf']);
     await github.addLabels(8, ['autoloop:discarded']);
     await github.closePullRequest(8);
-    const merge = await github.mergePullRequest(9, SHA, 'keep');
+    const landed = await github.fastForward('autoloop/12/run', SHA);
     const stickyId = await github.upsertComment(12, '<!-- autoloop:status -->', 'status');
     const commentId = await github.createComment(12, 'refused');
     await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'success', output: { title: 'keep: -12.5%', summary: 's' } });
@@ -80,24 +80,24 @@ describe('DryRunGateway', () => {
       body: 'dashboard',
       labels: [],
     });
-    expect(merge).toStrictEqual({ merged: true, sha: null });
+    expect([start, landed]).toStrictEqual([SHA, 'moved']);
     expect([stickyId, commentId]).toStrictEqual([0, 0]);
     expect(github.actions().map((action) => action.operation)).toStrictEqual([
       'reactToComment',
-      'createBranch',
+      'createRunBranch',
       'createPullRequest',
       'updatePullRequest',
       'markReadyForReview',
       'requestReviewers',
       'addLabels',
       'closePullRequest',
-      'mergePullRequest',
+      'fastForward',
       'upsertComment',
       'createComment',
       'setCheckRun',
       'dispatchWorkflow',
     ]);
-    expect(github.actions()[1]).toStrictEqual({ operation: 'createBranch', details: { branch: 'autoloop/12/run', sha: SHA } });
+    expect(github.actions()[1]).toStrictEqual({ operation: 'createRunBranch', details: { branch: 'autoloop/12/run', baseSha: SHA, message: 'autoloop: start run #12' } });
     expect(github.actions()[12]).toStrictEqual({
       operation: 'dispatchWorkflow',
       details: { workflowFile: 'autoloop.yml', ref: 'autoloop/12/run', inputs: { mode: 'propose', experiment: '1' } },
@@ -105,14 +105,14 @@ describe('DryRunGateway', () => {
     expect(github.describe()).toBe(
       [
         '- react with `eyes` to comment 11',
-        '- create branch `autoloop/12/run` at `abc1234`',
+        '- create branch `autoloop/12/run` one empty commit ahead of `abc1234` ("autoloop: start run #12")',
         '- open draft pull request `autoloop/12/run` → `main`: "autoloop: faster"',
         '- update pull request #7 (body)',
         '- mark pull request #7 ready for review',
         '- request reviews on #7 from @alice, @octo/perf',
         '- label #8 `autoloop:discarded`',
         '- close pull request #8',
-        '- merge pull request #9 at `abc1234`',
+        '- fast-forward `autoloop/12/run` to `abc1234`',
         '- create or update the `<!-- autoloop:status -->` comment on #12',
         '- comment on #12',
         '- set check `autoloop/gate` on `abc1234`: completed (success), "keep: -12.5%"',

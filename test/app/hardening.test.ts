@@ -47,7 +47,8 @@ describe('whom the App trusts: the permission API, never the payload', () => {
     fake.permissions.set('hidden-member', 'write');
     await commentAs('hidden-member', 'CONTRIBUTOR', '/optimize', 4_100_001);
     expect(fake.history().some((r) => r.route === 'GET /repos/{owner}/{repo}/collaborators/{user}/permission' && r.path.endsWith('/hidden-member/permission'))).toBe(true);
-    expect(fake.refs.get(RUN_BRANCH)).toBe(fake.refs.get('main'));
+    // One empty commit on main: the run branch has a commit of its own, with main's tree.
+    expect(fake.commits.get(fake.refs.get(RUN_BRANCH)!)!.parents).toStrictEqual([fake.refs.get('main')]);
     const run = fake.pullByHead(RUN_BRANCH);
     expect(run).toMatchObject({ state: 'open', draft: true, base: { ref: 'main' } });
     expect(runState()).toMatchObject({ status: 'running', startedBy: 'hidden-member', experiments: [{ k: 1, state: 'proposing' }] });
@@ -105,10 +106,13 @@ describe('/optimize on a pull request from a fork', () => {
     const runBranch = `autoloop/${number}/run`;
     const created = createdBranches();
     expect(created).toHaveLength(1);
-    expect(created[0]!.body).toStrictEqual({ ref: `refs/heads/${runBranch}`, sha: main });
-    expect(fake.refs.get(runBranch)).toBe(main);
-    expect(fake.pullByHead(runBranch)).toMatchObject({ base: { ref: 'main', sha: main }, head: { ref: runBranch, sha: main } });
-    expect(fake.dispatches.map((d) => d.inputs['parent-sha'])).toStrictEqual([main]);
+    // The run starts one empty commit ahead of main (main's tree, main its parent), never from the fork's head.
+    const runStart = fake.refs.get(runBranch)!;
+    expect(created[0]!.body).toStrictEqual({ ref: `refs/heads/${runBranch}`, sha: runStart });
+    expect(fake.commits.get(runStart)!.parents).toStrictEqual([main]);
+    expect(fake.treeSha(runStart)).toBe(fake.treeSha(main));
+    expect(fake.pullByHead(runBranch)).toMatchObject({ base: { ref: 'main', sha: main }, head: { ref: runBranch, sha: runStart } });
+    expect(fake.dispatches.map((d) => d.inputs['parent-sha'])).toStrictEqual([runStart]);
     const state = decodeState(fake.pullByHead(runBranch)!.body)!;
     expect(state).toMatchObject({ baseBranch: 'main', baseSha: main });
     // Not one request names the fork's head, by SHA or by branch, in its path or its query.
@@ -139,7 +143,7 @@ describe('the App restarts mid-run', () => {
     expect(fake.checkRunsFor(exp1.head.sha).map((c) => c.conclusion)).toStrictEqual(['success']);
     const afterMerge = fake.refs.get(RUN_BRANCH)!;
     expect(fake.dispatches.map((d) => d.inputs)).toStrictEqual([
-      { run: String(ISSUE), experiment: '1', 'parent-sha': fake.pull(run).base.sha },
+      { run: String(ISSUE), experiment: '1', 'parent-sha': exp1.base.sha },
       { run: String(ISSUE), experiment: '2', 'parent-sha': afterMerge },
     ]);
     expect(runState().experiments.map((e) => [e.k, e.state])).toStrictEqual([

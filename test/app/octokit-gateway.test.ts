@@ -239,27 +239,50 @@ describe('reads', () => {
 });
 
 describe('branches and pull requests', () => {
-  it('creates a branch, and leaves one that already exists', async () => {
+  it('creates the run branch one empty commit ahead of its base: the base tree, the base as parent', async () => {
     const bodies: unknown[] = [];
+    const start = 'c'.repeat(40);
+    api().get(`${REPO}/git/commits/${BASE_SHA}`).reply(200, { sha: BASE_SHA, tree: { sha: 'd'.repeat(40) }, parents: [] });
+    api()
+      .post(`${REPO}/git/commits`, (body) => bodies.push(body) > 0)
+      .reply(201, { sha: start, tree: { sha: 'd'.repeat(40) }, parents: [{ sha: BASE_SHA }] });
     api()
       .post(`${REPO}/git/refs`, (body) => bodies.push(body) > 0)
-      .reply(201, { ref: 'refs/heads/autoloop/12/run', object: { sha: SHA } });
-    api()
-      .post(`${REPO}/git/refs`, (body) => bodies.push(body) > 0)
-      .reply(422, { message: 'Reference already exists', status: '422' });
-    const github = gateway();
-    await github.createBranch('autoloop/12/run', SHA);
-    await github.createBranch('autoloop/12/run', SHA);
+      .reply(201, { ref: 'refs/heads/autoloop/12/run', object: { sha: start } });
+    expect(await gateway().createRunBranch('autoloop/12/run', BASE_SHA, 'autoloop: start run #12')).toBe(start);
     expect(bodies).toStrictEqual([
-      { ref: 'refs/heads/autoloop/12/run', sha: SHA },
-      { ref: 'refs/heads/autoloop/12/run', sha: SHA },
+      { message: 'autoloop: start run #12', tree: 'd'.repeat(40), parents: [BASE_SHA] },
+      { ref: 'refs/heads/autoloop/12/run', sha: start },
     ]);
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
-  it('throws on any other failure to create a branch', async () => {
+  it('leaves a run branch that already exists, unless it is still at its base: that one it fast-forwards to the new commit', async () => {
+    const start = 'c'.repeat(40);
+    const existing = 'e'.repeat(40);
+    const updates: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      api().get(`${REPO}/git/commits/${BASE_SHA}`).reply(200, { sha: BASE_SHA, tree: { sha: 'd'.repeat(40) }, parents: [] });
+      api().post(`${REPO}/git/commits`).reply(201, { sha: start, tree: { sha: 'd'.repeat(40) }, parents: [{ sha: BASE_SHA }] });
+      api().post(`${REPO}/git/refs`).reply(422, { message: 'Reference already exists', status: '422' });
+    }
+    api().get(`${REPO}/git/ref/heads%2Fautoloop%2F12%2Frun`).reply(200, { ref: 'refs/heads/autoloop/12/run', object: { sha: existing } });
+    api().get(`${REPO}/git/ref/heads%2Fautoloop%2F12%2Frun`).reply(200, { ref: 'refs/heads/autoloop/12/run', object: { sha: BASE_SHA } });
+    api()
+      .patch(/\/git\/refs\/heads(%2F|\/)autoloop/, (body) => updates.push(body) > 0)
+      .reply(200, { ref: 'refs/heads/autoloop/12/run', object: { sha: start } });
+    const github = gateway();
+    expect(await github.createRunBranch('autoloop/12/run', BASE_SHA, 'start')).toBe(existing);
+    expect(await github.createRunBranch('autoloop/12/run', BASE_SHA, 'start')).toBe(start);
+    expect(updates).toStrictEqual([{ sha: start, force: false }]);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('throws on any other failure to create the run branch', async () => {
+    api().get(`${REPO}/git/commits/${BASE_SHA}`).reply(200, { sha: BASE_SHA, tree: { sha: 'd'.repeat(40) }, parents: [] });
+    api().post(`${REPO}/git/commits`).reply(201, { sha: SHA, tree: { sha: 'd'.repeat(40) }, parents: [{ sha: BASE_SHA }] });
     api().post(`${REPO}/git/refs`).reply(422, { message: 'Object does not exist', status: '422' });
-    await expect(gateway().createBranch('autoloop/12/run', SHA)).rejects.toThrow('createBranch (octo/repo): 422 Object does not exist');
+    await expect(gateway().createRunBranch('autoloop/12/run', BASE_SHA, 'start')).rejects.toThrow('createRunBranch (octo/repo): 422 Object does not exist');
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
@@ -359,29 +382,27 @@ describe('branches and pull requests', () => {
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
-  it('merges with a merge commit guarded by the head SHA', async () => {
-    const merged = 'e'.repeat(40);
+  it('keeps an experiment by fast-forwarding the run branch to the measured SHA, never forced', async () => {
+    const bodies: unknown[] = [];
     api()
-      .put(`${REPO}/pulls/7/merge`, {
-        sha: SHA,
-        merge_method: 'merge',
-        commit_title: 'autoloop: keep experiment 1 (-12.5%)',
-        commit_message: 'Measured over 10 repeats.',
-      })
-      .reply(200, { merged: true, sha: merged, message: 'Pull Request successfully merged' });
-    const result = await gateway().mergePullRequest(7, SHA, 'autoloop: keep experiment 1 (-12.5%)\n\nMeasured over 10 repeats.');
-    expect(result).toStrictEqual({ merged: true, sha: merged });
+      .patch(/\/git\/refs\/heads(%2F|\/)autoloop(%2F|\/)12(%2F|\/)run$/, (body) => bodies.push(body) > 0)
+      .reply(200, { ref: 'refs/heads/autoloop/12/run', object: { type: 'commit', sha: SHA } });
+    expect(await gateway().fastForward('autoloop/12/run', SHA)).toBe('moved');
+    expect(bodies).toStrictEqual([{ sha: SHA, force: false }]);
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
-  it('reports an unmergeable pull request or a moved head as not merged', async () => {
-    api().put(`${REPO}/pulls/7/merge`, { sha: SHA, merge_method: 'merge', commit_title: 'keep' }).reply(405, { message: 'Pull Request is not mergeable' });
-    api().put(`${REPO}/pulls/8/merge`).reply(409, { message: 'Head branch was modified. Review and try the merge again.' });
-    api().put(`${REPO}/pulls/9/merge`).reply(403, { message: 'Resource not accessible by integration' });
+  it('tells a refused fast-forward (the branch moved) from one already done (a redelivery), and throws on anything else', async () => {
+    const refused = { message: 'Update is not a fast forward', documentation_url: 'https://docs.github.com/rest/git/refs#update-a-reference', status: '422' };
+    api().patch(/\/git\/refs\//).reply(422, refused);
+    api().get(`${REPO}/git/ref/heads%2Fautoloop%2F12%2Frun`).reply(200, { ref: 'refs/heads/autoloop/12/run', object: { sha: BASE_SHA } });
+    api().patch(/\/git\/refs\//).reply(422, refused);
+    api().get(`${REPO}/git/ref/heads%2Fautoloop%2F12%2Frun`).reply(200, { ref: 'refs/heads/autoloop/12/run', object: { sha: SHA } });
+    api().patch(/\/git\/refs\//).reply(403, { message: 'Resource not accessible by integration' });
     const github = gateway();
-    expect(await github.mergePullRequest(7, SHA, 'keep')).toStrictEqual({ merged: false, sha: null });
-    expect(await github.mergePullRequest(8, SHA, 'keep')).toStrictEqual({ merged: false, sha: null });
-    await expect(github.mergePullRequest(9, SHA, 'keep')).rejects.toThrow('mergePullRequest (octo/repo): 403');
+    expect(await github.fastForward('autoloop/12/run', SHA)).toBe('not-fast-forward');
+    expect(await github.fastForward('autoloop/12/run', SHA)).toBe('already');
+    await expect(github.fastForward('autoloop/12/run', SHA)).rejects.toThrow('fastForward (octo/repo): 403');
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import type { AppRunState } from '../../src/core/app/state.js';
 import { APP_BOT, type FakeRequest } from '../fixtures/api/github/model.js';
 import { FakeGitHub } from '../fixtures/api/github/server.js';
 import { AppHarness } from '../fixtures/drivers/harness.js';
-import { configYaml, ISSUE, MAINTAINER, repositoryFiles, SAMPLES } from '../fixtures/drivers/scenario.js';
+import { configYaml, ISSUE, MAINTAINER, REVIEWER, repositoryFiles, SAMPLES } from '../fixtures/drivers/scenario.js';
 import { commentPayload } from '../fixtures/events/payloads.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;
@@ -22,6 +22,7 @@ beforeEach(async () => {
   fake = new FakeGitHub({ files: repositoryFiles() }).start();
   fake.permissions.set(MAINTAINER, 'write');
   fake.permissions.set('reader', 'read');
+  fake.permissions.set(REVIEWER, 'write');
   app = await AppHarness.create(fake);
 });
 
@@ -40,6 +41,10 @@ function describeWrite(request: FakeRequest): string {
       return `react ${String(body.content)}`;
     case 'POST /repos/{owner}/{repo}/git/refs':
       return `create branch ${String(body.ref).replace('refs/heads/', '')}`;
+    case 'POST /repos/{owner}/{repo}/git/commits':
+      return `commit "${String(body.message).split('\n')[0]}" on ${short(String((body.parents as string[])[0]))}`;
+    case 'PATCH /repos/{owner}/{repo}/git/refs/{ref}':
+      return `fast-forward ${decodeURIComponent(segments[2]!).replace('heads/', '')} to ${short(String(body.sha))}${body.force === false ? '' : ' (force?)'}`;
     case 'POST /repos/{owner}/{repo}/pulls':
       return `open ${body.draft ? 'draft ' : ''}PR ${String(body.head)} -> ${String(body.base)}`;
     case 'PATCH /repos/{owner}/{repo}/pulls/{number}':
@@ -100,11 +105,14 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
   it('keeps an improvement, discards a regression, marks a crashed evaluation invalid, and finishes', async () => {
     const main = fake.refs.get('main')!;
 
-    // 1. /optimize: one branch, one draft run PR, one status comment, the first dispatch, the state saved.
+    // 1. /optimize: one branch with an empty commit of its own, one draft run PR, one status comment, the first
+    //    dispatch, the state saved.
     const started = await writesOf(() => app.comment('/optimize lower the loss'));
     const run = fake.pullByHead(RUN_BRANCH)!.number;
+    const runStart = fake.refs.get(RUN_BRANCH)!;
     expect(started).toStrictEqual([
       'react eyes',
+      `commit "autoloop: start run #${ISSUE}" on ${short(main)}`,
       `create branch ${RUN_BRANCH}`,
       `open draft PR ${RUN_BRANCH} -> main`,
       `comment on #${ISSUE}`,
@@ -112,9 +120,13 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
     ]);
-    expect(fake.dispatches[0]).toStrictEqual({ workflow: 'autoloop.yml', ref: RUN_BRANCH, inputs: { run: '12', experiment: '1', 'parent-sha': main } });
-    expect(fake.pull(run)).toMatchObject({ draft: true, base: { ref: 'main', sha: main }, head: { ref: RUN_BRANCH, sha: main } });
-    expect(runState()).toMatchObject({ status: 'running', pullRequest: run, commandComment: 4_000_001, experiments: [{ k: 1, state: 'proposing', parentSha: main }] });
+    // The run's start commit changes nothing (main's tree, main its parent); experiments start from it, the state
+    // keeps main as the run's base.
+    expect(fake.commits.get(runStart)).toMatchObject({ parents: [main] });
+    expect(fake.treeSha(runStart)).toBe(fake.treeSha(main));
+    expect(fake.dispatches[0]).toStrictEqual({ workflow: 'autoloop.yml', ref: RUN_BRANCH, inputs: { run: '12', experiment: '1', 'parent-sha': runStart } });
+    expect(fake.pull(run)).toMatchObject({ draft: true, base: { ref: 'main', sha: main }, head: { ref: RUN_BRANCH, sha: runStart } });
+    expect(runState()).toMatchObject({ status: 'running', baseSha: main, pullRequest: run, commandComment: 4_000_001, experiments: [{ k: 1, state: 'proposing', parentSha: runStart }] });
 
     // 2. Experiment 1 proposed: its PR (labelled, hypothesis from the commit message), the dashboard refreshed.
     const proposed1 = await writesOf(() => app.propose(1, { hypothesis: 'raise lr to 0.02' }));
@@ -125,23 +137,23 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect(exp1.body).toMatch(/\[this workflow run\]\(https:\/\/github\.com\/octo\/model\/actions\/runs\/\d+\)/);
     expect(runState().experiments[0]).toMatchObject({ state: 'evaluating', pullRequest: exp1.number, headSha: exp1.head.sha, hypothesis: 'raise lr to 0.02' });
 
-    // 3. Experiment 1 improved: gate success, merged into the run branch (guarded by its head SHA), experiment 2 dispatched.
+    // 3. Experiment 1 improved: gate success, the run branch fast-forwarded to the measured head (no merge commit),
+    //    experiment 2 dispatched.
     const evaluated1 = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved }));
     expect(evaluated1).toStrictEqual([
       `gate success on ${short(exp1.head.sha)}`,
-      `merge #${exp1.number}`,
+      `fast-forward ${RUN_BRANCH} to ${short(exp1.head.sha)}`,
       `comment on #${exp1.number}`,
       'dispatch autoloop.yml exp 2',
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
     ]);
-    const merge = fake.writes().find((w) => w.route.endsWith('/merge'))!;
-    expect(merge.body).toMatchObject({ sha: exp1.head.sha, merge_method: 'merge', commit_title: 'autoloop experiment 1: raise lr to 0.02' });
+    expect(fake.writes().find((w) => w.route === 'PATCH /repos/{owner}/{repo}/git/refs/{ref}')!.body).toStrictEqual({ sha: exp1.head.sha, force: false });
     const afterMerge = fake.refs.get(RUN_BRANCH)!;
-    expect(afterMerge).not.toBe(main);
-    expect(fake.files(afterMerge).get('params.json')).toBe(fake.files(exp1.head.sha).get('params.json'));
+    expect(afterMerge).toBe(exp1.head.sha);
+    expect(fake.pull(exp1.number)).toMatchObject({ state: 'closed', merged: true });
     expect(fake.dispatches[1]!.inputs).toStrictEqual({ run: '12', experiment: '2', 'parent-sha': afterMerge });
-    // GitHub then tells the App about its own merge (closed, and a push to the run PR): nothing more happens.
+    // GitHub then tells the App about its own fast-forward (experiment 1 closed as merged, a push to the run PR): nothing more happens.
     expect(await echoes()).toStrictEqual({ delivered: 2, writes: [] });
 
     // 4. Experiment 2 regressed: gate failure, closed and labelled discarded, experiment 3 dispatched from the same head.
@@ -205,7 +217,7 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     const state = runState();
     expect(state).toMatchObject({ status: 'finished', stopReason: 'budget spent: 3 experiments', baseSha: main, statusComment: status[0]!.id });
     expect(state.experiments.map((e) => [e.k, e.state, e.verdict, e.pullRequest, e.parentSha])).toStrictEqual([
-      [1, 'kept', 'improved', exp1.number, main],
+      [1, 'kept', 'improved', exp1.number, runStart],
       [2, 'discarded', 'regressed', exp2.number, afterMerge],
       [3, 'invalid', 'invalid', exp3.number, afterMerge],
     ]);
@@ -214,9 +226,12 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect(fake.pull(run).body).toContain('**Status:** finished: budget spent: 3 experiments.');
 
     // Ready for review, CI measures the whole run against main: the gate on the run head reports the cumulative delta.
+    // The run head is experiment 1's measured commit itself (fast-forwarded), so its one gate is updated in place.
     const cumulative = await writesOf(() => app.evaluate(RUN_BRANCH, { samples: SAMPLES.improved }));
-    expect(cumulative).toStrictEqual([`gate success on ${short(afterMerge)}`]);
-    expect(fake.checkRunsFor(afterMerge)[0]!.output.title).toBe('val_loss −10% (improved)');
+    expect(cumulative).toStrictEqual(['gate update success']);
+    expect(fake.checkRunsFor(afterMerge).map((c) => [c.conclusion, c.output.title, c.detailsUrl])).toStrictEqual([
+      ['success', 'val_loss −10% (improved)', app.lastDelivery().payload.workflow_run && (app.lastDelivery().payload.workflow_run as { html_url: string }).html_url],
+    ]);
 
     // Every request to the repository used the installation token; only the token request and the App's slug used
     // the JWT; the artifact downloads reached the blob storage without any token.
@@ -296,7 +311,7 @@ describe('/optimize stop', () => {
     const evaluated = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved }));
     expect(evaluated).toStrictEqual([
       `gate success on ${short(fake.pull(exp1).head.sha)}`,
-      `merge #${exp1}`,
+      `fast-forward ${RUN_BRANCH} to ${short(fake.pull(exp1).head.sha)}`,
       `comment on #${exp1}`,
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
@@ -372,7 +387,7 @@ describe('the gate holds what was not measured', () => {
 
     // CI measures the new head: now the experiment is judged.
     const fresh = await writesOf(() => app.evaluateExperiment(1));
-    expect(fresh.slice(0, 2)).toStrictEqual(['gate update success', `merge #${exp1}`]);
+    expect(fresh.slice(0, 2)).toStrictEqual(['gate update success', `fast-forward ${RUN_BRANCH} to ${short(pushed)}`]);
     expect(runState().experiments[0]!.state).toBe('kept');
   });
 
@@ -400,26 +415,29 @@ describe('the gate holds what was not measured', () => {
 });
 
 describe('experiments in parallel, and people closing them', () => {
-  it('dispatches two at once, keeps the first, and discards the second when it no longer merges into the moved run branch', async () => {
+  it('dispatches two at once, keeps the first, and discards the second when the moved run branch no longer fast-forwards to it', async () => {
     fake.push('main', fake.commit(fake.refs.get('main')!, { '.github/autoloop.yml': configYaml({ experiments: 2, parallel: 2 }) }));
-    const main = fake.refs.get('main')!;
     const started = await writesOf(() => app.comment('/optimize'));
+    const runStart = fake.refs.get(RUN_BRANCH)!;
     expect(started.filter((w) => w.startsWith('dispatch'))).toStrictEqual(['dispatch autoloop.yml exp 1', 'dispatch autoloop.yml exp 2']);
-    expect(fake.dispatches.map((d) => d.inputs['parent-sha'])).toStrictEqual([main, main]);
+    expect(fake.dispatches.map((d) => d.inputs['parent-sha'])).toStrictEqual([runStart, runStart]);
     await app.propose(1);
     await app.propose(2);
     const [exp1, exp2] = [1, 2].map((k) => fake.pullByHead(`autoloop/${ISSUE}/exp-${k}`)!.number) as [number, number];
     const run = runState().pullRequest!;
 
     const first = await writesOf(() => app.evaluateExperiment(1));
-    expect(first).toStrictEqual([`gate success on ${short(fake.pull(exp1).head.sha)}`, `merge #${exp1}`, `comment on #${exp1}`, `update #${run} body`, `edit comment on #${ISSUE}`]);
+    const head1 = fake.pull(exp1).head.sha;
+    expect(first).toStrictEqual([`gate success on ${short(head1)}`, `fast-forward ${RUN_BRANCH} to ${short(head1)}`, `comment on #${exp1}`, `update #${run} body`, `edit comment on #${ISSUE}`]);
 
-    // Both changed params.json: GitHub refuses the second merge (405), so the App discards it rather than force it in.
+    // Experiment 2 was measured on the run start, which the run branch has left: GitHub refuses the fast-forward
+    // (422), so the App discards it rather than land a tree that was never measured.
+    const head2 = fake.pull(exp2).head.sha;
     const second = await writesOf(() => app.evaluateExperiment(2));
     expect(second).toStrictEqual([
-      `gate success on ${short(fake.pull(exp2).head.sha)}`,
-      `merge #${exp2}`,
-      // The gate no longer claims success for what was not merged.
+      `gate success on ${short(head2)}`,
+      `fast-forward ${RUN_BRANCH} to ${short(head2)}`,
+      // The gate no longer claims success for what was not kept.
       'gate update failure',
       `close #${exp2}`,
       `label #${exp2} autoloop:discarded`,
@@ -429,10 +447,12 @@ describe('experiments in parallel, and people closing them', () => {
       'graphql markPullRequestReadyForReview',
       `request review on #${run} from octocat`,
     ]);
-    expect(fake.writes().find((w) => w.route.endsWith('/merge'))!.status).toBe(405);
+    expect(fake.writes().find((w) => w.route === 'PATCH /repos/{owner}/{repo}/git/refs/{ref}')!.status).toBe(422);
+    expect(fake.refs.get(RUN_BRANCH)).toBe(head1);
+    expect(fake.checkRunsFor(head2)[0]!.output.title).toBe('not kept: the run branch moved');
     expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
       [1, 'kept', undefined],
-      [2, 'invalid', 'could not merge into the run branch (it moved); discarded'],
+      [2, 'invalid', 'the run branch moved since it was measured (no fast-forward to it); discarded'],
     ]);
     expect(runState().status).toBe('finished');
   });

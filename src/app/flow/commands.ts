@@ -4,7 +4,7 @@ import { decodeState } from '../../core/app/state-codec.js';
 import { renderRunPullRequestBody } from '../../core/render/dashboard.js';
 import { renderRefusal } from '../../core/render/refusal.js';
 import { renderStatusComment } from '../../core/render/status-comment.js';
-import { runBranch, STATUS_MARKER } from '../../core/protocol/protocol.js';
+import { runBranch, runStartCommitMessage, STATUS_MARKER } from '../../core/protocol/protocol.js';
 import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../../core/app/command.js';
 import { ConfigError, formatConfigIssue } from '../../core/config/config.js';
 import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, workflowTriggers, type DoctorInput } from '../../core/app/doctor.js';
@@ -173,7 +173,11 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
     startedAt: flow.now().toISOString(),
     budget: { experiments, parallel: command.parallel ?? config.budget.parallel, maxFailures: config.budget.max_failures },
   });
-  await gateway.createBranch(state.runBranch, branch.sha);
+  // GitHub opens no pull request without a commit of its own: the run branch starts one empty commit (the same tree)
+  // ahead of the default branch. The state keeps `baseSha`, the default branch's commit, where the config and the
+  // protected files are read, and `startSha`, that empty commit: the first experiments start from it, and measuring
+  // against it is measuring against the base (same tree), which the run's baseline relies on.
+  state = { ...state, startSha: await gateway.createRunBranch(state.runBranch, branch.sha, runStartCommitMessage(event.issue)) };
   const pull = await gateway.createPullRequest({
     head: state.runBranch,
     base: branch.name,

@@ -160,8 +160,11 @@ async function setGate(flow: Flow, sha: string, document: ResultDocument | null,
   await flow.gateway.setCheckRun({ name: GATE_CHECK_NAME, sha, status: 'completed', conclusion: gate.conclusion, output: { title: gate.title, summary: gate.summary }, detailsUrl });
 }
 
+/** Why a kept improvement was discarded after all: the run branch is no longer the head it was measured on. */
+export const NOT_FAST_FORWARD_REASON = 'the run branch moved since it was measured (no fast-forward to it); discarded';
+
 /**
- * Keep (merge into the run branch), leave for a human (suspicious), or discard (close). `beyond`: why the
+ * Keep (fast-forward the run branch to it), leave for a human (suspicious), or discard (close). `beyond`: why the
  * judgement was marked suspicious against the run's base ({@link againstRunBase}), null when it was not.
  */
 async function decide(
@@ -175,18 +178,20 @@ async function decide(
   const { gateway } = flow;
   const decision = verification.ok ? decideExperiment(judgement) : 'invalid';
   if (decision === 'keep') {
-    const merged = await gateway.mergePullRequest(pull.number, pull.head.sha, `autoloop experiment ${experiment.k}: ${experiment.hypothesis ?? ''}`.trim());
-    if (merged.merged) return { state: 'kept', ...(merged.sha ? { head: merged.sha } : {}) };
+    // The run branch moves to the very commit that was measured (no merge commit, no merge method): what lands is
+    // what was measured, and GitHub marks the experiment pull request merged.
+    const landed = await gateway.fastForward(pull.base.ref, pull.head.sha);
+    if (landed !== 'not-fast-forward') return { state: 'kept', head: pull.head.sha };
     await gateway.setCheckRun({
       name: GATE_CHECK_NAME,
       sha: pull.head.sha,
       status: 'completed',
       conclusion: 'failure',
-      output: { title: 'not merged: the run branch moved', summary: 'The improvement was measured against a run branch head that another kept experiment has since moved; it was discarded.' },
+      output: { title: 'not kept: the run branch moved', summary: 'The improvement was measured against a run branch head that has since moved (another experiment was kept); the run branch cannot be fast-forwarded to it, so it was discarded.' },
     });
     await gateway.closePullRequest(pull.number);
     await gateway.addLabels(pull.number, [LABELS.discarded]);
-    return { state: 'invalid', reason: 'could not merge into the run branch (it moved); discarded' };
+    return { state: 'invalid', reason: NOT_FAST_FORWARD_REASON };
   }
   if (decision === 'review') {
     await gateway.addLabels(pull.number, [LABELS.review]);

@@ -67,7 +67,13 @@ export const appRunStateSchema = z
     runBranch: z.string().min(1),
     /** The default branch the run started from and will be merged into. */
     baseBranch: z.string().min(1),
+    /** The default branch's commit the run started from: its config and protected files are the run's. */
     baseSha: sha,
+    /**
+     * The run branch's first commit: an empty commit on `baseSha` (the same tree), which GitHub requires of the run
+     * pull request. An experiment measured on it was measured on the base. Missing in states written before it existed.
+     */
+    startSha: sha.optional(),
     /** The run pull request (the dashboard). */
     pullRequest: count.nullable(),
     /** The status comment on the issue. */
@@ -225,12 +231,12 @@ function finite(value: number | null | undefined): value is number {
 
 /**
  * The run's baseline: the baseline measured by the lowest-numbered evaluated experiment that started
- * from the run's base commit, or null before one was measured.
+ * from the run's base commit, or from the run start commit on it (the same tree), or null before one was measured.
  */
 export function runBaseline(state: AppRunState): number | null {
   const first = [...state.experiments]
     .sort((a, b) => a.k - b.k)
-    .find((experiment) => experiment.parentSha === state.baseSha && finite(experiment.baseline));
+    .find((experiment) => (experiment.parentSha === state.baseSha || experiment.parentSha === state.startSha) && finite(experiment.baseline));
   return first?.baseline ?? null;
 }
 

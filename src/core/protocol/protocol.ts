@@ -23,6 +23,14 @@ export function runBranch(run: string | number): string {
   return `${BRANCH_PREFIX}${run}/run`;
 }
 
+/**
+ * The message of the run branch's first commit: an empty commit (the default branch's tree) that gives the run pull
+ * request a commit of its own, which GitHub requires of every pull request.
+ */
+export function runStartCommitMessage(run: string | number): string {
+  return `autoloop: start run #${run}\n\nAn empty commit: the run pull request needs a commit of its own. Kept experiments follow it.`;
+}
+
 /** The branch of experiment `k` of a run: `autoloop/<run>/exp-<k>`. */
 export function experimentBranch(run: string | number, k: number): string {
   return `${BRANCH_PREFIX}${run}/exp-${k}`;
