@@ -44,7 +44,7 @@ const HELP_HINT = ` See \`${COMMAND} help\`.`;
 
 /** Markdown answer to `/optimize help`. */
 export const COMMAND_HELP = [
-  '**autoloop commands** (in a comment on an issue or pull request, at the start of a line; users with write access only)',
+  '**autoloop commands** (in a comment on an issue or pull request, at the start of a line, indented less than 4 spaces; users with write access only)',
   '',
   '| Command | What it does |',
   '| --- | --- |',
@@ -78,8 +78,8 @@ const DASHED_FLAG = /^[\u2012-\u2015\u2212]+([A-Za-z][A-Za-z-]*)(=.*)?$/;
 /**
  * Finds the first `/optimize` command in a comment and parses it.
  *
- * The command must start a line (indentation allowed); lines in fenced code blocks, quoted lines (`>`) and lines
- * inside HTML comments never count, because the commenter does not see them as a command. Only the first command
+ * The command must start a line (indented less than 4 columns); lines in fenced or indented code blocks, quoted
+ * lines (`>`) and lines inside HTML comments never count, because the commenter does not see them as a command. Only the first command
  * line is parsed. Runs in time linear in the comment's length and never throws.
  */
 export function parseCommand(body: string | null | undefined): CommandParseResult {
@@ -122,9 +122,26 @@ function findCommandLine(body: string): string | null {
     }
     inHtmlComment = htmlCommentOpenAfter(line, false);
     if (/^\s*>/.test(line)) continue;
-    if (COMMAND_LINE.test(line)) return line;
+    if (COMMAND_LINE.test(line) && indentColumns(line) < CODE_INDENT) return line;
   }
   return null;
+}
+
+/**
+ * Columns of indentation from which a line is an indented code block (after a blank line) or part of the
+ * paragraph above it (CommonMark 4.4): either way not a command the commenter sees at the start of a line.
+ */
+const CODE_INDENT = 4;
+
+/** The columns `line`'s leading spaces and tabs span, a tab reaching the next multiple of 4 (CommonMark 2.2). */
+function indentColumns(line: string): number {
+  let columns = 0;
+  for (const char of line) {
+    if (char === ' ') columns += 1;
+    else if (char === '\t') columns += 4 - (columns % 4);
+    else break;
+  }
+  return columns;
 }
 
 /** Whether an HTML comment (`<!-- … -->`) is still open at the end of `line`. */

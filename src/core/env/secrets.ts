@@ -49,7 +49,9 @@ export interface TokenPattern {
 
 /** Credential shapes redacted from all captured output. */
 export const TOKEN_PATTERNS: readonly TokenPattern[] = [
-  { name: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_)', pattern: 'gh[pousr]_[A-Za-z0-9]{36,}' },
+  // Installation tokens in GitHub's stateless format are a JWT after `ghs_` (dots, and base64url's `-` and `_`);
+  // GitHub's own advice is to match `ghs_[A-Za-z0-9._]{36,}` (docs: "About authentication to GitHub", token formats).
+  { name: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_)', pattern: 'gh[pousr]_[A-Za-z0-9._-]{36,}' },
   { name: 'GitHub fine-grained token (github_pat_)', pattern: 'github_pat_[A-Za-z0-9]{22,}_[A-Za-z0-9]{59,}' },
   // The look-behind keeps words like `task-…` or `disk-…` from being read as keys.
   { name: 'Anthropic key (sk-ant-)', pattern: '(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,}' },

@@ -10,7 +10,7 @@ import { UNSANDBOXED_NOTE, type ResultDocument } from '../result/result.js';
 import { formatPercent } from '../config/units.js';
 import { betterWord, change, code, formatInterval, oneLine, plural, shortSha, signed, title, value } from './markdown.js';
 import { violationLines } from './result-words.js';
-import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
+import { CHECK_RUN_SUMMARY_LIMIT, truncateMarkdown } from './truncate.js';
 
 /** What {@link renderGateOutput} decides from. */
 export interface GateInput {
@@ -109,5 +109,5 @@ export function renderGateOutput(input: GateInput): GateOutput {
   if (violations.length) lines.push('**Out of scope:**', '', ...violationLines(violations), '');
   const reasons = [...new Set([...figures.reasons, ...(document?.reason ? [document.reason] : [])].map((reason) => oneLine(reason, 300)))];
   if (reasons.length) lines.push(`**Why:** ${reasons.join('; ')}.`, '');
-  return { title: title(heading), summary: truncateMarkdown(lines.join('\n'), GITHUB_BODY_LIMIT), conclusion };
+  return { title: title(heading), summary: truncateMarkdown(lines.join('\n'), CHECK_RUN_SUMMARY_LIMIT), conclusion };
 }

@@ -4,8 +4,14 @@
  */
 import { link } from './markdown.js';
 
-/** GitHub's limit on an issue or pull-request comment, a pull-request body and a check run's summary, in characters. */
+/** GitHub's limit on an issue or pull-request comment and a pull-request body, in characters. */
 export const GITHUB_BODY_LIMIT = 65_536;
+
+/**
+ * GitHub's limit on a check run's `output.summary`, one less than a comment's: "Maximum length: 65535
+ * characters" (REST description, `checks/create` and `checks/update`, `output.summary`).
+ */
+export const CHECK_RUN_SUMMARY_LIMIT = 65_535;
 
 /** Room kept below the limit, so that a caller's small additions and GitHub's own counting never tip a body over. */
 export const TRUNCATION_MARGIN = 1_000;

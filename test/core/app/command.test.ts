@@ -139,10 +139,20 @@ describe('parseCommand: bad N', () => {
 });
 
 describe('parseCommand: where the command counts', () => {
-  it('needs the command at the start of a line, indentation allowed', () => {
+  it('needs the command at the start of a line, indented less than 4 columns', () => {
     expect(parseCommand('please /optimize 5')).toBeNull();
     expect(parseCommand('Thanks!\n\n   /optimize 5 go')).toEqual(start({ experiments: 5, goal: 'go' }));
-    expect(parseCommand('Thanks!\r\n\t/optimize stop\r\n')).toEqual({ command: { kind: 'stop' } });
+    expect(parseCommand('Thanks!\r\n /optimize stop\r\n')).toEqual({ command: { kind: 'stop' } });
+  });
+
+  it('ignores a command in an indented code block, or indented into the paragraph above (CommonMark 4.4)', () => {
+    expect(parseCommand('text\n\n    /optimize 3')).toBeNull();
+    expect(parseCommand('    /optimize 3')).toBeNull();
+    // A tab reaches column 4, and so does a space and a tab.
+    expect(parseCommand('Thanks!\r\n\t/optimize stop\r\n')).toBeNull();
+    expect(parseCommand('Thanks!\n \t/optimize stop')).toBeNull();
+    // A later visible command still counts.
+    expect(parseCommand('example:\n\n    /optimize 3\n\n/optimize 7')).toEqual(start({ experiments: 7 }));
   });
 
   it('needs the whole word /optimize, case-sensitive', () => {

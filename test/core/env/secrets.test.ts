@@ -83,6 +83,9 @@ describe('createRedactor', () => {
     ['gho_', `gho_${base62(40, 1)}`],
     ['ghu_', `ghu_${base62(36, 2)}`],
     ['ghs_', `ghs_${base62(36, 3)}`],
+    // The stateless installation-token format: ghs_, then a JWT (three base64url parts, ~520 characters).
+    ['ghs_ (stateless JWT)', `ghs_${base62(36, 6)}.${base62(300, 7)}-_x.${base62(170, 8)}_-`],
+    ['ghs_<id>_<jwt>', `ghs_1234567_eyJ${base62(40, 9)}.eyJ${base62(200, 10)}.${base62(86, 11)}`],
     ['ghr_', `ghr_${base62(76, 4)}`],
     ['github_pat_', `github_pat_${base62(22)}_${base62(59, 5)}`],
     ['sk- (OpenAI)', `sk-${base62(48)}`],

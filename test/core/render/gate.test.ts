@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderGateOutput } from '../../../src/core/render/gate.js';
 import { GATE_CHECK_NAME } from '../../../src/core/protocol/protocol.js';
+import { CHECK_RUN_SUMMARY_LIMIT } from '../../../src/core/render/truncate.js';
 import { makeJudgement } from '../../fixtures/records/ledger.js';
 import { makeResultDocument } from '../../fixtures/records/result.js';
 import { documentWith } from './helpers.js';
@@ -61,5 +62,12 @@ describe('renderGateOutput', () => {
     expect(output.title.length).toBeLessThanOrEqual(100);
     expect(output.title).not.toContain('<!--');
     expect(output.summary).not.toMatch(/<!--|-->/);
+  });
+
+  it("stays under a check run summary's limit, 65,535 characters, with a thousand reasons", () => {
+    const reasons = Array.from({ length: 1_000 }, (_, i) => `reason ${i} ${'x'.repeat(200)}`);
+    const { summary } = renderGateOutput({ document: documentWith({ verdict: 'invalid', reasons }) });
+    expect(summary.length).toBeLessThanOrEqual(CHECK_RUN_SUMMARY_LIMIT);
+    expect(CHECK_RUN_SUMMARY_LIMIT).toBe(65_535);
   });
 });
