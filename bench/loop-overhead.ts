@@ -1,13 +1,15 @@
 /**
  * autoloop's own time per experiment (git worktrees and commits, proposer, judge, ledger, derived
  * files), with an evaluator that does nothing, measured side by side with the cost of one bare
- * process spawn on the same machine in the same run.
+ * process spawn on the same machine in the same run; and how many git commands each experiment ran
+ * (each one a process: most of the overhead).
  *
  *   npm run bench            (or: npx tsx bench/loop-overhead.ts [experiments])
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { runLoop } from '../src/engine/loop.js';
+import { gitInvocations } from '../src/engine/git.js';
 import { makeRepo } from '../test/fixtures/local/repo.js';
 import { createProposer } from '../src/proposers/index.js';
 
@@ -37,7 +39,18 @@ for (let i = 0; i < 30; i++) {
   spawnMs.push(performance.now() - t0);
 }
 
-const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'bench' });
+// git commands from one experiment's start to its record (ledger and derived files included), per experiment.
+const gitPerExperiment: number[] = [];
+let gitAtStart = 0;
+const result = await runLoop({
+  proposer: createProposer,
+  cwd: repo,
+  tag: 'bench',
+  onEvent: (event) => {
+    if (event.type === 'experiment-start') gitAtStart = gitInvocations();
+    else if (event.type === 'experiment' && event.record.experiment > 0) gitPerExperiment.push(gitInvocations() - gitAtStart);
+  },
+});
 const measured = result.experiments.filter((e) => e.experiment > 0);
 const overhead = measured.map((e) => e.durations.overheadMs);
 const evaluate = measured.map((e) => e.durations.evaluateMs);
@@ -50,6 +63,7 @@ const rows = [
   ['autoloop overhead per experiment, median', `${median.toFixed(1)} ms`],
   ['autoloop overhead per experiment, p90', `${quantile(overhead, 0.9).toFixed(1)} ms`],
   ['  of which the proposer (median)', `${quantile(propose, 0.5).toFixed(1)} ms`],
+  ['git commands per experiment (median)', String(quantile(gitPerExperiment, 0.5))],
   ['trivial evaluator, both sides (median)', `${quantile(evaluate, 0.5).toFixed(1)} ms`],
   ['one bare process spawn (git --version, median)', `${spawn.toFixed(1)} ms`],
   ['overhead / bare spawn', `${(median / spawn).toFixed(1)}×`],

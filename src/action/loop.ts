@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ARTIFACTS } from '../core/protocol/protocol.js';
 import { experimentLine } from '../core/render/progress-line.js';
 import { renderRunPullRequest } from '../core/render/pull-request.js';
-import { renderMarkdownReport } from '../core/render/report.js';
+import { confirmationFigures, confirmationSentence, renderMarkdownReport } from '../core/render/report.js';
 import { truncateMarkdown, GITHUB_BODY_LIMIT } from '../core/render/truncate.js';
 import { runLoop } from '../engine/loop.js';
 import { createProposer } from '../proposers/index.js';
@@ -35,6 +35,7 @@ export async function runLoopMode(inputs: ActionInputs, context: RunnerContext, 
     onEvent: (event) => {
       if (event.type === 'start') metricName = event.run.metric.name;
       if (event.type === 'experiment') core.info(experimentLine(event, metricName, null));
+      if (event.type === 'confirmation') core.info(`autoloop: ${confirmationSentence(metricName, confirmationFigures(event.record))}`);
       if (event.type === 'stop') core.info(`autoloop: stopped: ${event.reason}`);
     },
   });
@@ -48,8 +49,9 @@ export async function runLoopMode(inputs: ActionInputs, context: RunnerContext, 
     ...(workflowRunUrl(context) ? { workflowRun: workflowRunUrl(context)! } : {}),
     ...(uploaded && artifactUrl(context, uploaded.id) ? { artifact: artifactUrl(context, uploaded.id)! } : {}),
     stopReason: result.stopReason,
+    confirmation: result.confirmation,
   };
-  await writeJobSummary(dependencies.env, truncateMarkdown(renderMarkdownReport(run, experiments), GITHUB_BODY_LIMIT));
+  await writeJobSummary(dependencies.env, truncateMarkdown(renderMarkdownReport(run, experiments, { confirmation: result.confirmation }), GITHUB_BODY_LIMIT));
   if (result.outcome === 'failed') {
     core.setFailed(`autoloop: the loop failed: ${result.stopReason}`);
     return;

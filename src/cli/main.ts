@@ -6,9 +6,12 @@ import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { AutoloopError, EXIT } from '../core/errors.js';
 import { LEDGER_TRAILER } from '../core/ledger/kept-commit.js';
 import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
+import { isReservedMetric } from '../core/judge/metrics.js';
 import { renderProgressChart } from '../core/render/chart.js';
+import { metricSource } from '../core/render/config-summary.js';
 import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdown.js';
-import { renderMarkdownReport, summarizeRun } from '../core/render/report.js';
+import { confirmationSentence, renderMarkdownReport, summarizeRun } from '../core/render/report.js';
+import { plural } from '../core/render/markdown.js';
 import { describeViolations } from '../core/scope/scope.js';
 import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/config/units.js';
 import { loadConfigFile } from '../engine/config-file.js';
@@ -91,18 +94,18 @@ function json(io: CliIO, value: unknown): void {
 }
 
 function summaryLines(result: RunResult, repo: string): string {
-  const summary = summarizeRun(result.run, result.experiments);
+  const summary = summarizeRun(result.run, result.experiments, result.confirmation);
   const { paths } = result;
   const show = (p: string) => relative(repo, p) || p;
   const lines = [''];
+  if (summary.confirmation) lines.push(confirmationSentence(result.run.metric.name, summary.confirmation));
   if (summary.baseline !== null && summary.best !== null) {
-    lines.push(
-      `${result.run.metric.name}: baseline ${formatNumber(summary.baseline, 6)} → best ${formatNumber(summary.best, 6)} ` +
-        `(${formatPercent(summary.improvementRelative ?? 0)}, experiment ${summary.bestExperiment})`,
-    );
+    const steps = `baseline ${formatNumber(summary.baseline, 6)} → best ${formatNumber(summary.best, 6)} (${formatPercent(summary.improvementRelative ?? 0)}, experiment ${summary.bestExperiment})`;
+    // With a confirmation, the chain of steps (each judged against its parent) is the detail, not the headline.
+    lines.push(summary.confirmation ? `  during the run: ${steps}, each step against its parent` : `${result.run.metric.name}: ${steps}`);
   }
   lines.push(
-    `${summary.counts.keep} kept, ${summary.counts.discard} discarded, ${summary.counts.invalid + summary.counts.crash} invalid of ${result.experiments.length - 1} experiments`,
+    `${summary.counts.keep} kept, ${summary.counts.discard} discarded, ${summary.counts.invalid + summary.counts.crash} invalid of ${plural(result.experiments.length - 1, 'experiment')}`,
     `Run branch: ${result.run.branch}`,
     `Ledger:  ${show(paths.ledger)}`,
     `Table:   ${show(paths.results)}`,
@@ -220,9 +223,13 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
       `  proposer: ${describeProposer(config)}`,
       `  budget:   ${config.budget.experiments} experiments, stop after ${config.budget.max_failures} failures in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,
       `  sandbox:  ${describeSandbox(config)}`,
-      config.evaluate.score
-        ? `  score:    ${config.evaluate.score} reports the metrics, run after each command apart from it with the worktree read-only; command's own METRIC lines are not read`
-        : '  note:     an evaluator that loads the candidate\'s code into its own process can be fooled by it (it can patch the clock or write the metrics itself): keep the scorer apart (evaluate.score)',
+      `  metric source: ${metricSource(config)}`,
+      ...(config.evaluate.score
+        ? [`  score:    ${config.evaluate.score} reports the metrics, run after each command apart from it with the worktree read-only; command's own METRIC lines are not read`]
+        : []),
+      ...(!config.evaluate.score && [config.metric.name, ...config.guards.map((g) => g.name)].some((name) => !isReservedMetric(name))
+        ? ['  note:     an evaluator that loads the candidate\'s code into its own process can be fooled by it (it can patch the clock or write the metrics itself): keep the scorer apart (evaluate.score), or use autoloop.wall_ms / autoloop.cpu_ms']
+        : []),
     ].join('\n') + '\n',
   );
   return EXIT.ok;
@@ -311,9 +318,9 @@ async function commandReport(args: string[], io: CliIO): Promise<number> {
   const chartFile = values.chart ? resolve(io.cwd, values.chart) : paths.chart;
   await writeFile(chartFile, renderProgressChart(ledger.run, ledger.experiments));
   if (values.json) {
-    json(io, { run: ledger.run, summary: summarizeRun(ledger.run, ledger.experiments), stop: ledger.stop, chart: chartFile, ...(values.verify ? { verify: verification } : {}) });
+    json(io, { run: ledger.run, summary: summarizeRun(ledger.run, ledger.experiments, ledger.confirmation), stop: ledger.stop, chart: chartFile, ...(values.verify ? { verify: verification } : {}) });
   } else {
-    io.stdout.write(renderMarkdownReport(ledger.run, ledger.experiments, { chartPath: relative(dir, chartFile) }));
+    io.stdout.write(renderMarkdownReport(ledger.run, ledger.experiments, { chartPath: relative(dir, chartFile), confirmation: ledger.confirmation }));
     io.stderr.write(`Chart written to ${chartFile}\n`);
   }
   return EXIT.ok;
@@ -328,7 +335,7 @@ async function commandDemo(args: string[], io: CliIO): Promise<number> {
   if (!values.json) {
     const paths = runPaths(join(dir, RUNS_DIR, 'demo'));
     const ledger = await readLedger(paths.ledger);
-    io.stdout.write(`\n${renderMarkdownReport(ledger.run, ledger.experiments)}\nFiles of the run are in ${paths.dir}\n`);
+    io.stdout.write(`\n${renderMarkdownReport(ledger.run, ledger.experiments, { confirmation: ledger.confirmation })}\nFiles of the run are in ${paths.dir}\n`);
   }
   return code;
 }

@@ -1,6 +1,11 @@
 import { experimentLine } from '../core/render/progress-line.js';
+import { confirmationFigures, confirmationSentence } from '../core/render/report.js';
+import { plural } from '../core/render/markdown.js';
 import { formatDuration, formatNumber, formatPercent } from '../core/config/units.js';
 import type { LoopEvent } from '../engine/run-options.js';
+
+/** The live line's stand-in experiment number while the run head is confirmed. */
+const CONFIRMING = -1;
 
 /** Where the CLI writes; a TTY gets a live line, anything else plain lines. */
 export interface Output {
@@ -35,17 +40,12 @@ export class ProgressPrinter {
         const goal = event.run.metric.goal === 'minimize' ? 'lower is better' : 'higher is better';
         this.out.write(
           `${event.resumed ? 'Resuming' : 'Starting'} run ${event.run.tag} on ${event.run.branch} (${this.metricName}, ${goal}), ` +
-            `${event.budget} experiments; ledger in ${event.paths.dir}\n`,
+            `${plural(event.budget, 'experiment')}${event.budgetWas !== undefined ? ` (was ${event.budgetWas}; --experiments changed it)` : ''}; ledger in ${event.paths.dir}\n`,
         );
         break;
       }
       case 'experiment-start':
-        this.running = { experiment: event.experiment, since: this.now() };
-        if (this.out.isTTY) {
-          this.drawLive();
-          this.timer = setInterval(() => this.drawLive(), 250);
-          this.timer.unref();
-        }
+        this.startLive(event.experiment);
         break;
       case 'experiment': {
         this.clearLive();
@@ -56,6 +56,13 @@ export class ProgressPrinter {
         this.out.write(`${experimentLine(event, this.metricName, etaMs)}\n`);
         break;
       }
+      case 'confirmation-start':
+        this.startLive(CONFIRMING);
+        break;
+      case 'confirmation':
+        this.clearLive();
+        this.out.write(`confirm  ${confirmationSentence(this.metricName, confirmationFigures(event.record))}\n`);
+        break;
       case 'stop':
         this.clearLive();
         this.out.write(`Stopped: ${event.reason}\n`);
@@ -71,11 +78,21 @@ export class ProgressPrinter {
     return this.wallTimeMs !== null ? Math.max(0, Math.min(estimate, this.wallTimeMs - elapsedMs)) : estimate;
   }
 
+  /** Shows the live line while experiment `experiment` (or the confirmation) runs, redrawn on a terminal. */
+  private startLive(experiment: number): void {
+    this.running = { experiment, since: this.now() };
+    if (!this.out.isTTY) return;
+    this.drawLive();
+    this.timer = setInterval(() => this.drawLive(), 250);
+    this.timer.unref();
+  }
+
   private drawLive(): void {
     if (!this.running) return;
     const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[this.frame++ % 10];
     const { experiment, since } = this.running;
-    const parts = [`${spinner} ${experiment === 0 ? 'measuring the baseline' : `experiment ${experiment}/${this.standing?.budget ?? '?'}`} ${formatDuration(this.now() - since)}`];
+    const doing = experiment === 0 ? 'measuring the baseline' : experiment === CONFIRMING ? 'confirming: the run head against the base' : `experiment ${experiment}/${this.standing?.budget ?? '?'}`;
+    const parts = [`${spinner} ${doing} ${formatDuration(this.now() - since)}`];
     const standing = this.standing;
     if (standing?.best != null) {
       const vsBaseline = standing.baseline ? ` (${formatPercent((standing.best - standing.baseline) / Math.abs(standing.baseline))})` : '';

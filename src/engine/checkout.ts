@@ -12,7 +12,7 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { AutoloopError } from '../core/errors.js';
 import { boundGitDir, git, indexTrusted, treeItems, trustIndex, type TreeItem } from './git.js';
-import { repairWorktreeLinks } from './worktrees.js';
+import { readSmallFile, repairWorktreeLinks } from './worktrees.js';
 
 /** A checkout could not be made to hold exactly its commit: what is measured there would not be the commit. */
 export class CheckoutVerificationError extends AutoloopError {
@@ -156,17 +156,32 @@ async function indexMatches(worktree: string, items: readonly TreeItem[]): Promi
 }
 
 /**
+ * The untracked files of a worktree (`git ls-files -z --others`), by the repository's own ignore rules only
+ * (not the user's global ones, which code could have edited). Started early, while the rest is checked,
+ * it is given to {@link verifyCheckout}, which uses it only if it finds nothing to put back.
+ */
+export function listUntracked(worktree: string): Promise<string> {
+  const listing = git(worktree, ['-c', 'core.excludesFile=/dev/null', 'ls-files', '-z', '--others', '--exclude-standard']);
+  listing.catch(() => undefined);
+  return listing;
+}
+
+/**
  * Makes `worktree` hold exactly `commit` and checks that it does: its links to the repository, HEAD, the
  * index, no untracked files (ignored ones stay: caches), and every tracked file's content and type on disk
  * equal to the commit's. Returns what had to be put back (empty when nothing was off); throws a
  * {@link CheckoutVerificationError} naming the file when a file cannot be made to match.
+ *
+ * With `clean` (how `prepareWorktree` resets a worktree already at its commit), untracked files and
+ * directories are removed by `git clean -ffdq` as a reset does, with the user's own ignore rules too, and
+ * what was put back is not kept for the measurement's trace: it is not the measurement's.
  */
-export async function verifyCheckout(worktree: string, commit: string): Promise<string[]> {
+export async function verifyCheckout(worktree: string, commit: string, options: { clean?: boolean; untracked?: Promise<string> } = {}): Promise<string[]> {
   const repaired: string[] = [];
   const gitDir = boundGitDir(worktree);
   if (gitDir) repaired.push(...(await repairWorktreeLinks(worktree, gitDir)));
   const head = gitDir
-    ? (await readFile(join(gitDir, 'HEAD'), 'utf8').catch(() => '')).trim()
+    ? (readSmallFile(join(gitDir, 'HEAD')) ?? '').trim()
     : (await git(worktree, ['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim();
   if (head !== commit) {
     await git(worktree, ['update-ref', '--no-deref', 'HEAD', commit]);
@@ -177,13 +192,18 @@ export async function verifyCheckout(worktree: string, commit: string): Promise<
     await git(worktree, ['read-tree', commit]);
     repaired.push('the index');
   }
+  // With the links, HEAD and the index as they should be, the untracked files are listed while the tracked
+  // ones are checked (or were, from the start: `untracked`); that listing is used only if nothing, not even
+  // a tracked `.gitignore`, had to be put back.
+  const early = options.clean ? null : repaired.length > 0 ? null : (options.untracked ?? listUntracked(worktree));
 
   let known = seen.get(worktree);
   if (!known) seen.set(worktree, (known = new Map()));
   const broken = await brokenDirectories(worktree, items);
   for (const dir of broken) await rm(join(worktree, dir), { recursive: true, force: true });
   let bad = await differing(worktree, items, known);
-  if (bad.length > 0 || broken.length > 0) {
+  const putBack = bad.length > 0 || broken.length > 0;
+  if (putBack) {
     const restore = [...new Set([...bad.map((b) => b.item.path), ...items.filter((i) => broken.some((d) => i.path.startsWith(`${d}/`))).map((i) => i.path)])];
     repaired.push(...broken.map((d) => `${d} (not a directory)`), ...bad.map((b) => `${b.item.path} (${b.problem})`));
     for (const path of restore) {
@@ -202,14 +222,24 @@ export async function verifyCheckout(worktree: string, commit: string): Promise<
       );
     }
   }
-  // Untracked files go last, once the tracked `.gitignore` files are the commit's again; only the
-  // repository's own ignore rules count (not the user's global ones, which code could have edited).
-  const untracked = await git(worktree, ['-c', 'core.excludesFile=/dev/null', 'ls-files', '-z', '--others', '--exclude-standard']);
-  for (const path of untracked.split('\0').filter((p) => p !== '')) {
-    await rm(join(worktree, path), { recursive: true, force: true });
-    repaired.push(`${path.replace(/\/$/, '')} (untracked)`);
+  // Untracked files go last, once the tracked `.gitignore` files are the commit's again.
+  if (options.clean) {
+    await git(worktree, ['clean', '-ffdq']);
+  } else {
+    let untracked: string;
+    if (early && !putBack) {
+      untracked = await early;
+    } else {
+      await options.untracked?.catch(() => undefined);
+      await early?.catch(() => undefined);
+      untracked = await listUntracked(worktree);
+    }
+    for (const path of untracked.split('\0').filter((p) => p !== '')) {
+      await rm(join(worktree, path), { recursive: true, force: true });
+      repaired.push(`${path.replace(/\/$/, '')} (untracked)`);
+    }
   }
   await trustIndex(worktree, commit);
-  if (repaired.length > 0) repairs.set(worktree, [...(repairs.get(worktree) ?? []), ...repaired]);
+  if (repaired.length > 0 && !options.clean) repairs.set(worktree, [...(repairs.get(worktree) ?? []), ...repaired]);
   return repaired;
 }

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
-import { readMetrics } from '../core/judge/metrics.js';
+import { CPU_METRIC, METRICS_FILE_ENV, readMetrics } from '../core/judge/metrics.js';
 import type { CommandOutcome, RunSample } from '../core/ledger/records.js';
 import { allowlistEnvironment, createRedactor } from '../core/env/secrets.js';
 import { stripControl } from '../core/render/text.js';
@@ -46,7 +46,8 @@ function logText(outcome: CommandOutcome, stdout: string, stderr: string, isolat
     : outcome.signal
       ? `killed by ${outcome.signal} after ${formatDuration(outcome.durationMs)}`
       : `exit ${outcome.exitCode} after ${formatDuration(outcome.durationMs)}`;
-  return `$ ${outcome.command}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}\n--- ${ended}, ${isolation} ---\n`;
+  const cpu = outcome.cpuMs !== undefined ? `, cpu ${formatDuration(outcome.cpuMs)}` : '';
+  return `$ ${outcome.command}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}\n--- ${ended}${cpu}, ${isolation} ---\n`;
 }
 
 /**
@@ -76,6 +77,17 @@ export function sampleFailure(sample: RunSample): MeasureFailure {
   return { status: crashed ? 'crash' : 'invalid', reason: `${sample.side} run ${sample.index + 1}: ${sample.reason}` };
 }
 
+/** How `Evaluator.run` runs one command, beyond the command and where. */
+interface RunOptions {
+  /** autoloop's own variables for this command (AUTOLOOP_SIDE, AUTOLOOP_METRICS_FILE, …). */
+  extraEnv?: Record<string, string>;
+  binds?: readonly SandboxBind[];
+  /** The worktree read-only too (the scorer). */
+  readOnly?: boolean;
+  /** Measure its CPU time, from outside the sandbox (`evaluate.command` only). */
+  timed?: boolean;
+}
+
 export interface EvaluatorOptions {
   /** The environment commands start from (secrets withheld); default `process.env`. */
   env?: NodeJS.ProcessEnv;
@@ -100,12 +112,14 @@ export interface EvaluatorOptions {
 
 /**
  * Runs the user's evaluator under its budget: `setup` once per worktree, `check` before a checkout's
- * runs count, then `command`, whose metrics come from the harness-owned metrics file or stdout.
+ * runs count, then `command`, timed by autoloop (wall and CPU time, from outside the sandbox), whose
+ * metrics come from the one channel `evaluate.report` declares (stdout, or the harness-owned metrics file).
  *
  * Each command runs in the sandbox `config.sandbox` asks for (see `sandbox.ts`), in its worktree, with
  * the environment by allowlist: PATH, LANG, LC_ALL, LC_CTYPE, TZ, TERM, what `evaluate.env` names,
- * private HOME and TMPDIR, and autoloop's AUTOLOOP_* variables. Sandboxed, `$AUTOLOOP_METRICS_FILE` is
- * a file in a fresh directory bound for that one run; the trace folder stays out of sight.
+ * private HOME and TMPDIR, and autoloop's AUTOLOOP_* variables. With `report: file` and a sandbox,
+ * `$AUTOLOOP_METRICS_FILE` is a file in a fresh directory bound for that one run; the trace folder stays
+ * out of sight. With `report: stdout` there is no such variable at all.
  */
 export class Evaluator {
   private readonly setUp = new Set<string>();
@@ -148,6 +162,15 @@ export class Evaluator {
     return this.config.sandbox !== 'none';
   }
 
+  /**
+   * True when a metric or guard is `autoloop.cpu_ms`: only then does `command` run under the timing shell (see
+   * process.ts). The shell stands between autoloop and the sandbox, so a SIGKILL of autoloop no longer ends
+   * the sandbox at once (`--die-with-parent` then follows the shell); without the need, that is not paid.
+   */
+  get timesCpu(): boolean {
+    return [this.config.metric.name, ...this.config.guards.map((g) => g.name)].includes(CPU_METRIC);
+  }
+
   /** True when commands may use the network (`evaluate.network`), which outputs must say too. */
   get network(): boolean {
     return this.config.evaluate.network;
@@ -175,9 +198,10 @@ export class Evaluator {
   /**
    * Runs one command under the budget, sandboxed in `cwd`, with the allowlisted environment (plus
    * `extraEnv`, autoloop's own variables) and `binds`; the trace folder `hidden` stays out of its
-   * sight. Its output comes back redacted.
+   * sight. Its output comes back redacted. `timed`: its CPU time is measured too (`outcome.cpuMs`).
    */
-  private async run(command: string, cwd: string, hidden: string, extraEnv: Record<string, string> = {}, binds: readonly SandboxBind[] = [], readOnly = false): Promise<CommandResult> {
+  private async run(command: string, cwd: string, hidden: string, options: RunOptions = {}): Promise<CommandResult> {
+    const { extraEnv = {}, binds = [], readOnly = false, timed = false } = options;
     const sandbox = await this.resolvedSandbox();
     if (!this.repositories.has(cwd)) this.repositories.set(cwd, linkedRepositoryPaths(cwd));
     this.worktrees.add(cwd);
@@ -191,6 +215,7 @@ export class Evaluator {
           hide: [...this.hide, ...this.repositories.get(cwd)!, ...others, hidden],
           binds: [...this.binds, ...binds],
           readOnly,
+          accountCpu: timed,
         })
         : undefined;
       const named = new Set(this.config.evaluate.env);
@@ -201,6 +226,7 @@ export class Evaluator {
         env: { ...this.env, ...((named.has('HOME') && !sandbox) ? {} : { HOME: dirs.env.HOME }), ...((named.has('TMPDIR') && !sandbox) ? {} : { TMPDIR: dirs.env.TMPDIR }), ...extraEnv },
         timeoutMs: this.config.evaluate.timeout,
         signal: this.signal,
+        measureCpu: timed,
         ...(invocation ? { sandbox: invocation } : {}),
       });
       return { ...result, stdout: this.redact(result.stdout), stderr: this.redact(result.stderr) };
@@ -245,7 +271,7 @@ export class Evaluator {
     let reporter: { outcome: CommandOutcome; stdout: string; stderr: string; fileText: string | null };
     let outcome: CommandOutcome;
     if (!score) {
-      reporter = await this.runReporting(command, checkout.worktree, traceDir, label, runEnv);
+      reporter = await this.runReporting(command, checkout.worktree, traceDir, label, runEnv, { timed: this.timesCpu });
       outcome = reporter.outcome;
       await writeFile(join(traceDir, `${label}.log`), logText(outcome, reporter.stdout, reporter.stderr, this.isolation));
       if (outcome.timedOut || outcome.exitCode !== 0) {
@@ -253,13 +279,13 @@ export class Evaluator {
       }
     } else {
       // `command` has no metrics channel at all: only the scorer, run after it apart from its processes, reports.
-      const measured = await this.run(command, checkout.worktree, traceDir, runEnv);
+      const measured = await this.run(command, checkout.worktree, traceDir, { extraEnv: runEnv, timed: this.timesCpu });
       outcome = measured.outcome;
       await writeFile(join(traceDir, `${label}.log`), logText(outcome, measured.stdout, measured.stderr, this.isolation));
       if (outcome.timedOut || outcome.exitCode !== 0) {
         return { ...base, outcome, ok: false, reason: failureReason('evaluate.command', outcome, measured.stderr), metrics: {} };
       }
-      reporter = await this.runReporting(score, checkout.worktree, traceDir, `${label}-score`, runEnv, { output: measured.stdout });
+      reporter = await this.runReporting(score, checkout.worktree, traceDir, `${label}-score`, runEnv, { scorer: { output: measured.stdout } });
       await writeFile(join(traceDir, `${label}-score.log`), logText(reporter.outcome, reporter.stdout, reporter.stderr, this.isolation));
       if (reporter.outcome.timedOut || reporter.outcome.exitCode !== 0) {
         return { ...base, outcome, ok: false, reason: failureReason('evaluate.score', reporter.outcome, reporter.stderr), metrics: {} };
@@ -268,7 +294,13 @@ export class Evaluator {
     let metrics;
     try {
       metrics = readMetrics(
-        { stdout: reporter.stdout, fileText: reporter.fileText && reporter.fileText.trim() !== '' ? reporter.fileText : null },
+        {
+          report: this.config.evaluate.report,
+          stdout: reporter.stdout,
+          fileText: reporter.fileText && reporter.fileText.trim() !== '' ? reporter.fileText : null,
+          // What autoloop measured of `command` (never of the scorer): the candidate cannot write these.
+          measured: { wallMs: outcome.durationMs, ...(outcome.cpuMs !== undefined ? { cpuMs: outcome.cpuMs } : {}) },
+        },
         { primary: this.config.metric.name, guards: this.config.guards.map((g) => g.name) },
       );
     } catch (error) {
@@ -279,10 +311,11 @@ export class Evaluator {
   }
 
   /**
-   * Runs the command that reports the metrics (`command`, or `score` when there is one) with its metrics file,
-   * and returns its output and the file as it left it (redacted, kept in the trace as `metrics-<label>.json`).
+   * Runs the command that reports the metrics (`command`, or `score` when there is one) on the channel
+   * `evaluate.report` declares, and returns its output and, with `report: file`, the file as it left it
+   * (redacted, kept in the trace as `metrics-<label>.json`; null with `report: stdout`, which gets no file).
    * With `scorer`, the worktree is read-only and the measured command's output is given in
-   * `$AUTOLOOP_COMMAND_OUTPUT`.
+   * `$AUTOLOOP_COMMAND_OUTPUT`. `timed`: the command's CPU time is measured (the measured command only).
    */
   private async runReporting(
     command: string,
@@ -290,24 +323,32 @@ export class Evaluator {
     traceDir: string,
     label: string,
     runEnv: Record<string, string>,
-    scorer?: { output: string },
+    options: { scorer?: { output: string }; timed?: boolean } = {},
   ): Promise<{ outcome: CommandOutcome; stdout: string; stderr: string; fileText: string | null }> {
+    const { scorer, timed = false } = options;
+    const byFile = this.config.evaluate.report === 'file';
     // The harness owns this file and it lives outside the worktree, so candidate code cannot pre-fill it.
     const metricsFile = join(traceDir, `metrics-${label}.json`);
     await rm(metricsFile, { force: true });
     const sandboxed = (await this.resolvedSandbox()) !== null;
     // Sandboxed, the command writes to a fresh directory bound for this run alone: the trace folder,
     // with the other side's metrics files, stays hidden. Without a sandbox it writes the trace's file.
-    const metricsDir = sandboxed ? await mkdtemp(join(tmpdir(), 'autoloop-metrics-')) : null;
+    const metricsDir = sandboxed && (byFile || scorer) ? await mkdtemp(join(tmpdir(), 'autoloop-metrics-')) : null;
     const outputFile = scorer ? (metricsDir ? join(metricsDir, COMMAND_OUTPUT_FILE) : join(traceDir, `${label}-command-output.txt`)) : null;
     if (outputFile) await writeFile(outputFile, scorer!.output);
-    const env: Record<string, string> = { ...runEnv, AUTOLOOP_METRICS_FILE: metricsDir ? SANDBOX_METRICS_FILE : metricsFile };
+    // One declared channel: with `report: stdout` there is no file to write, so none is named.
+    const env: Record<string, string> = { ...runEnv, ...(byFile ? { [METRICS_FILE_ENV]: metricsDir ? SANDBOX_METRICS_FILE : metricsFile } : {}) };
     if (outputFile) env.AUTOLOOP_COMMAND_OUTPUT = metricsDir ? `${SANDBOX_RUN_DIR}/${COMMAND_OUTPUT_FILE}` : outputFile;
     let result: CommandResult;
     try {
-      result = await this.run(command, worktree, traceDir, env, metricsDir ? [{ source: metricsDir, target: SANDBOX_RUN_DIR, writable: true }] : [], Boolean(scorer));
+      result = await this.run(command, worktree, traceDir, {
+        extraEnv: env,
+        binds: metricsDir ? [{ source: metricsDir, target: SANDBOX_RUN_DIR, writable: true }] : [],
+        readOnly: Boolean(scorer),
+        timed,
+      });
       // What the sandbox left is read without following a link it may have put there, then kept in the trace.
-      if (metricsDir) {
+      if (metricsDir && byFile) {
         const written = await readWrittenFile(join(metricsDir, 'metrics.json'));
         if (written !== null) await writeFile(metricsFile, written);
       }
@@ -316,7 +357,7 @@ export class Evaluator {
       if (metricsDir) await rm(metricsDir, { recursive: true, force: true }).catch(() => {});
     }
     // Read (and redacted) even after a crash: the file stays in the trace either way.
-    const fileText = await this.redactFile(metricsFile);
+    const fileText = byFile ? await this.redactFile(metricsFile) : null;
     return { outcome: result.outcome, stdout: result.stdout, stderr: result.stderr, fileText };
   }
 
@@ -351,11 +392,12 @@ export class Evaluator {
 
   /**
    * Paired, interleaved measurement: B C B C … for `evaluate.repeats` runs per side, so that drift of
-   * the machine hits both sides alike. Stops early once a run fails: the comparison is already invalid.
+   * the machine hits both sides alike (`repeats` runs per side for the run's confirmation). Stops early once a
+   * run fails: the comparison is already invalid.
    */
-  async measurePair(baseline: Checkout, candidate: Checkout, traceDir: string): Promise<RunSample[]> {
+  async measurePair(baseline: Checkout, candidate: Checkout, traceDir: string, repeats = this.config.evaluate.repeats): Promise<RunSample[]> {
     const samples: RunSample[] = [];
-    for (let i = 0; i < this.config.evaluate.repeats; i++) {
+    for (let i = 0; i < repeats; i++) {
       for (const checkout of [baseline, candidate]) {
         const sample = await this.measure(checkout, i, traceDir);
         samples.push(sample);

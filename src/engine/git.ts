@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { lstat, rm } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FileChange } from '../core/scope/scope.js';
@@ -119,7 +120,13 @@ const knownIndexes = new Map<string, string>();
 async function indexStat(worktree: string): Promise<string | null> {
   const gitDir = boundGitDir(worktree);
   if (!gitDir) return null;
-  const stats = await lstat(join(gitDir, 'index'), { bigint: true }).catch(() => null);
+  let stats;
+  try {
+    // Synchronous: one stat before and after every check of a worktree.
+    stats = lstatSync(join(gitDir, 'index'), { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return null;
+  }
   return stats ? `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}` : null;
 }
 
@@ -155,6 +162,13 @@ export function boundWorktreeList(): Array<{ worktree: string; gitDir: string }>
   return [...boundWorktrees].map(([worktree, gitDir]) => ({ worktree, gitDir }));
 }
 
+let invocations = 0;
+
+/** How many git commands autoloop has run in this process (each one a git process): for the benchmark. */
+export function gitInvocations(): number {
+  return invocations;
+}
+
 /**
  * Runs git in `cwd` and returns its stdout, hardened ({@link HARDENED_GIT_ENV}, {@link HARDENED_GIT_CONFIG}):
  * autoloop's commits are bookkeeping, not the user's, and nothing the repository's files or an agent
@@ -166,6 +180,7 @@ export async function git(cwd: string, args: readonly string[], options: { input
   const location = gitDir ? [`--git-dir=${gitDir}`, `--work-tree=${resolve(cwd)}`] : [];
   const argv = ['git', ...location, ...settings.flatMap((setting) => ['-c', setting]), ...args];
   let result;
+  invocations++;
   try {
     result = await shell.run(argv, { cwd, input: options.input, env: options.env });
   } catch (error) {
@@ -213,14 +228,21 @@ export async function setBranch(cwd: string, branch: string, commit: string, exp
 
 /**
  * Commits everything in a worktree on top of its (detached) HEAD, even when nothing changed, and
- * returns the SHA. Plumbing rather than `git commit`, which also runs auto-maintenance: this is on
- * the path of every experiment. Callers learn whether anything changed from the diff they compute anyway.
+ * returns the SHA. Plumbing rather than `git commit`, which also runs auto-maintenance and would follow
+ * a `MERGE_HEAD` planted in the worktree's git directory: this is on the path of every experiment.
+ * Callers learn whether anything changed from the diff they compute anyway. `onCommitted` is called
+ * with the commit as soon as it exists, before HEAD has moved to it.
  */
-export async function commitAll(worktree: string, message: string): Promise<string> {
+export async function commitAll(worktree: string, message: string, onCommitted?: (commit: string) => void): Promise<string> {
   await git(worktree, ['add', '--all']);
   const tree = (await git(worktree, ['write-tree'])).trim();
   const commit = (await git(worktree, ['commit-tree', tree, '-p', 'HEAD', '-F', '-'], { input: message })).trim();
-  await git(worktree, ['update-ref', '--no-deref', 'HEAD', commit]);
+  const moved = git(worktree, ['update-ref', '--no-deref', 'HEAD', commit]);
+  // The new commit's listing, which the worktree is checked against next, is read while HEAD moves; and
+  // whatever the caller wants of the commit itself starts now too (after both: git runs two at a time).
+  void treeItems(worktree, commit);
+  onCommitted?.(commit);
+  await moved;
   // The index just written is the tree just committed.
   await trustIndex(worktree, commit);
   return commit;
@@ -244,9 +266,40 @@ export function fileChanges(changes: readonly RawChange[]): FileChange[] {
   });
 }
 
+/** A full commit id (SHA-1 or SHA-256): what a listing or a patch can be cached by. */
+const FULL_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** Patches {@link prefetchDiffPatch} started, by folder and commits: each taken once by {@link diffPatch}. */
+const prefetchedPatches = new Map<string, Promise<string>>();
+const PATCHES_KEPT = 4;
+
+function patchKey(repo: string, from: string, to: string): string {
+  return `${resolve(repo)}\0${from}\0${to}`;
+}
+
 /** Unified diff between two commits. */
 export async function diffPatch(repo: string, from: string, to: string): Promise<string> {
+  const key = patchKey(repo, from, to);
+  const prefetched = prefetchedPatches.get(key);
+  if (prefetched) {
+    prefetchedPatches.delete(key);
+    return prefetched;
+  }
   return git(repo, ['diff', '--no-ext-diff', '--no-textconv', '-M', from, to]);
+}
+
+/**
+ * Starts the {@link diffPatch} of two commits (full ids) in `repo` now, while other git commands run, for
+ * the next `diffPatch` asking for it. The two commits are immutable, so the patch is what git would print
+ * then; asked for nowhere, it is dropped.
+ */
+export function prefetchDiffPatch(repo: string, from: string, to: string): void {
+  if (!FULL_ID.test(from) || !FULL_ID.test(to)) return;
+  const patch = git(repo, ['diff', '--no-ext-diff', '--no-textconv', '-M', from, to]);
+  // A failure is met again by whoever asks for the patch.
+  patch.catch(() => undefined);
+  prefetchedPatches.set(patchKey(repo, from, to), patch);
+  if (prefetchedPatches.size > PATCHES_KEPT) prefetchedPatches.delete(prefetchedPatches.keys().next().value!);
 }
 
 /**
@@ -326,8 +379,55 @@ export interface RawChange {
   newObject: string | null;
 }
 
-/** The entries that differ between two commits, renames detected (`git diff --raw -M`): modes and objects included. */
+/** The file type of a mode (`100644` and `100755` are both regular files): a change of type is git's `T`. */
+function fileType(mode: string): string {
+  return mode === '100755' ? '100644' : mode;
+}
+
+/**
+ * The changes of `git diff --raw -M` between two tree listings, worked out without running git when rename
+ * detection has nothing to pair: no path was both added and another deleted (`-M` pairs only a deleted
+ * path with an added one), and no gitlink is involved (git's diff config may hide those). Then the changes
+ * are exactly the paths added, deleted, or whose object or mode differ, in git's order (both listings are
+ * in it; a `diff.orderFile` of the repository's config is not applied). Null when git must be asked.
+ */
+export function listingChanges(before: readonly TreeItem[], after: readonly TreeItem[]): RawChange[] | null {
+  const old = new Map(before.map((item) => [item.path, item]));
+  const now = new Map(after.map((item) => [item.path, item]));
+  // A tree that names a path twice (only a crafted one can) is left to git.
+  if (old.size !== before.length || now.size !== after.length) return null;
+  const added = after.some((item) => !old.has(item.path));
+  const deleted = before.some((item) => !now.has(item.path));
+  if (added && deleted) return null;
+  const changes: RawChange[] = [];
+  // Walked in the listing that holds every changed path: git's order either way.
+  for (const item of deleted ? before : after) {
+    const was = old.get(item.path);
+    const is = now.get(item.path);
+    if (was && is && was.mode === is.mode && was.object === is.object) continue;
+    if (was?.mode === '160000' || is?.mode === '160000') return null;
+    const status = !was ? 'A' : !is ? 'D' : fileType(was.mode) === fileType(is.mode) ? 'M' : 'T';
+    changes.push({ status, path: item.path, oldMode: was?.mode ?? null, newMode: is?.mode ?? null, oldObject: was?.object ?? null, newObject: is?.object ?? null });
+  }
+  return changes;
+}
+
+/**
+ * The entries that differ between two commits, renames detected (`git diff --raw -M`): modes and objects
+ * included. From the commits' tree listings (cached: they are needed to verify the checkouts anyway) when
+ * no rename can be involved; otherwise from git.
+ */
 export async function rawChanges(repo: string, from: string, to: string): Promise<RawChange[]> {
+  if (FULL_ID.test(from) && FULL_ID.test(to)) {
+    const [before, after] = await Promise.all([treeItems(repo, from), treeItems(repo, to)]);
+    const changes = listingChanges(before, after);
+    if (changes) return changes;
+  }
+  return diffRawChanges(repo, from, to);
+}
+
+/** {@link rawChanges} as `git diff --raw -z -M` prints them, always from git. */
+export async function diffRawChanges(repo: string, from: string, to: string): Promise<RawChange[]> {
   const out = await git(repo, ['diff', '--no-ext-diff', '--no-textconv', '--raw', '-z', '-M', '--no-abbrev', from, to]);
   const fields = out.split('\0');
   const changes: RawChange[] = [];

@@ -2,10 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { againstRunBase, decideExperiment, LEDGER_STATUS } from '../core/judge/decision.js';
 import { keptCommitMessage } from '../core/ledger/kept-commit.js';
-import type { ExperimentRecord, RunRecord, RunSample } from '../core/ledger/records.js';
+import type { ConfirmationRecord, ExperimentRecord, RunRecord, RunSample } from '../core/ledger/records.js';
 import { renderProgressChart } from '../core/render/chart.js';
 import { renderMarkdownReport, renderResultsTsv } from '../core/render/report.js';
 import { mean } from '../core/judge/stats.js';
+import { plural } from '../core/render/markdown.js';
 import { measureCandidate, type Measurement } from './measure.js';
 import { sampleValues } from '../core/judge/judge.js';
 import { proposeCandidate } from './propose.js';
@@ -14,10 +15,13 @@ import { prepareWorktree } from './worktrees.js';
 import { bestOf, openRun, type RunState } from './open-run.js';
 import type { RunOptions } from './run-options.js';
 import { traceDir, writeFileAtomic, type RunPaths } from './run-files.js';
+import { confirmRun } from './confirm.js';
 
 export interface RunResult {
   run: RunRecord;
   experiments: ExperimentRecord[];
+  /** The run head measured against the base at the end (the headline), null when nothing was kept or `evaluate.confirm` is off. */
+  confirmation: ConfirmationRecord | null;
   paths: RunPaths;
   /** Why the loop ended, for people. */
   stopReason: string;
@@ -39,12 +43,12 @@ function checkRunBase(state: RunState, measured: Measurement): Measurement {
 }
 
 /** Writes results.tsv, the chart and the report from the ledger: they are derived, never the source of truth. */
-async function writeDerivedFiles(state: RunState): Promise<void> {
+async function writeDerivedFiles(state: RunState, confirmation: ConfirmationRecord | null = null): Promise<void> {
   const { paths, run, experiments } = state;
   await Promise.all([
     writeFileAtomic(paths.results, renderResultsTsv(run, experiments)),
     writeFileAtomic(paths.chart, renderProgressChart(run, experiments)),
-    writeFileAtomic(paths.report, renderMarkdownReport(run, experiments, { chartPath: 'progress.svg' })),
+    writeFileAtomic(paths.report, renderMarkdownReport(run, experiments, { chartPath: 'progress.svg', confirmation })),
   ]);
 }
 
@@ -214,18 +218,30 @@ export async function runLoop(options: RunOptions): Promise<RunResult> {
   const { state, resumed } = await openRun(options);
   const { config, paths, run } = state;
   const now = options.now ?? Date.now;
-  const budget = options.experiments ?? config.budget.experiments;
+  // A resumed run continues to the budget it started with, unless --experiments names another (said at the start).
+  const recorded = run.experiments ?? config.budget.experiments;
+  const budget = options.experiments ?? recorded;
   const emit = options.onEvent ?? (() => undefined);
   const startedAt = now();
   const previousMs = state.experiments.reduce((sum, e) => sum + e.durations.totalMs, 0);
   const elapsed = () => previousMs + (now() - startedAt);
-  emit({ type: 'start', run, paths, resumed, nextExperiment: state.experiments.length, budget });
+  emit({ type: 'start', run, paths, resumed, nextExperiment: state.experiments.length, budget, ...(resumed && budget !== recorded ? { budgetWas: recorded } : {}) });
 
   const stop = async (reason: string, outcome: RunResult['outcome'] = 'completed'): Promise<RunResult> => {
+    let confirmation: ConfirmationRecord | null = null;
+    if (outcome !== 'interrupted' && state.experiments.length > 0) {
+      confirmation = await confirmRun(state, () => emit({ type: 'confirmation-start' }));
+      // Cut short, it is not recorded and nothing stops: --resume ends the run again, confirmation and all.
+      if (options.signal?.aborted) return stop('interrupted', 'interrupted');
+      if (confirmation) {
+        await state.ledger.append(confirmation);
+        emit({ type: 'confirmation', record: confirmation });
+      }
+    }
     if (outcome !== 'interrupted') await state.ledger.append({ type: 'stop', reason, at: new Date(now()).toISOString() });
-    if (state.experiments.length > 0) await writeDerivedFiles(state);
+    if (state.experiments.length > 0) await writeDerivedFiles(state, confirmation);
     emit({ type: 'stop', reason });
-    return { run, experiments: state.experiments, paths, stopReason: reason, outcome };
+    return { run, experiments: state.experiments, confirmation, paths, stopReason: reason, outcome };
   };
   const report = (record: ExperimentRecord) => {
     const decided = state.experiments.filter((e) => e.experiment > 0 && (e.status === 'keep' || e.status === 'discard' || e.status === 'invalid' || e.status === 'crash'));
@@ -245,7 +261,7 @@ export async function runLoop(options: RunOptions): Promise<RunResult> {
 
   for (let k = state.experiments.length; ; k++) {
     if (options.signal?.aborted) return stop('interrupted', 'interrupted');
-    if (k > budget) return stop(`budget of ${budget} experiments spent`);
+    if (k > budget) return stop(`budget of ${plural(budget, 'experiment')} spent`);
     if (config.budget.wall_time !== undefined && elapsed() >= config.budget.wall_time) return stop('wall_time budget spent');
     const spent = state.experiments.reduce((sum, e) => sum + (typeof e.proposer.notes.cost_usd === 'number' ? e.proposer.notes.cost_usd : 0), 0);
     if (config.budget.max_cost !== undefined && spent >= config.budget.max_cost) return stop(`budget.max_cost of $${config.budget.max_cost} spent`);

@@ -33,6 +33,8 @@ export interface MeasureOptions {
    * measuring it again. Twice the throughput, but unpaired: the judgement says so.
    */
   cachedBaseline?: RunSample[];
+  /** Runs per side instead of `evaluate.repeats` (the run's confirmation); always paired. */
+  repeats?: number;
 }
 
 /** The measured comparison of a candidate commit against its parent. */
@@ -63,7 +65,7 @@ export async function measureCandidate(
     inspectCandidate(repo, context.config, context.configFile, parent, candidate, trace),
     options.checkedOut ? undefined : Promise.all([prepareWorktree(repo, worktrees.baseline, parent), prepareWorktree(repo, worktrees.candidate, candidate)]),
   ]);
-  return measureChanges(context, parent, candidate, trace, inspection, options.cachedBaseline);
+  return measureChanges(context, parent, candidate, trace, inspection, options);
 }
 
 async function measureChanges(
@@ -72,7 +74,7 @@ async function measureChanges(
   candidate: string,
   trace: string,
   { changes, violations: scopeViolations }: Inspection,
-  cachedBaseline: RunSample[] | undefined,
+  { cachedBaseline, repeats }: MeasureOptions,
 ): Promise<Measurement> {
   const { config, evaluator, worktrees } = context;
   const changed = changes.map((c) => c.path);
@@ -111,7 +113,7 @@ async function measureChanges(
 
     samples = cachedBaseline
       ? [...cachedBaseline.map((s): RunSample => ({ ...s, side: 'baseline', commit: parent })), ...(await evaluator.measureRuns(candidateCheckout, trace)).samples]
-      : await evaluator.measurePair(baseline, candidateCheckout, trace);
+      : await evaluator.measurePair(baseline, candidateCheckout, trace, repeats);
     // What the last run left in the git directory is put back too, and voids the comparison.
     const changed = await (await RepoGuard.of(context.repo)).restore();
     if (changed.length > 0) throw new CheckoutVerificationError(`the repository's git directory was changed during the measurement (put back): ${changed.join('; ')}`, context.repo, null);

@@ -1,5 +1,5 @@
 /** Opening a local run: a new one, or one continued from its ledger. */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
@@ -14,7 +14,9 @@ import { branchHead, repoRoot, resolveCommit, setBranch } from './git.js';
 import { RunSetupError } from './errors.js';
 import { ProtectedFiles } from './pin.js';
 import { scopeRules } from '../core/scope/scope.js';
-import { autoloopDirectories, latestRunDir, LedgerWriter, readLedger, runPaths, RUNS_DIR, type RunPaths } from './run-files.js';
+import { autoloopDirectories, latestRunDir, LedgerWriter, runPaths, RUNS_DIR, type RunPaths } from './run-files.js';
+import { LedgerTamperedError, parseLedger } from '../core/ledger/ledger.js';
+import { checkKeptCommits } from './kept-commits.js';
 import type { RunOptions } from './run-options.js';
 import { resolveSandbox } from './sandbox.js';
 
@@ -87,9 +89,13 @@ export async function openRun(options: RunOptions): Promise<{ state: RunState; r
   let protectedFiles: ProtectedFiles;
   const hash = configHash(text);
   if (options.resume) {
-    const ledger = await readLedger(paths.ledger);
+    const text = await readFile(paths.ledger, 'utf8');
+    const ledger = parseLedger(text, paths.ledger);
     run = ledger.run;
     experiments = ledger.experiments;
+    // The chain holds; the trailers autoloop wrote in the kept commits must agree with it too, or it was rebuilt.
+    const kept = await checkKeptCommits(dir, text, paths.ledger);
+    if (kept.checked && !kept.verification.ok) throw new LedgerTamperedError(kept.verification);
     if (run.configHash !== hash) {
       throw new RunSetupError(`${file} changed since run ${run.tag} started: restore it to resume, or start a new run (another --tag)`);
     }
@@ -114,6 +120,7 @@ export async function openRun(options: RunOptions): Promise<{ state: RunState; r
       configFile: relative(repo, configPath),
       configHash: hash,
       protectedHash: (protectedFiles = await ProtectedFiles.load(repo, baseCommit, scopeRules(config, relative(repo, configPath)))).hash,
+      experiments: options.experiments ?? config.budget.experiments,
       startedAt: new Date(options.now?.() ?? Date.now()).toISOString(),
     };
     await setBranch(repo, run.branch, baseCommit);

@@ -1,7 +1,7 @@
 import { protectedEntries, protectedFilesHash, type TreeEntry } from '../core/scope/protected.js';
 import type { ScopeRules } from '../core/scope/scope.js';
-import { CheckoutVerificationError, verifyCheckout } from './checkout.js';
-import { git, treeItems } from './git.js';
+import { CheckoutVerificationError, listUntracked, verifyCheckout } from './checkout.js';
+import { boundGitDir, git, treeItems } from './git.js';
 import { RepoGuard } from './repo-guard.js';
 
 /**
@@ -11,11 +11,14 @@ import { RepoGuard } from './repo-guard.js';
  * {@link CheckoutVerificationError} naming the cause.
  */
 export async function verifyBeforeRun(worktree: string, commit: string): Promise<string[]> {
+  // Listed while everything else is checked, and used only if nothing at all had to be put back.
+  const untracked = boundGitDir(worktree) ? listUntracked(worktree) : undefined;
   const changed = await (await RepoGuard.of(worktree)).restore();
   if (changed.length > 0) {
+    await untracked?.catch(() => undefined);
     throw new CheckoutVerificationError(`the repository's git directory was changed (put back): ${changed.join('; ')}`, worktree, null);
   }
-  return verifyCheckout(worktree, commit);
+  return verifyCheckout(worktree, commit, { untracked });
 }
 
 /**

@@ -12,6 +12,10 @@
  *
  * Output is captured with bounded memory: the first and the last half of `maxOutputBytes`
  * of each stream are kept, and the bytes dropped in between are counted.
+ *
+ * With `measureCpu`, the command (or its sandbox) runs under a timing shell, {@link CPU_TIMER}, outside
+ * any sandbox: it waits for the command and writes the `times` builtin's line for its children to fd 3,
+ * a pipe only autoloop reads. Node has no rusage of children; the shell's is the kernel's own account.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -53,6 +57,47 @@ export interface RunCommandOptions {
    * dies with it (its own PID namespace).
    */
   sandbox?: SandboxInvocation;
+  /**
+   * Measure the CPU time (user + system) of the command's whole process tree into `outcome.cpuMs`. A sandbox
+   * must then come with its init (`accountCpu` in `sandbox.ts`), or the time of its processes is lost.
+   */
+  measureCpu?: boolean;
+}
+
+/**
+ * The timing shell of `measureCpu`, run as `/bin/sh -c CPU_TIMER autoloop <command argv>`. The command gets
+ * fd 3 closed (and not fd 4, the real stderr kept aside), so nothing it starts can write the report; the
+ * shell's own stderr goes nowhere, so its job messages ("Terminated") never reach the output. It traps
+ * the signals autoloop sends, so that it outlives the command and reports, then dies of the same signal
+ * when the command did, as the command would have without it; a command that caught it keeps its code.
+ */
+export const CPU_TIMER = [
+  'sig=0',
+  "trap 'sig=15' TERM",
+  "trap 'sig=2' INT",
+  "trap 'sig=1' HUP",
+  'exec 4>&2 2>/dev/null',
+  '( exec 2>&4 3>&- 4>&-; exec "$@" )',
+  'status=$?',
+  'times >&3',
+  'exec 3>&- 4>&-',
+  'if [ "$sig" != 0 ] && [ "$status" = $((128 + sig)) ]; then trap - "$sig"; kill -s "$sig" $$; fi',
+  'exit "$status"',
+].join('\n');
+
+// `times` prints the shell's own user and system time, then its children's: `0m0.120000s 0m0.010000s`.
+const TIMES_REPORT = /^\d+m\d+(?:\.\d+)?s \d+m\d+(?:\.\d+)?s\n(\d+)m(\d+(?:\.\d+)?)s (\d+)m(\d+(?:\.\d+)?)s\n$/;
+
+/**
+ * Milliseconds of user + system CPU time of the children in the timing shell's report, or undefined when the
+ * report is missing (the shell was killed) or is anything but exactly its two lines.
+ */
+export function parseCpuReport(text: string): number | undefined {
+  const match = TIMES_REPORT.exec(text);
+  if (!match) return undefined;
+  const [, userMin, userSec, systemMin, systemSec] = match;
+  const seconds = Number(userMin) * 60 + Number(userSec) + Number(systemMin) * 60 + Number(systemSec);
+  return Math.round(seconds * 1000);
 }
 
 /** What a command did, with its (possibly cut) output. */
@@ -85,10 +130,11 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
 
   let child: ChildProcess;
   try {
-    const [file, args] = options.sandbox
-      ? [options.sandbox.executable, [...options.sandbox.args, '/bin/sh', '-c', command]]
-      : ['/bin/sh', ['-c', command]];
-    child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = options.sandbox
+      ? [options.sandbox.executable, ...options.sandbox.args, '/bin/sh', '-c', command]
+      : ['/bin/sh', '-c', command];
+    const [file, ...args] = options.measureCpu ? ['/bin/sh', '-c', CPU_TIMER, 'autoloop', ...argv] : argv;
+    child = spawn(file!, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...(options.measureCpu ? ['pipe' as const] : [])] });
   } catch (error) {
     // Synchronous failures: invalid arguments such as a NUL byte in the command or env.
     return notStarted(command, started, (error as Error).message, false);
@@ -107,6 +153,13 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
     stderr.push(chunk);
     if (onOutput) emit(onOutput, stderrDecoder.write(chunk), 'stderr');
   });
+  const cpuStream = options.measureCpu ? (child.stdio[3] as Readable) : null;
+  let cpuReport = '';
+  cpuStream?.on('data', (chunk: Buffer) => {
+    // Two short lines; anything longer is no report of the timing shell's.
+    if (cpuReport.length < 256) cpuReport += chunk.toString('utf8');
+  });
+  const cpuReportRead = cpuStream ? whenClosed(cpuStream) : Promise.resolve();
   const streamsClosed = Promise.all([whenClosed(stdoutStream), whenClosed(stderrStream)]);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, exitSignal) => resolve({ code, signal: exitSignal }));
@@ -119,6 +172,7 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   if (startFailure) {
     stdoutStream.destroy();
     stderrStream.destroy();
+    cpuStream?.destroy();
     const reason = (startFailure as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(cwd)
       ? `working directory ${cwd} does not exist`
       : startFailure.message;
@@ -173,8 +227,12 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   liveGroups.delete(pgid);
   // Whatever escaped the group (setsid) may hold the pipes forever: stop waiting after a moment.
   await raceTimeout(streamsClosed, DRAIN_MS);
+  // Only the timing shell holds fd 3, and it has exited: the report is complete once the pipe closes.
+  await raceTimeout(cpuReportRead, DRAIN_MS);
   stdoutStream.destroy();
   stderrStream.destroy();
+  cpuStream?.destroy();
+  const cpuMs = cpuStream ? parseCpuReport(cpuReport) : undefined;
   if (onOutput) {
     emit(onOutput, stdoutDecoder.end(), 'stdout');
     emit(onOutput, stderrDecoder.end(), 'stderr');
@@ -187,6 +245,7 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
       exitCode: exit.code,
       signal: exit.signal ?? (ended ? lastSignal : null),
       durationMs,
+      ...(cpuMs !== undefined ? { cpuMs } : {}),
       timedOut,
       droppedBytes: stdout.droppedBytes + stderr.droppedBytes,
     },

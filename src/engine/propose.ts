@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import type { ExperimentRecord, ScopeViolation } from '../core/ledger/records.js';
 import { checkScope, scopeRules, type FileChange } from '../core/scope/scope.js';
 import { checkTreeEntries, SYMLINK_MODE } from '../core/scope/tree-safety.js';
 import { ProposalError, type Proposal, type Proposer } from '../core/propose/proposer.js';
-import { blobText, commitAll, diffPatch, fileChanges, rawChanges, treeItems } from './git.js';
+import { blobText, commitAll, diffPatch, fileChanges, prefetchDiffPatch, rawChanges, treeItems } from './git.js';
 import { RepoGuard, removeStrayFiles, worktreeFiles } from './repo-guard.js';
 import { proposalCommitMessage } from '../core/protocol/protocol.js';
 
@@ -80,11 +80,13 @@ export async function proposeCandidate(options: ProposeOptions): Promise<Propose
   if (tamperedReason) return { kind: 'failed', reason: tamperedReason, notes: { ...(proposal?.notes ?? {}), ...(proposal ? { hypothesis: proposal.hypothesis } : {}), gitChanges: tampered }, proposeMs };
   if (signal?.aborted) return { kind: 'interrupted' };
   if (!proposal) return { kind: 'exhausted' };
-  await writeFile(
-    join(options.trace, 'proposal.json'),
-    `${JSON.stringify({ experiment: options.experiment, parent: options.parent, proposer: options.proposer.kind, ...proposal }, null, 2)}\n`,
-  );
-  const candidate = await commitAll(options.worktree, proposalCommitMessage(proposal.hypothesis, options.experiment));
+  // The trace's proposal.json is written while the candidate is committed; the diff that inspectCandidate
+  // writes next, from the repository's checkout, is made while HEAD moves and stray files go (nothing runs
+  // in the worktree or the git directory meanwhile).
+  const [, candidate] = await Promise.all([
+    writeFile(join(options.trace, 'proposal.json'), `${JSON.stringify({ experiment: options.experiment, parent: options.parent, proposer: options.proposer.kind, ...proposal }, null, 2)}\n`),
+    commitAll(options.worktree, proposalCommitMessage(proposal.hypothesis, options.experiment), (commit) => prefetchDiffPatch(dirname(guard.commonDir), options.parent, commit)),
+  ]);
   const stray = await removeStray(candidate);
   return { kind: 'proposed', proposal: stray.length > 0 ? { ...proposal, notes: { ...proposal.notes, removedUntracked: stray.slice(0, 50) } } : proposal, candidate, proposeMs };
 }

@@ -7,7 +7,7 @@
  * smudge filter, an fsmonitor hook, a replace ref or a moved run branch neither fools the measurement nor
  * stays behind in the user's repository.
  */
-import { lstat, mkdir, readdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, type BigIntStats, type Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { boundWorktreeList, git, gitCommonDir } from './git.js';
@@ -67,12 +67,14 @@ const SETTLED_NS = 1_000_000_000n;
 
 /** A watched file as it is now, or null when it does not exist. Synchronous: a few small files, read between commands. */
 function keep(path: string): Kept | null {
-  let stats: BigIntStats;
+  let stats: BigIntStats | undefined;
   try {
-    stats = lstatSync(path, { bigint: true });
+    // Most watched files do not exist (alternates, worktree configs): no exception built for each.
+    stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
   } catch {
     return null;
   }
+  if (!stats) return null;
   const stat = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.mode}`;
   const cached = readCache.get(path);
   if (cached?.stat === stat) return cached.kept;
@@ -111,7 +113,7 @@ function sameKept(a: Kept, b: Kept, path: string): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'link' && b.kind === 'link') return a.target === b.target;
   if (a.kind === 'file' && b.kind === 'file') {
-    if (path.endsWith(`${sep}info${sep}exclude`)) return withoutAutoloopLine(a.bytes) === withoutAutoloopLine(b.bytes);
+    if (path.endsWith(`${sep}info${sep}exclude`)) return (a.mode === b.mode && a.bytes.equals(b.bytes)) || withoutAutoloopLine(a.bytes) === withoutAutoloopLine(b.bytes);
     return a.mode === b.mode && a.bytes.equals(b.bytes);
   }
   return true;
@@ -308,24 +310,36 @@ export class RepoGuard {
   }
 }
 
-/** Every file below a worktree (its `.git` aside) with its stat, to tell later which ones were written since. */
+/**
+ * Every file below a worktree (its `.git` aside) with its stat, to tell later which ones were written since.
+ * Synchronous, as the stats of the checkout are: one awaited trip through the thread pool per file costs more.
+ */
 export async function worktreeFiles(worktree: string): Promise<Map<string, string>> {
   const states = new Map<string, string>();
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => null);
-    if (!entries) return;
+  const walk = (dir: string, prefix: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
     for (const entry of entries) {
       if (prefix === '' && entry.name === '.git') continue;
       const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
       if (entry.isDirectory()) {
-        await walk(join(dir, entry.name), path);
+        walk(join(dir, entry.name), path);
         continue;
       }
-      const stats: BigIntStats | null = await lstat(join(dir, entry.name), { bigint: true }).catch(() => null);
+      let stats: BigIntStats | undefined;
+      try {
+        stats = lstatSync(join(dir, entry.name), { bigint: true, throwIfNoEntry: false });
+      } catch {
+        stats = undefined;
+      }
       if (stats) states.set(path, `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.mode}`);
     }
   };
-  await walk(worktree, '');
+  walk(worktree, '');
   return states;
 }
 

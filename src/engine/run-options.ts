@@ -1,6 +1,6 @@
 /** What the local loop is asked to do, and what it reports while it runs. */
 import type { Config } from '../core/config/config-schema.js';
-import type { ExperimentRecord, RunRecord } from '../core/ledger/records.js';
+import type { ConfirmationRecord, ExperimentRecord, RunRecord } from '../core/ledger/records.js';
 import type { Proposer } from '../core/propose/proposer.js';
 import type { RunPaths } from './run-files.js';
 
@@ -35,7 +35,11 @@ export interface RunOptions {
 
 /** What the loop reports as it goes: the front ends print it (a terminal line, JSON lines, an Actions log). */
 export type LoopEvent =
-  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number }
+  /** `budgetWas`: a resumed run's budget when `--experiments` changed it. */
+  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number; budgetWas?: number }
   | { type: 'experiment-start'; experiment: number }
   | { type: 'experiment'; record: ExperimentRecord; best: number | null; baseline: number | null; keepRate: number; elapsedMs: number; budget: number }
+  /** The run head is being measured against the base once more (`evaluate.confirm`); nothing follows when nothing was kept. */
+  | { type: 'confirmation-start' }
+  | { type: 'confirmation'; record: ConfirmationRecord }
   | { type: 'stop'; reason: string };

@@ -56,7 +56,29 @@ export interface SandboxPlan {
   binds?: readonly SandboxBind[];
   /** The worktree is bound read-only too (`evaluate.score` reads what `command` left there, and changes nothing). */
   readOnly?: boolean;
+  /**
+   * Run the command under {@link SANDBOX_INIT}, a reaper of autoloop's, as the namespace's PID 1, so the CPU
+   * time of every process of the command's tree reaches autoloop's waiting shell outside (see `process.ts`).
+   */
+  accountCpu?: boolean;
 }
+
+/**
+ * PID 1 of a sandbox whose CPU time autoloop measures (`--as-pid-1`), run with the command as its arguments.
+ * bwrap's own init loses that time: bwrap returns as soon as its init reports the command's exit, without
+ * waiting for it, and when a PID namespace's init exits the kernel reaps what is left without accounting
+ * it. This one runs the command, then kills and reaps (`wait` through a foreground `sleep`) every process
+ * left in the namespace, so their time is added to its own children's, and exits with the command's status.
+ * `kill -1` reaches every process but the caller: it is safe only as PID 1 of a namespace of its own, hence
+ * the check. Its job-status messages ("Killed") go nowhere; the command keeps the real stderr.
+ */
+export const SANDBOX_INIT = [
+  'exec 4>&2 2>/dev/null',
+  '( exec 2>&4 4>&-; exec "$@" )',
+  'status=$?',
+  'if [ "$$" = 1 ]; then while kill -KILL -1; do sleep 0.01; done; fi',
+  'exit "$status"',
+].join('\n');
 
 /** True when `child` is `parent` or below it. */
 function within(child: string, parent: string): boolean {
@@ -121,10 +143,11 @@ export function bwrapArgs(plan: SandboxPlan): string[] {
   // the binds inside them keep their own mode.
   for (const dir of ['/run', ...outer, ...inner]) args.push('--remount-ro', dir);
   args.push('--chdir', worktree);
+  if (plan.accountCpu) args.push('--as-pid-1', '/bin/sh', '-c', SANDBOX_INIT, 'autoloop-init');
   return args;
 }
 
-/** The executable and arguments `runCommand` puts before `/bin/sh -c <command>`. */
+/** The executable and arguments `runCommand` puts before `/bin/sh -c <command>` (with `accountCpu`, the init's too). */
 export interface SandboxInvocation {
   executable: string;
   args: readonly string[];
@@ -274,6 +297,8 @@ export interface SandboxRequest {
   binds?: readonly SandboxBind[];
   /** The worktree read-only as well: see {@link SandboxPlan.readOnly}. */
   readOnly?: boolean;
+  /** Every process's CPU time accounted: see {@link SandboxPlan.accountCpu}. */
+  accountCpu?: boolean;
 }
 
 /** A path as the kernel sees it (symlinks resolved), or null when it does not exist. */
@@ -356,7 +381,7 @@ export function sandboxInvocation(sandbox: Sandbox, request: SandboxRequest): Sa
     if (resolver && within(resolver, '/run')) reveal.push(path.dirname(resolver));
   }
   const binds = (request.binds ?? []).map((bind) => ({ ...bind, source: real(bind.source) ?? bind.source }));
-  return { executable: sandbox.executable, args: bwrapArgs({ worktree, network: request.network, hide, reveal, binds, readOnly: request.readOnly ?? false }) };
+  return { executable: sandbox.executable, args: bwrapArgs({ worktree, network: request.network, hide, reveal, binds, readOnly: request.readOnly ?? false, accountCpu: request.accountCpu ?? false }) };
 }
 
 /** How outputs describe where commands ran: `sandboxed (bwrap), no network`, `… network allowed`, or `unsandboxed`. */

@@ -1,8 +1,9 @@
 /** autoloop's own worktrees of a repository: created, reset to a commit, linked back and removed. */
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { bindWorktree, boundGitDir, git, gitCommonDir, trustIndex, unbindWorktree } from './git.js';
+import { verifyCheckout } from './checkout.js';
 
 /** Worktree creation per repository, one at a time: concurrent `git worktree add` and `prune` race on `.git/worktrees`. */
 const worktreeCreation = new Map<string, Promise<unknown>>();
@@ -46,6 +47,24 @@ function findWorktreeGitDir(commonDir: string, path: string): string | undefined
 }
 
 /**
+ * A small file of git's (`HEAD`, `commondir`, a `.git` file) as text, or null when it is not a regular
+ * file or cannot be read. Synchronous (a few bytes, read before every measured run: cheaper than a trip
+ * through the thread pool), so it never opens what could block it: a FIFO planted there, a symlink.
+ */
+export function readSmallFile(path: string): string | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    if (!fstatSync(fd).isFile()) return null;
+    return readFileSync(fd, 'utf8');
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * Puts back the links between one of autoloop's worktrees and the repository, should code that ran there
  * have changed them: the worktree's `.git` file names its administrative directory, that directory's
  * `commondir` names the repository's, and it holds no `config.worktree`. Returns what it repaired.
@@ -54,14 +73,14 @@ export async function repairWorktreeLinks(worktree: string, gitDir: string): Pro
   const repaired: string[] = [];
   const dotGit = join(worktree, '.git');
   const expected = `gitdir: ${gitDir}`;
-  const current = await readFile(dotGit, 'utf8').catch(() => null);
+  const current = readSmallFile(dotGit);
   if (current === null || (current.trim() !== expected && canonical(current.trim().replace(/^gitdir: /, '')) !== canonical(gitDir))) {
     await rm(dotGit, { recursive: true, force: true });
     await writeFile(dotGit, `${expected}\n`);
     repaired.push('.git');
   }
   const commonDir = join(gitDir, 'commondir');
-  if ((await readFile(commonDir, 'utf8').catch(() => null))?.trim() !== '../..') {
+  if (readSmallFile(commonDir)?.trim() !== '../..') {
     await writeFile(commonDir, '../..\n');
     repaired.push(`${gitDir}/commondir`);
   }
@@ -78,6 +97,11 @@ export async function repairWorktreeLinks(worktree: string, gitDir: string): Pro
  * reset, untracked ones and nested repositories removed (ignored files stay: caches survive). From then on
  * autoloop runs git there through the worktree's administrative directory, not its `.git` file. Content is
  * verified, file by file, by `verifyCheckout` (checkout.ts) before anything is measured.
+ *
+ * A worktree whose HEAD already is `commit` (the baseline's, from one experiment to the next) is not reset
+ * but put back by `verifyCheckout`, which checks HEAD, the index and every tracked file's content itself
+ * (stricter than `reset --hard`, which trusts the stat data in an index that code run there could rewrite)
+ * and then runs the same `git clean`: one git command instead of two. Should that fail, it is reset.
  */
 export async function prepareWorktree(repo: string, path: string, commit: string): Promise<void> {
   const commonDir = await gitCommonDir(repo);
@@ -95,6 +119,13 @@ export async function prepareWorktree(repo: string, path: string, commit: string
     return;
   }
   bindWorktree(path, known);
+  if (readSmallFile(join(known, 'HEAD'))?.trim() === commit) {
+    const prepared = await verifyCheckout(path, commit, { clean: true }).then(
+      () => true,
+      () => false,
+    );
+    if (prepared) return;
+  }
   await repairWorktreeLinks(path, known);
   // `--hard` rewrites every file and index entry that differs: the index then lists exactly the commit's tree.
   await git(path, ['reset', '--hard', '--quiet', commit]);

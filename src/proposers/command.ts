@@ -10,7 +10,8 @@
  * the environment by allowlist (PATH, LANG, LC_ALL, LC_CTYPE, TZ, TERM, what `proposer.command.env`
  * names, private HOME and TMPDIR, autoloop's AUTOLOOP_* variables), and bounded output that is
  * redacted before it reaches the trace (`agent.log`) or the hypothesis. Unlike the evaluator it keeps
- * the network ({@link AGENT_NETWORK}): an agent calls its model.
+ * the network ({@link AGENT_NETWORK}): an agent calls its model. Its git is a throw-away repository of
+ * its own (`$GIT_DIR`, see agent-repository.ts), never the user's `.git`.
  */
 import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import { runCommand, type CommandResult } from '../engine/process.js';
 import { isolationLabel, linkedRepositoryPaths, privateDirectories, resolveSandbox, sandboxInvocation, SANDBOX_RUN_DIR, type ResolveSandboxOptions, type SandboxBind } from '../engine/sandbox.js';
 import { ProposalError, ProposerConfigError, type Proposal, type ProposalContext, type Proposer } from '../core/propose/proposer.js';
 import { headOf, restoreHead, revert, revertOutOfScope, splitNul, summarisePaths, worktreeChanges } from './agent-changes.js';
+import { createAgentRepository } from './agent-repository.js';
 
 /**
  * A file the agent may write in the worktree root: its first line is the hypothesis. autoloop reads
@@ -44,6 +46,8 @@ const MAX_QUOTED_FILE_BYTES = 512 * 1024;
 export const AGENT_NETWORK = true;
 /** `$AUTOLOOP_PROMPT_FILE` inside the sandbox: the prompt, bound read-only. */
 export const SANDBOX_PROMPT_FILE = `${SANDBOX_RUN_DIR}/prompt.md`;
+/** `$GIT_DIR` inside the sandbox: the agent's throw-away repository (see agent-repository.ts), writable. */
+export const SANDBOX_AGENT_GIT_DIR = `${SANDBOX_RUN_DIR}/agent-git`;
 
 const HYPOTHESIS_NOTE = `Instead of the final HYPOTHESIS line you may write that one line to a file named ${HYPOTHESIS_FILE} in the root of the working directory; autoloop reads it and removes it before committing.`;
 
@@ -107,6 +111,7 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
       if (!repositories.has(worktree)) repositories.set(worktree, linkedRepositoryPaths(worktree));
       const dirs = await privateDirectories(sandbox !== null);
       const named = new Set(command.env);
+      const agentRepository = await createAgentRepository(worktree, head.commit);
       try {
         await writeFile(promptFile, prompt.text, { mode: 0o600 });
         const invocation = sandbox
@@ -114,7 +119,11 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
             worktree,
             network: AGENT_NETWORK,
             hide: [...(options.hide ?? []), ...repositories.get(worktree)!, ...(context.trace ? [context.trace] : [])],
-            binds: [{ source: promptFile, target: SANDBOX_PROMPT_FILE, writable: false }, ...(options.binds ?? [])],
+            binds: [
+              { source: promptFile, target: SANDBOX_PROMPT_FILE, writable: false },
+              { source: agentRepository.gitDir, target: SANDBOX_AGENT_GIT_DIR, writable: true },
+              ...(options.binds ?? []),
+            ],
           })
           : undefined;
         result = await runCommand({
@@ -125,6 +134,8 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
             ...((named.has('HOME') && !sandbox) ? {} : { HOME: dirs.env.HOME }),
             ...((named.has('TMPDIR') && !sandbox) ? {} : { TMPDIR: dirs.env.TMPDIR }),
             AUTOLOOP_PROMPT_FILE: invocation ? SANDBOX_PROMPT_FILE : promptFile,
+            // The agent's git is its own repository, never the user's `.git` (which the sandbox hides anyway).
+            GIT_DIR: invocation ? SANDBOX_AGENT_GIT_DIR : agentRepository.gitDir,
             AUTOLOOP_EXPERIMENT: String(context.experiment),
             AUTOLOOP_HYPOTHESIS_FILE: path.join(worktree, HYPOTHESIS_FILE),
           },
@@ -135,7 +146,7 @@ export function createCommandProposer(config: Config, options: CommandProposerOp
         });
       } finally {
         await rm(promptDir, { recursive: true, force: true });
-        await dirs.dispose();
+        await Promise.all([dirs.dispose(), agentRepository.dispose()]);
       }
       const stdout = redact(result.stdout);
       const stderr = redact(result.stderr);

@@ -56,7 +56,8 @@ describe('action, mode: loop', () => {
     expect(result.outputs).toMatchObject({ branch: 'autoloop/t1/run', 'pull-request': 'https://github.com/octo-org/optimised/pull/7' });
     expect(gitSync(origin, 'rev-parse', 'refs/heads/autoloop/t1/run')).toBe(result.outputs.commit);
     expect(created).toMatchObject({ head: 'autoloop/t1/run', base: 'main' });
-    expect(created.title).toMatch(/^autoloop: loss 10\.5 → [\d.]+ \(−[\d.]+%\) in 3 experiments$/);
+    // The title carries the confirmation: the run head measured against the base once more at the end.
+    expect(created.title).toMatch(/^autoloop: loss 10\.5 → [\d.]+ \(−[\d.]+%, confirmed\) in 3 experiments$/);
     expect(created.body!.split('\n')[0]).toBe(runPullRequestMarker('t1'));
     expect(created.body).toContain('```mermaid');
     expect(created.body).toContain('https://github.com/octo-org/optimised/actions/runs/777/artifacts/4201');

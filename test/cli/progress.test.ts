@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgressPrinter } from '../../src/cli/progress.js';
 import { runPaths } from '../../src/engine/run-files.js';
 import type { LoopEvent } from '../../src/engine/run-options.js';
-import { makeExperiment, makeJudgement, makeRun } from '../fixtures/records/ledger.js';
+import { makeConfirmation, makeExperiment, makeJudgement, makeRun } from '../fixtures/records/ledger.js';
 
 function capture(isTTY: boolean) {
   const chunks: string[] = [];
@@ -59,5 +59,17 @@ describe('ProgressPrinter', () => {
     expect(live.slice(4)).toMatch(/^. experiment 2\/10 0ms · best val_loss 1\.5 \(−25%\) · keep rate 100% · ~8\.1s left$/);
     printer.handle({ type: 'stop', reason: 'interrupted' });
     expect(chunks.slice(-2)).toEqual(['\r\x1b[K', 'Stopped: interrupted\n']);
+  });
+
+  it('says when --experiments changed a resumed run\'s budget, and shows the confirmation live and as a line', () => {
+    const { out, chunks } = capture(true);
+    const printer = new ProgressPrinter(out, () => 0);
+    printer.handle({ ...start, resumed: true, budget: 1, budgetWas: 8 } as LoopEvent);
+    expect(chunks[0]).toContain(', 1 experiment (was 8; --experiments changed it); ledger in');
+    printer.handle({ type: 'confirmation-start' });
+    expect(chunks.at(-1)!.slice(4)).toMatch(/^. confirming: the run head against the base 0ms/);
+    printer.handle({ type: 'confirmation', record: makeConfirmation() });
+    printer.handle({ type: 'stop', reason: 'budget of 1 experiment spent' });
+    expect(chunks.join('')).toContain('confirm  val_loss: base 0.5 → run head 0.42 (−16%, 90% [−0.1, −0.06]), confirmed (measured again side by side, 3 runs per side)\n');
   });
 });

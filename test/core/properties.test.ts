@@ -178,12 +178,14 @@ describe('the metric contract', () => {
   it('reads any stdout and file text as metrics or a reason, never throwing and never inventing a value', () => {
     fc.assert(
       fc.property(fc.oneof(output, fc.string()), fc.option(fc.oneof(output, fc.string())), (stdout, fileText) => {
-        const reading = readMetrics({ stdout, fileText }, required);
-        if (reading.ok) {
-          expect(Number.isFinite(reading.values.loss)).toBe(true);
-          expect(Number.isFinite(reading.values.acc)).toBe(true);
-        } else {
-          expect(reading.reason.length).toBeGreaterThan(0);
+        for (const report of ['stdout', 'file'] as const) {
+          const reading = readMetrics({ report, stdout, fileText }, required);
+          if (reading.ok) {
+            expect(Number.isFinite(reading.values.loss)).toBe(true);
+            expect(Number.isFinite(reading.values.acc)).toBe(true);
+          } else {
+            expect(reading.reason.length).toBeGreaterThan(0);
+          }
         }
       }),
       RUNS,
@@ -206,7 +208,7 @@ describe('the metric contract', () => {
         (value, before, after, indent, around, newline) => {
           const line = `${indent}METRIC loss${around}=${around}${String(value)}${indent}`;
           const stdout = [...before, line, ...after].join(newline);
-          const reading = readMetrics({ stdout, fileText: null }, { primary: 'loss', guards: [] });
+          const reading = readMetrics({ report: 'stdout', stdout, fileText: null }, { primary: 'loss', guards: [] });
           expect(reading.ok).toBe(true);
           expect(reading.source).toBe('stdout');
           expect(reading.values.loss === value).toBe(true);
@@ -217,11 +219,11 @@ describe('the metric contract', () => {
     );
   });
 
-  it('once the metrics file is written, a forged METRIC line on stdout never changes the value', () => {
+  it('with report: file, a forged METRIC line on stdout never changes the value', () => {
     fc.assert(
       fc.property(finiteNumber, finiteNumber, noise, (fileValue, forged, before) => {
         const stdout = [...before, `METRIC loss=${String(forged)}`].join('\n');
-        const reading = readMetrics({ stdout, fileText: JSON.stringify({ loss: fileValue }) }, { primary: 'loss', guards: [] });
+        const reading = readMetrics({ report: 'file', stdout, fileText: JSON.stringify({ loss: fileValue }) }, { primary: 'loss', guards: [] });
         expect(reading).toMatchObject({ ok: true, source: 'file' });
         expect(reading.values.loss === fileValue).toBe(true);
       }),

@@ -21,11 +21,11 @@ function evaluatorScript(dir: string, body: string): string {
 
 const HOSTILE = String.raw`printf '\033[31mFAIL\033[0m \033]8;;http://evil.example\033\\click\033]8;;\033\\ \007\n'`;
 
-function setup(body: string, check?: string) {
+function setup(body: string, check?: string, report?: 'stdout' | 'file') {
   const dir = mkdtempSync(join(tmpdir(), 'autoloop-escapes-'));
   const config = configSchema.parse({
     metric: { name: 'loss', goal: 'minimize' },
-    evaluate: { command: evaluatorScript(dir, body), repeats: 1, ...(check ? { check } : {}) },
+    evaluate: { command: evaluatorScript(dir, body), repeats: 1, ...(check ? { check } : {}), ...(report ? { report } : {}) },
     scope: { edit: ['x'] },
     proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
   });
@@ -41,6 +41,8 @@ describe('an evaluator that prints escape sequences', () => {
         'echo "METRIC loss=0"',
         `printf '{"loss": 0.5}' > "$AUTOLOOP_METRICS_FILE"`,
       ].join('\n'),
+      undefined,
+      'file',
     );
     const sample = await evaluator.measure({ side: 'candidate', worktree: dir, commit: 'c'.repeat(40) }, 0, trace);
     expect(sample.ok).toBe(true);
@@ -65,7 +67,7 @@ describe('an evaluator that prints escape sequences', () => {
     const { dir, evaluator, trace } = setup(String.raw`printf 'METRIC \033]8;;http://evil\033\\x\033[31m=\033[0m1\nMETRIC other=\033[31m2\n'`);
     const sample = await evaluator.measure({ side: 'candidate', worktree: dir, commit: 'c'.repeat(40) }, 0, trace);
     expect(sample.ok).toBe(false);
-    expect(sample.reason).toMatch(/^no metric "loss": /);
+    expect(sample.reason).toMatch(/^no metric "loss" on stdout: /);
     expect(sample.reason).toContain('also ignored');
     expect(sample.reason).not.toMatch(CONTROL);
     expect(sample.reason).not.toContain('http://evil');

@@ -193,4 +193,24 @@ describe('runLoop', () => {
     await expect(runLoop({ proposer: createProposer, cwd: repo, tag: 'nope', resume: true })).rejects.toThrow(/no run to resume named nope/);
     await expect(runLoop({ proposer: createProposer, cwd: repo, tag: 'bad tag' })).rejects.toThrow(/--tag "bad tag" is not a valid name/);
   });
+
+  it('resumes to the budget the run started with, and says so when --experiments changes it', async () => {
+    // budget.experiments is 6; the run starts with --experiments 2 and is interrupted after the baseline.
+    const repo = makeQuadraticRepo();
+    const controller = new AbortController();
+    const first = await runLoop({ proposer: createProposer, cwd: repo, tag: 'budget', experiments: 2, signal: controller.signal, onEvent: (e) => e.type === 'experiment' && controller.abort() });
+    expect(first.outcome).toBe('interrupted');
+    expect(first.run.experiments).toBe(2);
+
+    const starts: Extract<LoopEvent, { type: 'start' }>[] = [];
+    const resumed = await runLoop({ proposer: createProposer, cwd: repo, tag: 'budget', resume: true, onEvent: (e) => e.type === 'start' && starts.push(e) });
+    expect(resumed.experiments).toHaveLength(3);
+    expect(resumed.stopReason).toBe('budget of 2 experiments spent');
+    expect(starts[0]).toMatchObject({ budget: 2 });
+    expect(starts[0]!.budgetWas).toBeUndefined();
+
+    const more = await runLoop({ proposer: createProposer, cwd: repo, tag: 'budget', resume: true, experiments: 3, onEvent: (e) => e.type === 'start' && starts.push(e) });
+    expect(more.experiments).toHaveLength(4);
+    expect(starts[1]).toMatchObject({ budget: 3, budgetWas: 2 });
+  });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OutputCapture, runCommand, type RunCommandOptions } from '../../src/engine/process.js';
+import { OutputCapture, parseCpuReport, runCommand, type RunCommandOptions } from '../../src/engine/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'autoloop-process-'));
 // Processes a test could not kill through runCommand (escaped with setsid), cleaned up at the end.
@@ -57,13 +57,16 @@ async function expectGone(pid: number): Promise<void> {
   expect(isRunning(pid), `process ${pid} still running`).toBe(false);
 }
 
-async function timed(options: Partial<RunCommandOptions> & { command: string }) {
+async function timedRun(options: Partial<RunCommandOptions> & { command: string }) {
   const start = performance.now();
   const result = await runCommand({ cwd: dir, env: process.env, timeoutMs: 10_000, ...options });
   return { result, elapsed: performance.now() - start };
 }
 
-describe('runCommand', () => {
+// Every behaviour holds the same with the timing shell of `measureCpu` between autoloop and the command.
+describe.each([false, true])('runCommand (measureCpu: %s)', (measureCpu) => {
+  const timed = (options: Partial<RunCommandOptions> & { command: string }) => timedRun({ measureCpu, ...options });
+
   it('runs a command through /bin/sh and reports its exit code and output', async () => {
     const { result } = await timed({ command: 'echo hello; echo oops >&2; exit 3' });
     expect(result.outcome).toMatchObject({ command: 'echo hello; echo oops >&2; exit 3', exitCode: 3, signal: null, timedOut: false, droppedBytes: 0 });
@@ -200,6 +203,60 @@ describe('runCommand', () => {
     expect(result.outcome).toMatchObject({ exitCode: null, signal: null, timedOut: false });
     expect(result.startError).toBe(`working directory ${missing} does not exist`);
     expect(result.stderr).toContain(`could not run \`echo hi\`: working directory ${missing} does not exist`);
+  });
+
+  it('keeps the exit code of a command that catches SIGTERM, reporting the signal autoloop sent', async () => {
+    const { result } = await timed({ command: 'trap "exit 3" TERM; sleep 30 & wait', timeoutMs: 300, graceMs: 500 });
+    expect(result.outcome).toMatchObject({ exitCode: 3, signal: 'SIGTERM', timedOut: true });
+  });
+
+  it('reports a command that killed itself as it would without the timing shell: code 128 + signal or the signal', async () => {
+    const { result } = await timed({ command: 'kill -9 $$' });
+    // dash exits with 137 for a child killed by SIGKILL; a command sh itself runs as its last one dies of it.
+    expect(result.outcome.timedOut).toBe(false);
+    expect(result.outcome.exitCode === 137 || result.outcome.signal === 'SIGKILL').toBe(true);
+    expect(result.stderr).toBe('');
+  });
+});
+
+describe('runCommand with measureCpu', () => {
+  const busy = (ms: number) => `node -e 'const end = Date.now() + ${ms}; while (Date.now() < end);'`;
+
+  it('measures the CPU time of the command\'s children, foreground and waited-for background alike', async () => {
+    const { result } = await timedRun({ command: `${busy(300)}; (${busy(300)}) & wait`, measureCpu: true });
+    expect(result.outcome.exitCode).toBe(0);
+    expect(result.outcome.cpuMs).toBeGreaterThanOrEqual(500);
+    expect(result.outcome.cpuMs).toBeLessThanOrEqual(result.outcome.durationMs + 50);
+  });
+
+  it('measures a sleeping command as next to no CPU time, and leaves no cpuMs without measureCpu', async () => {
+    const { result } = await timedRun({ command: 'sleep 0.3', measureCpu: true });
+    expect(result.outcome.cpuMs).toBeLessThan(100);
+    expect(result.outcome.durationMs).toBeGreaterThanOrEqual(290);
+    const { result: plain } = await timedRun({ command: 'sleep 0.01' });
+    expect(plain.outcome).not.toHaveProperty('cpuMs');
+  });
+
+  it('gives the command no fd 3 (nor the stderr kept aside), so it cannot forge the report', async () => {
+    const forged = "printf '0m0.000000s 0m0.000000s\\n0m0.000000s 0m0.000000s\\n'";
+    const { result } = await timedRun({ command: `${forged} >&3; ${forged} >&4; ls /proc/self/fd; ${busy(200)}`, measureCpu: true });
+    // ls's own directory handle is its fd 3; fd 4, the stderr the timing shell keeps aside, is not passed on.
+    expect(result.stdout.trim().split('\n')).not.toContain('4');
+    expect(result.stderr).toMatch(/3: Bad file descriptor[\s\S]*4: Bad file descriptor/);
+    expect(result.outcome.cpuMs).toBeGreaterThanOrEqual(150);
+  });
+});
+
+describe('parseCpuReport', () => {
+  it('adds the children\'s user and system time of a times report, in milliseconds', () => {
+    expect(parseCpuReport('0m0.010000s 0m0.000000s\n0m1.250000s 1m0.500000s\n')).toBe(61_750);
+    expect(parseCpuReport('0m0.00s 0m0.00s\n0m0.12s 0m0.03s\n')).toBe(150);
+  });
+
+  it('takes nothing but exactly the timing shell\'s two lines', () => {
+    for (const text of ['', '0m0.1s 0m0.1s\n', 'x\n0m0.1s 0m0.1s\n0m0.1s 0m0.1s\n', '0m0.1s 0m0.1s\n0m0.1s 0m0.1s\n0m9.0s 0m0.0s\n', '0m0.1s 0m0.1s\n-1m0.1s 0m0.1s\n']) {
+      expect(parseCpuReport(text), JSON.stringify(text)).toBeUndefined();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allowlistEnvironment, BASE_ENVIRONMENT } from '../../src/core/env/secrets.js';
-import { bwrapArgs, isolationLabel, linkedRepositoryPaths, readWrittenFile, SANDBOX_HOME } from '../../src/engine/sandbox.js';
+import { bwrapArgs, isolationLabel, linkedRepositoryPaths, readWrittenFile, SANDBOX_HOME, SANDBOX_INIT } from '../../src/engine/sandbox.js';
 
 /** The arguments as `flag operands…` groups, for readable expectations. */
 function mounts(args: string[]): string[] {
@@ -19,6 +19,16 @@ function mounts(args: string[]): string[] {
 }
 
 describe('bwrapArgs', () => {
+  it('runs the command under autoloop\'s reaping init, as PID 1 of its own namespace, only when CPU time is measured', () => {
+    const timed = bwrapArgs({ worktree: '/w', network: false, hide: [], accountCpu: true });
+    expect(timed).toContain('--unshare-pid');
+    expect(timed.slice(-5)).toEqual(['--as-pid-1', '/bin/sh', '-c', SANDBOX_INIT, 'autoloop-init']);
+    // kill -1 would reach every process of the user's outside a PID namespace of its own: the init checks.
+    expect(SANDBOX_INIT).toContain('if [ "$$" = 1 ]; then');
+    expect(bwrapArgs({ worktree: '/w', network: false, hide: [] })).not.toContain('--as-pid-1');
+  });
+
+
   const worktree = '/home/u/repo/.git/autoloop/t/candidate';
 
   it('isolates processes and the network, and mounts in an order where each cover comes before what it must not hide', () => {

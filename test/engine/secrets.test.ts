@@ -104,6 +104,7 @@ describe('secrets stay out of the evaluator and the run files', () => {
       `metric: { name: loss, goal: minimize }
 evaluate:
   command: 'printf "{\\"loss\\": 1, \\"note\\": \\"%s\\"}" "$AUTOLOOP_CANARY_TOKEN" > "$AUTOLOOP_METRICS_FILE"'
+  report: file
   check: 'echo "bad: $AUTOLOOP_CANARY_TOKEN" >&2; exit 1'
   timeout: 10s
   env: [AUTOLOOP_CANARY_TOKEN]

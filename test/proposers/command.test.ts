@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -64,6 +65,8 @@ function context(config: ReturnType<typeof configSchema.parse>, extra: Partial<P
 function agentOptions() {
   return { binds: [{ source: scripts, target: scripts, writable: true }] };
 }
+
+const realpathOf = (p: string) => realpath(p);
 
 /** `git status --porcelain`, one trimmed line per path. */
 function status(): string {
@@ -146,6 +149,34 @@ console.log('all done');
       { path: 'eval.mjs', rule: 'protected', change: 'deleted' },
       { path: 'notes/deep/scratch.txt', rule: 'outside-edit', change: 'added' },
     ]);
+  });
+
+  it("gives the agent a throw-away repository of its own: the parent as its one commit, never the user's .git", async () => {
+    const seen = path.join(scripts, 'seen.json');
+    const config = await configFor(`${HEADER}
+const git = (...args) => execFileSync('git', ['-c', 'user.name=agent', '-c', 'user.email=agent@example.com', ...args], { encoding: 'utf8' }).trim();
+const before = { head: git('rev-parse', 'HEAD'), commits: git('rev-list', '--count', 'HEAD'), status: git('status', '--porcelain'), top: git('rev-parse', '--show-toplevel'), branches: git('branch', '--list', '--all') };
+writeFileSync('src/greeting.txt', 'hello, agent\\n');
+const diff = git('diff', '--name-only');
+// What an agent must not get to do to the user's repository: config that runs later, a commit, a moved branch.
+git('config', 'core.fsmonitor', 'touch /tmp/fsmonitor-ran');
+git('commit', '--quiet', '-am', 'agent commit');
+writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ ...before, diff, gitDir: process.env.GIT_DIR }));
+`);
+    const head = gitSync(worktree, 'rev-parse', 'HEAD');
+    const configBefore = await readFile(path.join(worktree, '.git/config'), 'utf8');
+    const proposal = await createCommandProposer(config, agentOptions()).propose(context(config));
+
+    const agent = JSON.parse(await readFile(seen, 'utf8')) as Record<string, string>;
+    expect(agent).toMatchObject({ head, commits: '1', status: '', diff: 'src/greeting.txt', branches: '* autoloop-experiment' });
+    expect(await realpathOf(agent.top!)).toBe(await realpathOf(worktree));
+    expect(agent.gitDir).not.toContain(worktree);
+    // The user's repository: the same HEAD, one commit as before, its config untouched; the change is the proposal.
+    expect(proposal.notes.changed).toEqual(['src/greeting.txt']);
+    expect(gitSync(worktree, 'rev-parse', 'HEAD')).toBe(head);
+    expect(gitSync(worktree, 'rev-list', '--count', 'HEAD')).toBe('1');
+    expect(await readFile(path.join(worktree, '.git/config'), 'utf8')).toBe(configBefore);
+    expect(status()).toBe('M src/greeting.txt');
   });
 
   it('undoes a branch and a commit the agent made on a detached HEAD, keeping its files', async () => {

@@ -149,7 +149,8 @@ describe('red team: a finished ledger re-chained end to end', () => {
     }
     const verify = await runCli(['verify', '--tag', 'books'], repo);
     expect(verify.code, verify.stdout).toBe(0);
-    expect(verify.stdout).toMatch(/^\.autoloop\/books\/ledger\.jsonl: hash chain intact, 9 records, head [0-9a-f]{64}\n/);
+    // The run record, experiments 0–6, the confirmation and the stop record.
+    expect(verify.stdout).toMatch(/^\.autoloop\/books\/ledger\.jsonl: hash chain intact, 10 records, head [0-9a-f]{64}\n/);
     expect(verify.stdout).toContain(`Kept commits: ${kept.length} on autoloop/books/run recorded the ledger's head (Autoloop-Ledger trailer), and it matches.`);
   });
 
@@ -206,5 +207,18 @@ describe('red team: a finished ledger re-chained end to end', () => {
       experiment: discarded.experiment,
       problem: expect.stringContaining('a commit that is not on autoloop/books/run'),
     });
+  });
+
+  it('refuses to resume on a re-chained ledger: the kept commits say otherwise, and nothing is appended', async () => {
+    rechain(result, experiment(0, (r) => ({ ...r, metric: 20, best: 20 })));
+    const before = readFileSync(result.paths.ledger, 'utf8');
+    await expect(runLoop({ proposer: createProposer, cwd: repo, tag: 'books', resume: true, experiments: 8 })).rejects.toMatchObject({
+      name: 'LedgerTamperedError',
+      exitCode: 5,
+      message: expect.stringContaining(`experiment ${kept[0]}'s kept commit`),
+    });
+    const cli = await runCli(['run', '--resume', '--tag', 'books', '--experiments', '8'], repo);
+    expect(cli.code).toBe(5);
+    expect(readFileSync(result.paths.ledger, 'utf8')).toBe(before);
   });
 });

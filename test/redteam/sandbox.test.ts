@@ -295,6 +295,8 @@ console.log('METRIC loss=1');
       const names = /^names: (.*)$/m.exec(log)![1]!.split(',');
       expect(names.filter((name) => !allowed.has(name))).toEqual([]);
       expect(names).toContain('REDTEAM_ALLOWED_SETTING');
+      // With report: stdout (the default) there is no metrics file to name.
+      expect(names).not.toContain('AUTOLOOP_METRICS_FILE');
       for (const [name, value] of Object.entries(SECRETS)) {
         if (name === 'REDTEAM_ALLOWED_SETTING') continue;
         expect(names).not.toContain(name);
@@ -420,7 +422,7 @@ echo mine > inside.txt && echo "worktree: written"
 describe('red team: the candidate cannot read the baseline\'s metrics or trace', () => {
   it.skipIf(!linux)('keeps the trace folder hidden and gives each run a fresh metrics file', async () => {
     const trace = `${FROM_WORKTREE.repo}/.autoloop/${TAG}/traces/exp-0001`;
-    const arena = await openArena('{ command: sh attack.sh, setup: sh setup.sh, timeout: 20s }', {
+    const arena = await openArena('{ command: sh attack.sh, setup: sh setup.sh, timeout: 20s, report: file }', {
       // The baseline's secret is made when it runs, so that it is in no file the candidate could read but the trace.
       'attack.sh': `if [ "$AUTOLOOP_SIDE" = baseline ]; then
   secret="baseline-only-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
@@ -435,7 +437,7 @@ cat '${trace}/metrics-baseline-1.json' 2>/dev/null
 cat '${trace}/baseline-1.log' 2>/dev/null
 if [ -e '${trace}/baseline-1.log' ]; then echo "trace: visible"; else echo "trace: invisible"; fi
 grep -rshoE 'baseline-only-[0-9a-f]{16}' /tmp /run 2>/dev/null | head -1
-echo "METRIC loss=3"
+printf '{"loss": 3}' > "$AUTOLOOP_METRICS_FILE"
 `,
       'setup.sh': `mkdir -p /run/autoloop 2>/dev/null; echo '{"loss": 0}' > ${SANDBOX_METRICS_FILE} 2>/dev/null
 echo '{"loss": 0}' > /tmp/metrics.json
@@ -463,7 +465,7 @@ echo "setup's metrics file: \${AUTOLOOP_METRICS_FILE:-unset}"
     const secret = `-----BEGIN REDTEAM KEY ${hex()}-----`;
     writeFileSync(secretFile, `{"loss": 0.001, "key": "${secret}"}`);
     try {
-      const arena = await openArena('{ command: sh attack.sh, timeout: 5s }', {
+      const arena = await openArena('{ command: sh attack.sh, timeout: 5s, report: file }', {
         'attack.sh': `if [ "$AUTOLOOP_SIDE" = candidate ]; then
   ln -s '${secretFile}' "$AUTOLOOP_METRICS_FILE" && echo linked
   echo METRIC loss=4
@@ -475,13 +477,15 @@ fi
       });
       const candidate = await arena.evaluator.measure(arena.candidate, 0, arena.trace);
       expect(runLog(arena, 'candidate-1')).toContain('linked');
-      // autoloop read no file through the link: the metric is the one printed, and the key is nowhere.
-      expect(candidate).toMatchObject({ ok: true, metrics: { loss: 4 } });
+      // autoloop read no file through the link: no metric (the METRIC line is not read with report: file), and the key is nowhere.
+      expect(candidate).toMatchObject({ ok: false, metrics: {} });
+      expect(candidate.reason).toMatch(/^no metric "loss": write \{"loss": <number>\} to \$AUTOLOOP_METRICS_FILE \(the command left it empty\); stdout has "METRIC loss=…"/);
       for (const file of readdirSync(arena.trace)) expect(readFileSync(join(arena.trace, file), 'utf8')).not.toContain(secret);
       const started = Date.now();
       const baseline = await arena.evaluator.measure(arena.baseline, 0, arena.trace);
       expect(runLog(arena, 'baseline-1')).toContain('fifo');
-      expect(baseline).toMatchObject({ ok: true, metrics: { loss: 5 } });
+      expect(baseline).toMatchObject({ ok: false, metrics: {} });
+      expect(baseline.reason).toMatch(/^no metric "loss": .*set evaluate.report: stdout or write the file$/);
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       rmSync(secretDir, { recursive: true, force: true });

@@ -27,9 +27,13 @@ console.log('worktree writable by the scorer: ' + writable);
 console.log('the command claimed loss 0: ' + readFileSync(process.env.AUTOLOOP_COMMAND_OUTPUT, 'utf8').includes('loss=0'));
 `;
 const HONEST = 'export const solve = (n) => n * 2 - 1;\n';
-/** Wrong answer, but it reports a perfect score through every channel of the plain contract. */
+/**
+ * Wrong answer, but it reports a perfect score through every channel of the plain contract: it rewrites the
+ * METRIC line its evaluator prints (it runs in that process), and writes the metrics file when there is one.
+ */
 const CHEAT = `import { writeFileSync } from 'node:fs';
-console.log('METRIC loss=0');
+const log = console.log;
+console.log = (...args) => log(...args.map((arg) => (typeof arg === 'string' && arg.startsWith('METRIC loss=') ? 'METRIC loss=0' : arg)));
 console.log('has metrics file: ' + Boolean(process.env.AUTOLOOP_METRICS_FILE));
 if (process.env.AUTOLOOP_METRICS_FILE) writeFileSync(process.env.AUTOLOOP_METRICS_FILE, JSON.stringify({ loss: 0 }));
 export const solve = (n) => n * 2 - 10;

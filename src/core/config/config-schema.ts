@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { isReservedMetric, MEASURED_METRICS, METRIC_REPORTS } from '../judge/metrics.js';
+import { closestKey } from './suggest.js';
 import { parseDuration, parseEffect, type Effect } from './units.js';
 
 /** Where the App and the CLI look for the config, relative to the repository root. */
@@ -41,7 +43,18 @@ const effect = z
 
 const metricName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_.\-/]*$/, 'expected a metric name of letters, digits, _ . - / (as printed in `METRIC name=value`)');
+  .regex(/^[A-Za-z_][A-Za-z0-9_.\-/]*$/, 'expected a metric name of letters, digits, _ . - / (as printed in `METRIC name=value`)')
+  .superRefine((name, ctx) => {
+    // `autoloop.*` names are autoloop's own measurements: a misspelt one must not silently wait for the evaluator to report it.
+    if (!isReservedMetric(name) || (MEASURED_METRICS as readonly string[]).includes(name)) return;
+    const suggestion = closestKey(name, MEASURED_METRICS);
+    const known = MEASURED_METRICS.map((known) => `"${known}"`).join(' and ');
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown autoloop metric "${name}": names autoloop.* are measured by autoloop, which measures only ${known}`
+        + (suggestion ? `; did you mean "${suggestion}"?` : ''),
+    });
+  });
 
 const goal = z.enum(['minimize', 'maximize']).describe('Whether smaller (`minimize`) or larger (`maximize`) is better.');
 
@@ -49,7 +62,10 @@ const globList = z.array(z.string().min(1)).describe('Glob patterns relative to 
 
 export const metricSchema = z
   .strictObject({
-    name: metricName.describe('The metric to optimise, as the evaluator reports it (`METRIC name=value`).'),
+    name: metricName.describe(
+      'The metric to optimise, as the evaluator reports it (`METRIC name=value`), or one autoloop measures itself from outside the sandbox: '
+      + '`autoloop.wall_ms` (wall-clock time of each run of `evaluate.command`) or `autoloop.cpu_ms` (its CPU time, user + system, children included).',
+    ),
     goal,
     min_effect: effect
       .prefault(0)
@@ -62,7 +78,7 @@ export const metricSchema = z
 
 export const guardSchema = z
   .strictObject({
-    name: metricName.describe('A secondary metric the evaluator also reports.'),
+    name: metricName.describe('A secondary metric the evaluator also reports, or `autoloop.wall_ms` / `autoloop.cpu_ms`, measured by autoloop.'),
     goal,
     max_regression: effect
       .prefault(0)
@@ -72,7 +88,15 @@ export const guardSchema = z
 
 export const evaluateSchema = z
   .strictObject({
-    command: z.string().min(1).describe('The command that measures a checkout and prints `METRIC name=value` lines (or writes $AUTOLOOP_METRICS_FILE).'),
+    command: z.string().min(1).describe('The command that measures a checkout and reports the metrics (see `report`); autoloop times it (`autoloop.wall_ms`, `autoloop.cpu_ms`).'),
+    report: z
+      .enum(METRIC_REPORTS)
+      .default('stdout')
+      .describe(
+        'How the reporting command (`command`, or `score` when set) reports: `stdout` (default), lines `METRIC name=value`; `file`, one JSON object written to $AUTOLOOP_METRICS_FILE. '
+        + 'Only that channel is read, never the other: with `stdout` the command gets no $AUTOLOOP_METRICS_FILE, with `file` its METRIC lines are ignored. '
+        + 'Not needed when every metric is an `autoloop.*` one.',
+      ),
     setup: z.string().min(1).optional().describe('Runs once per checkout before anything is measured, e.g. `npm ci`.'),
     check: z.string().min(1).optional().describe('Must pass on a checkout before its timing counts, e.g. `npm test`.'),
     score: z
@@ -81,7 +105,7 @@ export const evaluateSchema = z
       .optional()
       .describe(
         'A separate scorer: a protected command run after each run of `command`, in a sandbox of its own with the worktree read-only, that reads what `command` left (and its output, in $AUTOLOOP_COMMAND_OUTPUT) and reports the metrics. '
-        + 'With it, only the scorer reports: `command` gets no metrics file and its METRIC lines are not read, so code loaded by `command` cannot write its own score.',
+        + 'With it, only the scorer reports (on the channel `report` names): `command` gets no metrics file and its METRIC lines are not read, so code loaded by `command` cannot write its own score.',
       ),
     timeout: duration.prefault('5m').describe('Hard time budget for one run of `command` (and for `setup` and `check` each).'),
     repeats: z.number().int().min(1).max(100).default(1).describe('Runs per side; baseline and candidate alternate B C B C.'),
@@ -101,6 +125,13 @@ export const evaluateSchema = z
       .boolean()
       .default(false)
       .describe('Let `setup`, `check` and `command` use the network (e.g. `npm ci`). Off by default: inside the sandbox they have no network at all.'),
+    confirm: z
+      .union([z.boolean(), z.number().int().min(1).max(100)])
+      .default(true)
+      .describe(
+        'At the end of a run that kept something, measure the run branch head against the base once more, paired, and make that the headline: '
+        + '`true` with `repeats` runs per side, a number for more, `false` to skip it.',
+      ),
   })
   .describe('How a checkout is measured.');
 

@@ -7,6 +7,7 @@ import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type
 import type { z } from 'zod';
 import { configSchema, type Config } from './config-schema.js';
 import { AutoloopError, EXIT } from '../errors.js';
+import { closestKey } from './suggest.js';
 
 /** One problem in a config file. */
 export interface ConfigIssue {
@@ -232,33 +233,6 @@ function unknownKeyMessage(key: string, parentPath: Path, data: unknown): string
   const suggestion = closestKey(key, candidates);
   if (suggestion) return `unknown key ${JSON.stringify(key)}; did you mean ${JSON.stringify(suggestion)}?`;
   return allowed.length > 0 ? `unknown key ${JSON.stringify(key)} (allowed: ${allowed.join(', ')})` : `unknown key ${JSON.stringify(key)}`;
-}
-
-/** The closest allowed key within a small edit distance, or undefined when nothing is close. */
-function closestKey(key: string, candidates: readonly string[]): string | undefined {
-  const wanted = key.toLowerCase();
-  let best: { name: string; distance: number } | undefined;
-  for (const name of candidates) {
-    const distance = editDistance(wanted, name.toLowerCase());
-    const limit = Math.max(1, Math.floor(Math.max(wanted.length, name.length) / 3));
-    if (distance <= limit && (!best || distance < best.distance)) best = { name, distance };
-  }
-  return best?.name;
-}
-
-/** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
-function editDistance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  const cell = (i: number, j: number): number => rows[i]![j]!;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let distance = Math.min(cell(i - 1, j) + 1, cell(i, j - 1) + 1, cell(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, cell(i - 2, j - 2) + 1);
-      rows[i]![j] = distance;
-    }
-  }
-  return cell(a.length, b.length);
 }
 
 // Just enough of zod's internal definitions to walk from the root schema to the object at a path.

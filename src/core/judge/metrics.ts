@@ -1,20 +1,45 @@
 /**
  * The metric contract between autoloop and the user's evaluator.
  *
- * The evaluator reports metrics either by printing lines `METRIC name=value` on stdout,
- * or by writing one JSON object `{"name": number, ...}` to the file named in
- * `$AUTOLOOP_METRICS_FILE`. The file wins when it exists and is non-empty: the harness
- * owns it, so stdout is then ignored entirely (a forged `METRIC` line printed by, say,
- * a test log cannot override it). A missing, duplicated, NaN or infinite metric is
- * never turned into a number: the run is invalid and the reason says what to print.
+ * The config declares one channel (`evaluate.report`) and only that channel is read, never a fallback:
+ * `stdout`, lines `METRIC name=value` printed by the reporting command (`evaluate.command`, or
+ * `evaluate.score` when set); or `file`, one JSON object `{"name": number, ...}` written to the file named
+ * in `$AUTOLOOP_METRICS_FILE`. Both are written by a process the candidate's code may run in, so autoloop
+ * also measures two metrics itself, from outside the sandbox: `autoloop.wall_ms` and `autoloop.cpu_ms` of
+ * each run of `evaluate.command`. Names under `autoloop.` are reserved: an evaluator that reports one is
+ * refused. A missing, duplicated, NaN or infinite metric is never turned into a number: the run is invalid
+ * and the reason says what to print or write.
  *
- * Pure: no I/O. The engine reads the file and passes its text in.
+ * Pure: no I/O. The engine reads the file and measures the times, and passes them in.
  */
 import type { MetricValues } from '../ledger/records.js';
 import { AutoloopError } from '../errors.js';
 
 /** Environment variable that names the metrics file the harness created for one run. */
 export const METRICS_FILE_ENV = 'AUTOLOOP_METRICS_FILE';
+
+/** The channels an evaluator may report on (`evaluate.report`); only the declared one is read. */
+export const METRIC_REPORTS = ['stdout', 'file'] as const;
+export type MetricReport = (typeof METRIC_REPORTS)[number];
+
+/** Wall-clock time of one run of `evaluate.command`, spawn to exit, measured by autoloop. */
+export const WALL_METRIC = 'autoloop.wall_ms';
+/** CPU time (user + system) of one run of `evaluate.command`'s whole process tree, measured by autoloop. */
+export const CPU_METRIC = 'autoloop.cpu_ms';
+/** The metrics autoloop measures itself; every other `autoloop.*` name is unknown. */
+export const MEASURED_METRICS = [WALL_METRIC, CPU_METRIC] as const;
+const RESERVED_PREFIX = 'autoloop.';
+
+/** True for a name under `autoloop.`: autoloop's own, never an evaluator's. */
+export function isReservedMetric(name: string): boolean {
+  return name.startsWith(RESERVED_PREFIX);
+}
+
+/** What autoloop measured of one run of `evaluate.command` (cpuMs absent when it could not be measured). */
+export interface MeasuredTimes {
+  wallMs: number;
+  cpuMs?: number;
+}
 
 /** A metric name, as accepted in `METRIC name=value` (same rule as the config schema). */
 export const METRIC_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/;
@@ -47,10 +72,20 @@ export interface RequiredMetrics {
   guards: string[];
 }
 
-/** The metrics of one run, or why the run is invalid. `values` holds whatever was valid either way. */
+/** The metrics of one run, or why the run is invalid. `values` holds whatever was valid either way; `source` is the declared channel. */
 export type MetricsReading =
-  | { ok: true; values: MetricValues; source: 'file' | 'stdout' }
-  | { ok: false; reason: string; values: MetricValues; source: 'file' | 'stdout' };
+  | { ok: true; values: MetricValues; source: MetricReport }
+  | { ok: false; reason: string; values: MetricValues; source: MetricReport };
+
+/** What one run left for the metrics reading: its declared channel, what it printed and wrote, and what autoloop measured. */
+export interface MetricsInput {
+  report: MetricReport;
+  stdout: string;
+  /** The metrics file's text; null when there is none (always with `report: stdout`). */
+  fileText: string | null;
+  /** The times of the `evaluate.command` run; absent, the `autoloop.*` metrics are unmeasured. */
+  measured?: MeasuredTimes;
+}
 
 // `METRIC` then whitespace marks a metric line; anything else on stdout is ordinary output.
 const METRIC_LINE = /^\s*METRIC\s+(.*?)\s*$/;
@@ -88,7 +123,7 @@ export function parseMetricLines(text: string): ParsedMetrics {
 }
 
 /**
- * Parses the text of `$AUTOLOOP_METRICS_FILE`: one JSON object of numbers. Values that are
+ * Parses the text of `$AUTOLOOP_METRICS_FILE` (with `evaluate.report: file`): one JSON object of numbers. Values that are
  * not finite numbers become invalid entries; a key written twice is a duplicate.
  * @throws MetricsFileError when the text is not JSON or not an object.
  */
@@ -126,62 +161,111 @@ export function parseMetricsFile(text: string): ParsedMetrics {
 }
 
 /**
- * Reads one run's metrics from its stdout and its metrics file text (null when the file is
- * absent), checks the primary and guard metrics, and says what is wrong in terms of what
- * the evaluator should print. A non-empty file wins and stdout is then ignored entirely.
+ * Reads one run's metrics from the declared channel alone, adds the `autoloop.*` metrics the config names
+ * from what autoloop measured, checks the primary and guard metrics, and says what is wrong in terms of
+ * what the evaluator should print or write (naming the other channel when the metric went there).
  * Never throws for bad evaluator output; never substitutes 0 for a missing value.
  */
-export function readMetrics(
-  input: { stdout: string; fileText: string | null },
-  required: RequiredMetrics,
-): MetricsReading {
+export function readMetrics(input: MetricsInput, required: RequiredMetrics): MetricsReading {
+  const source = input.report;
   // An empty (or whitespace-only) file is the harness's untouched placeholder, not a report.
-  const source: 'file' | 'stdout' = input.fileText !== null && input.fileText.trim() !== '' ? 'file' : 'stdout';
-  let parsed: ParsedMetrics;
-  if (source === 'file') {
+  const fileWritten = input.fileText !== null && input.fileText.trim() !== '';
+  let parsed: ParsedMetrics = { values: {}, duplicates: [], invalid: [] };
+  if (source === 'file' && fileWritten) {
     try {
       parsed = parseMetricsFile(input.fileText!);
     } catch (error) {
       if (!(error instanceof MetricsFileError)) throw error;
       return { ok: false, reason: error.message, values: {}, source };
     }
-  } else {
+  } else if (source === 'stdout') {
     parsed = parseMetricLines(input.stdout);
   }
 
+  // A reserved name in the evaluator's report is a forgery of autoloop's own measurement, or a mistake: refused either way.
+  const forged = [...new Set([...Object.keys(parsed.values), ...parsed.duplicates, ...parsed.invalid.map((entry) => entry.name)])].filter(isReservedMetric);
+  const reportedValues: MetricValues = Object.fromEntries(Object.entries(parsed.values).filter(([name]) => !isReservedMetric(name)));
+  if (forged.length > 0) {
+    const where = source === 'file' ? `in $${METRICS_FILE_ENV}` : 'on stdout';
+    return {
+      ok: false,
+      reason: `the evaluator reported ${forged.map((name) => `"${name}"`).join(', ')} ${where}: names autoloop.* are reserved, measured by autoloop itself (${MEASURED_METRICS.join(', ')}); rename the metric or stop reporting it`,
+      values: reportedValues,
+      source,
+    };
+  }
+
+  const hints: ChannelHints = {
+    source,
+    fileWritten,
+    // With `file`, METRIC lines are never read as metrics, only to say where a missing one went.
+    stdoutValues: source === 'file' ? parseMetricLines(input.stdout).values : {},
+  };
+  const values: MetricValues = { ...reportedValues };
   const problems: string[] = [];
-  const primaryProblem = checkMetric(required.primary, 'metric', parsed, source);
-  if (primaryProblem) problems.push(primaryProblem);
-  for (const guard of new Set(required.guards)) {
-    if (guard === required.primary) continue;
-    const problem = checkMetric(guard, 'guard metric', parsed, source);
+  const names = [...new Set([required.primary, ...required.guards])];
+  for (const name of names) {
+    const kind = name === required.primary ? 'metric' : 'guard metric';
+    if (isReservedMetric(name)) {
+      const value = measuredValue(name, input.measured);
+      if (value === undefined) problems.push(`${kind} "${name}" was not measured for this run: ${unmeasuredReason(name)}`);
+      else values[name] = value;
+      continue;
+    }
+    const problem = checkMetric(name, kind, parsed, hints);
     if (problem) problems.push(problem);
   }
-  if (problems.length === 0) return { ok: true, values: parsed.values, source };
+  if (problems.length === 0) return { ok: true, values, source };
 
-  const requiredNames = new Set([required.primary, ...required.guards]);
+  const requiredNames = new Set(names);
   const stray = parsed.invalid.filter((entry) => !requiredNames.has(entry.name));
   if (stray.length > 0) {
     const shown = stray.slice(0, 3).map((entry) => (entry.raw === '' ? `"${entry.name}"` : `"${entry.name}=${entry.raw}"`));
     problems.push(`also ignored ${stray.length} invalid metric${stray.length === 1 ? '' : 's'}: ${shown.join(', ')}${stray.length > 3 ? ', …' : ''}`);
   }
-  return { ok: false, reason: problems.join('; '), values: parsed.values, source };
+  return { ok: false, reason: problems.join('; '), values, source };
+}
+
+/** The measured value of a reserved metric, or undefined when it was not measured (or is not one autoloop knows). */
+function measuredValue(name: string, measured: MeasuredTimes | undefined): number | undefined {
+  if (!measured) return undefined;
+  const value = name === WALL_METRIC ? measured.wallMs : name === CPU_METRIC ? measured.cpuMs : undefined;
+  return value !== undefined && Number.isFinite(value) ? value : undefined;
+}
+
+function unmeasuredReason(name: string): string {
+  if (name === CPU_METRIC) return 'autoloop times evaluate.command under a shell of its own outside the sandbox, and that shell did not report (it was killed, or something wrote to its report)';
+  if (name === WALL_METRIC) return 'autoloop measures it around each run of evaluate.command';
+  return `autoloop measures only ${MEASURED_METRICS.join(' and ')}`;
+}
+
+/** What a message about a missing metric needs to know of the channels. */
+interface ChannelHints {
+  source: MetricReport;
+  fileWritten: boolean;
+  /** Valid METRIC lines on stdout when the declared channel is the file (else empty). */
+  stdoutValues: MetricValues;
 }
 
 /** Why `name` is not usable, or null when it is a finite number reported once. */
-function checkMetric(name: string, kind: string, parsed: ParsedMetrics, source: 'file' | 'stdout'): string | null {
-  const how = source === 'file'
-    ? `write {"${name}": <number>} to $${METRICS_FILE_ENV} (METRIC lines on stdout are ignored once that file is written)`
-    : `print a line "METRIC ${name}=<number>" or write {"${name}": <number>} to $${METRICS_FILE_ENV}`;
+function checkMetric(name: string, kind: string, parsed: ParsedMetrics, hints: ChannelHints): string | null {
+  const { source } = hints;
+  const how = source === 'file' ? `write {"${name}": <number>} to $${METRICS_FILE_ENV}` : `print a line "METRIC ${name}=<number>"`;
   if (parsed.duplicates.includes(name)) {
     return `${kind} "${name}" reported more than once ${source === 'file' ? `in $${METRICS_FILE_ENV}` : 'on stdout'}: report it exactly once`;
   }
   const invalid = parsed.invalid.find((entry) => entry.name === name);
   if (invalid) return `${kind} "${name}" ${describeInvalid(invalid.raw)}: ${how} with a finite number`;
-  if (!Object.hasOwn(parsed.values, name)) {
-    return `no ${kind} "${name}"${source === 'file' ? ` in $${METRICS_FILE_ENV}` : ''}: ${how}`;
+  if (Object.hasOwn(parsed.values, name)) return null;
+  if (source === 'stdout') {
+    return `no ${kind} "${name}" on stdout: ${how} (evaluate.report is stdout, so there is no $${METRICS_FILE_ENV} to write; to report through a file, set evaluate.report: file)`;
   }
-  return null;
+  const where = hints.fileWritten ? ` in $${METRICS_FILE_ENV}` : '';
+  const empty = hints.fileWritten ? '' : ' (the command left it empty)';
+  const printed = Object.hasOwn(hints.stdoutValues, name)
+    ? `; stdout has "METRIC ${name}=…", but evaluate.report is file, so METRIC lines are not read: set evaluate.report: stdout or write the file`
+    : '';
+  return `no ${kind} "${name}"${where}: ${how}${empty}${printed}`;
 }
 
 function describeInvalid(raw: string): string {

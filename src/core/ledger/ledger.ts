@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AutoloopError, EXIT, type ExitCode } from '../errors.js';
-import { RECORD_SCHEMAS, type ChainLink, type ExperimentRecord, type LedgerRecord, type RunRecord, type StopRecord, type UnchainedRecord } from './records.js';
+import { RECORD_SCHEMAS, type ChainLink, type ConfirmationRecord, type ExperimentRecord, type LedgerRecord, type RunRecord, type StopRecord, type UnchainedRecord } from './records.js';
 
 /** A run as read back from its ledger: the records as the loop built them, their `prev` links checked and dropped. */
 export interface LedgerContents {
@@ -9,6 +9,8 @@ export interface LedgerContents {
   experiments: ExperimentRecord[];
   /** The last stop record, if the run ended rather than being interrupted. */
   stop: StopRecord | null;
+  /** The confirmation of the run's head against its base, when the run ended after its last experiment with one. */
+  confirmation: ConfirmationRecord | null;
   /** A last line cut short by a crash mid-write: ignored, and said. */
   truncatedTail: boolean;
 }
@@ -178,6 +180,8 @@ function label(entry: Entry): string {
       return 'the run record';
     case 'stop':
       return 'a stop record';
+    case 'confirmation':
+      return 'the confirmation';
     case undefined:
       return entry.record ? 'a record without a type' : 'not valid JSON';
     default:
@@ -315,6 +319,7 @@ export function parseLedger(text: string, file: string, options: ParseLedgerOpti
   let run: RunRecord | null = null;
   const experiments: ExperimentRecord[] = [];
   let stop: StopRecord | null = null;
+  let confirmation: ConfirmationRecord | null = null;
   for (const { number, text: line } of lines) {
     let fields: Record<string, unknown>;
     try {
@@ -335,11 +340,16 @@ export function parseLedger(text: string, file: string, options: ParseLedgerOpti
         throw new LedgerError(file, number, `experiment ${record.experiment} where ${expected} was expected`);
       }
       experiments.push(record);
+      // A resumed run measures further: what was confirmed before is no longer its head.
       stop = null;
+      confirmation = null;
+    } else if (record.type === 'confirmation') {
+      if (!run) throw new LedgerError(file, number, 'a confirmation before the run record');
+      confirmation = record;
     } else {
       stop = record;
     }
   }
   if (!run) throw new LedgerError(file, null, 'no run record: not an autoloop ledger');
-  return { run, experiments, stop, truncatedTail };
+  return { run, experiments, stop, confirmation, truncatedTail };
 }

@@ -26,6 +26,11 @@ export const commandOutcomeSchema = z.object({
   exitCode: z.number().int().nullable(),
   signal: z.string().nullable(),
   durationMs: z.number(),
+  /**
+   * CPU time (user + system) of the command's whole process tree, measured by autoloop outside the sandbox;
+   * only for `evaluate.command`, and absent in ledgers written before it was measured.
+   */
+  cpuMs: z.number().optional(),
   timedOut: z.boolean(),
   /** Bytes of output dropped from the middle of stdout and stderr to bound memory. */
   droppedBytes: z.number(),
@@ -120,6 +125,8 @@ export const runRecordSchema = z.object({
   configHash: z.string(),
   /** SHA-256 of the protected files (path and blob id) in the base commit: the evaluator every experiment was pinned to. */
   protectedHash: z.string(),
+  /** The experiment budget the run started with (`--experiments`, else `budget.experiments`): what `--resume` continues to. Absent in older ledgers. */
+  experiments: z.number().int().min(0).optional(),
   startedAt: z.string(),
 });
 export type RunRecord = z.output<typeof runRecordSchema>;
@@ -166,8 +173,34 @@ export const stopRecordSchema = z.object({
 });
 export type StopRecord = z.output<typeof stopRecordSchema>;
 
+/**
+ * The confirmation at the end of a run: the run branch head (the ledger's best) measured once more against
+ * the run's base, paired and interleaved like any experiment. Each kept step was judged against its parent
+ * only; this one comparison says whether the run as a whole holds up, and is the run's headline.
+ */
+export const confirmationRecordSchema = z.object({
+  type: z.literal('confirmation'),
+  baseCommit: z.string(),
+  /** The run branch head, which must be the ledger's best. */
+  headCommit: z.string(),
+  /**
+   * `confirmed`: measured again, the head is better than the base (the judge says `improved`, guards held);
+   * `not-confirmed`: measured again, it is not; `invalid`: it could not be measured, or the run branch was not
+   * at the ledger's best (`reason` says which).
+   */
+  status: z.enum(['confirmed', 'not-confirmed', 'invalid']),
+  judgement: judgementSchema.nullable(),
+  samples: z.array(runSampleSchema),
+  reason: z.string().nullable(),
+  durations: z.object({ evaluateMs: z.number(), totalMs: z.number() }),
+  traceDir: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type ConfirmationRecord = z.output<typeof confirmationRecordSchema>;
+
 /** The schema of each record type, by its `type`: how a ledger line is read. */
-export const RECORD_SCHEMAS = { run: runRecordSchema, experiment: experimentRecordSchema, stop: stopRecordSchema } as const;
+export const RECORD_SCHEMAS = { run: runRecordSchema, experiment: experimentRecordSchema, confirmation: confirmationRecordSchema, stop: stopRecordSchema } as const;
 
 /**
  * The link every ledger line carries: the hex SHA-256 of the previous line's exact bytes (without its
@@ -185,7 +218,7 @@ export type Chained<T> = T & ChainLink;
  * A record before the ledger writer links it: what the loop builds. Only the writer knows the previous
  * line, so `prev` is its business, never the builder's.
  */
-export type UnchainedRecord = RunRecord | ExperimentRecord | StopRecord;
+export type UnchainedRecord = RunRecord | ExperimentRecord | ConfirmationRecord | StopRecord;
 
 /** One line of `ledger.jsonl`. */
-export type LedgerRecord = Chained<RunRecord> | Chained<ExperimentRecord> | Chained<StopRecord>;
+export type LedgerRecord = Chained<RunRecord> | Chained<ExperimentRecord> | Chained<ConfirmationRecord> | Chained<StopRecord>;

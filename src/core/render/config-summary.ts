@@ -1,4 +1,5 @@
 import type { Config } from '../config/config-schema.js';
+import { CPU_METRIC, isReservedMetric, METRICS_FILE_ENV, WALL_METRIC } from '../judge/metrics.js';
 import { formatDuration, formatEffect } from '../config/units.js';
 import { code } from './markdown.js';
 
@@ -10,4 +11,26 @@ export function configSummary(config: Config): string[] {
     `scope: edit ${config.scope.edit.map(code).join(', ')}`,
     `proposer: ${config.proposer.kind}`,
   ];
+}
+
+/**
+ * Where the metrics come from, and whether candidate code can write them: `measured by autoloop (wall time of
+ * evaluate.command)`, `evaluate.score (…)`, or `stdout of evaluate.command (candidate code in that process can
+ * write it)`. Metrics measured and reported are named each with their source.
+ */
+export function metricSource(config: Config): string {
+  const names = [config.metric.name, ...config.guards.map((guard) => guard.name)];
+  const measured = names.filter(isReservedMetric);
+  const reported = names.filter((name) => !isReservedMetric(name));
+  const what = (name: string): string => (name === WALL_METRIC ? 'wall time' : name === CPU_METRIC ? 'CPU time' : name);
+  const byAutoloop = measured.length > 0 ? `measured by autoloop (${[...new Set(measured.map(what))].join(' and ')} of evaluate.command)` : '';
+  const channel = config.evaluate.report === 'file' ? `$${METRICS_FILE_ENV}` : 'stdout';
+  const byEvaluator = reported.length === 0
+    ? ''
+    : config.evaluate.score
+      ? `evaluate.score (${channel} of \`${config.evaluate.score}\`, run apart from evaluate.command with the worktree read-only)`
+      : `${channel} of evaluate.command (candidate code in that process can write it)`;
+  if (!byEvaluator) return byAutoloop;
+  if (!byAutoloop) return byEvaluator;
+  return `${measured.join(', ')} ${byAutoloop}; ${reported.join(', ')} from ${byEvaluator}`;
 }

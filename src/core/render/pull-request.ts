@@ -4,9 +4,9 @@
  */
 import { renderMermaidChart } from './mermaid.js';
 import { runPullRequestMarker } from '../protocol/protocol.js';
-import type { ExperimentRecord, RunRecord } from '../ledger/records.js';
+import type { ConfirmationRecord, ExperimentRecord, RunRecord } from '../ledger/records.js';
 import { betterWord, code, link, oneLine, plural } from './markdown.js';
-import { renderMarkdownReport, summarizeRun } from './report.js';
+import { confirmationSentence, renderMarkdownReport, summarizeRun } from './report.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
 import { formatNumber, formatPercent } from '../config/units.js';
 
@@ -18,6 +18,8 @@ export interface RunPullRequestLinks {
   artifact?: string;
   /** Why the loop stopped, e.g. the stop record's reason. */
   stopReason?: string;
+  /** The run head measured against the base at the end: the title's figures when it confirms the head. */
+  confirmation?: ConfirmationRecord | null;
 }
 
 /**
@@ -30,7 +32,8 @@ export interface RunPullRequestLinks {
  */
 export function renderRunPullRequest(run: RunRecord, experiments: ExperimentRecord[], links: RunPullRequestLinks = {}): { title: string; body: string } {
   const { name, goal } = run.metric;
-  const summary = summarizeRun(run, experiments);
+  const summary = summarizeRun(run, experiments, links.confirmation ?? null);
+  const confirmed = summary.confirmation;
   const { keep, discard, crash, invalid } = summary.counts;
   const count = plural(summary.experiments, 'experiment');
   const number = (value: number) => formatNumber(value, 4);
@@ -40,9 +43,13 @@ export function renderRunPullRequest(run: RunRecord, experiments: ExperimentReco
     headline = `${name} baseline not measured`;
   } else if (summary.best === null || summary.improvement === null || summary.improvement === 0) {
     headline = `${name} ${number(summary.baseline)}, no improvement`;
+  } else if (confirmed?.status === 'confirmed' && confirmed.base !== null && confirmed.head !== null) {
+    // The confirmation measured both ends side by side: its figures, not the chain of steps, are the run's.
+    const relative = confirmed.deltaRelative === null ? '' : ` (${formatPercent(confirmed.deltaRelative, 2)}, confirmed)`;
+    headline = `${name} ${number(confirmed.base)} → ${number(confirmed.head)}${relative}`;
   } else {
     const relative = summary.improvementRelative === null ? '' : ` (${formatPercent(summary.improvementRelative, 2)})`;
-    headline = `${name} ${number(summary.baseline)} → ${number(summary.best)}${relative}`;
+    headline = `${name} ${number(summary.baseline)} → ${number(summary.best)}${relative}${confirmed ? ', not confirmed' : ''}`;
   }
   const title = `autoloop: ${headline} in ${count}`;
 
@@ -56,6 +63,7 @@ export function renderRunPullRequest(run: RunRecord, experiments: ExperimentReco
     const relative = summary.improvementRelative === null ? '' : ` (${formatPercent(summary.improvementRelative)})`;
     paragraph = `${code(name)} (${better} is better) went from ${number(summary.baseline)} to **${number(summary.best)}**${relative}, best at experiment ${summary.bestExperiment}.`;
   }
+  if (confirmed) paragraph += ` ${oneLine(confirmationSentence(name, confirmed))}.`;
   paragraph += ` ${count} after the baseline: ${keep} kept, ${discard} discarded, ${crash} crashed, ${invalid} invalid.`;
   if (links.stopReason) paragraph += ` Stopped: ${oneLine(links.stopReason, Infinity)}.`.replace(/\.\.$/, '.');
 
@@ -63,7 +71,7 @@ export function renderRunPullRequest(run: RunRecord, experiments: ExperimentReco
     ...(links.workflowRun ? [link('workflow run', links.workflowRun)] : []),
     ...(links.artifact ? [`${link('ledger and traces', links.artifact)} (artifact)`] : []),
   ];
-  const report = renderMarkdownReport(run, experiments).replace(/^(#{1,5}) /gm, '#$1 ');
+  const report = renderMarkdownReport(run, experiments, { confirmation: links.confirmation ?? null }).replace(/^(#{1,5}) /gm, '#$1 ');
 
   const body = [
     runPullRequestMarker(run.tag),

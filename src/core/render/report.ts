@@ -4,9 +4,9 @@
  */
 import { UNPAIRED_NOTE } from '../judge/judge.js';
 import type { Goal } from '../config/config-schema.js';
-import type { ExperimentRecord, ExperimentStatus, RunRecord } from '../ledger/records.js';
+import type { ConfirmationRecord, ExperimentRecord, ExperimentStatus, Judgement, RunRecord } from '../ledger/records.js';
 import { stripControl } from './text.js';
-import { cell, change, markdownUrl, shortSha, signed, value } from './markdown.js';
+import { cell, change, formatInterval, markdownUrl, oneLine, shortSha, signed, value } from './markdown.js';
 import { formatNumber, formatPercent } from '../config/units.js';
 
 /** The headline numbers of a run, shared by the report, the chart and the CLI. */
@@ -27,6 +27,57 @@ export interface RunSummary {
   counts: Record<ExperimentStatus, number>;
   /** kept / experiments after the baseline, null before the first one. */
   keepRate: number | null;
+  /** The run head measured against the base at the end: the headline when there is one. */
+  confirmation: ConfirmationSummary | null;
+}
+
+/** The figures of a run's confirmation (see `ConfirmationRecord`). */
+export interface ConfirmationSummary {
+  status: ConfirmationRecord['status'];
+  headCommit: string;
+  /** Means of the base and the head as measured side by side in the confirmation, null when not measured. */
+  base: number | null;
+  head: number | null;
+  deltaRelative: number | null;
+  interval: Judgement['interval'];
+  /** Valid runs of the head. */
+  runsPerSide: number;
+  reason: string | null;
+}
+
+function finiteOrNull(n: number | undefined): number | null {
+  return typeof n === 'number' && Number.isFinite(n) ? n : null;
+}
+
+/** The confirmation's figures, or null when it does not confirm the run's current head (more experiments followed it). */
+export function summarizeConfirmation(confirmation: ConfirmationRecord | null | undefined, experiments: readonly ExperimentRecord[]): ConfirmationSummary | null {
+  const head = sortExperiments(experiments).at(-1)?.bestCommit;
+  return confirmation && confirmation.headCommit === head ? confirmationFigures(confirmation) : null;
+}
+
+/** The figures of one confirmation record. */
+export function confirmationFigures(confirmation: ConfirmationRecord): ConfirmationSummary {
+  const j = confirmation.judgement;
+  return {
+    status: confirmation.status,
+    headCommit: confirmation.headCommit,
+    base: finiteOrNull(j?.baseline.mean),
+    head: finiteOrNull(j?.candidate.mean),
+    deltaRelative: finiteOrNull(j?.deltaRelative),
+    interval: j?.interval ?? null,
+    runsPerSide: j?.candidate.samples.length ?? 0,
+    reason: confirmation.reason,
+  };
+}
+
+/** One sentence on the confirmation, for the CLI and the reports: what was measured again, and what it showed. */
+export function confirmationSentence(metric: string, c: ConfirmationSummary): string {
+  const runs = `measured again side by side, ${c.runsPerSide} run${c.runsPerSide === 1 ? '' : 's'} per side${c.interval ? '' : ', no noise estimate'}`;
+  if (c.status === 'invalid' || c.base === null || c.head === null) return `${metric}: base → run head could not be measured again: ${stripControl(c.reason ?? 'no valid runs')}`;
+  const interval = c.interval ? `, ${formatInterval(c.interval, { method: false })}` : '';
+  const figures = `${metric}: base ${formatNumber(c.base, 6)} → run head ${formatNumber(c.head, 6)}${c.deltaRelative === null ? '' : ` (${formatPercent(c.deltaRelative)}${interval})`}`;
+  if (c.status === 'confirmed') return `${figures}, confirmed (${runs})`;
+  return `${figures}, NOT confirmed (${runs}): ${stripControl(c.reason ?? 'the gain did not hold up')}`;
 }
 
 /** True when `a` is strictly better than `b` for the goal. */
@@ -48,7 +99,7 @@ export function sortExperiments(experiments: readonly ExperimentRecord[]): Exper
  * Summarises a run: baseline → best, the change, and how many experiments were kept, discarded or invalid.
  * Experiment 0 is the baseline; it sets `baseline` and counts as kept for `best`, but not in `counts`.
  */
-export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRecord[]): RunSummary {
+export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRecord[], confirmation: ConfirmationRecord | null = null): RunSummary {
   const goal = run.metric.goal;
   const counts: Record<ExperimentStatus, number> = { keep: 0, discard: 0, crash: 0, invalid: 0 };
   let baseline: number | null = null;
@@ -79,6 +130,7 @@ export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRec
     experiments: total,
     counts,
     keepRate: total > 0 ? counts.keep / total : null,
+    confirmation: summarizeConfirmation(confirmation, experiments),
   };
 }
 
@@ -139,6 +191,8 @@ const UNPAIRED_MARK = '‡';
 export interface MarkdownReportOptions {
   /** Path or URL of the progress chart, relative to where the report is read; embedded when given. */
   chartPath?: string;
+  /** The run head measured against the base at the end: shown first when it confirms the current head. */
+  confirmation?: ConfirmationRecord | null;
 }
 
 /**
@@ -148,13 +202,16 @@ export interface MarkdownReportOptions {
  */
 export function renderMarkdownReport(run: RunRecord, experiments: readonly ExperimentRecord[], options: MarkdownReportOptions = {}): string {
   const { name, goal } = run.metric;
-  const summary = summarizeRun(run, experiments);
+  const summary = summarizeRun(run, experiments, options.confirmation ?? null);
   const sorted = sortExperiments(experiments);
   const lines: string[] = [`## autoloop: ${name} (${goal})`, ''];
 
   const number = (measured: number | null) => (measured === null ? 'not measured' : `\`${value(measured)}\``);
+  if (summary.confirmation) lines.push(`- **Confirmation:** ${oneLine(confirmationSentence(name, summary.confirmation))}`);
   if (summary.best !== null && summary.baseline !== null) {
-    lines.push(`- **Baseline → best:** ${number(summary.baseline)} → ${number(summary.best)} (experiment ${summary.bestExperiment})`);
+    // With a confirmation this is the chain of steps, each against its parent: the confirmation is the run's figure.
+    const label = summary.confirmation ? 'Baseline → best during the run' : 'Baseline → best';
+    lines.push(`- **${label}:** ${number(summary.baseline)} → ${number(summary.best)} (experiment ${summary.bestExperiment})`);
   } else {
     lines.push(`- **Baseline:** ${number(summary.baseline)}`);
   }

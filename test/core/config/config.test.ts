@@ -43,7 +43,7 @@ describe('parseConfig: valid files', () => {
       suspicious_effect: { kind: 'relative', value: 0.5 },
     });
     expect(config.guards).toEqual([]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 1, baseline: 'paired', env: [], network: false });
+    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 1, report: 'stdout', baseline: 'paired', env: [], network: false, confirm: true });
     expect(config.scope).toEqual({ edit: ['params.json'], protect: [] });
     expect(config.proposer.kind).toBe('tune');
     expect(config.proposer.instructions).toBe('.github/autoloop.md');
@@ -57,7 +57,7 @@ describe('parseConfig: valid files', () => {
     const config = parseConfig(fixture('valid-full.yml'), 'valid-full.yml');
     expect(config.metric.min_effect).toEqual({ kind: 'relative', value: 0.01 });
     expect(config.guards).toEqual([{ name: 'peak_mem_mb', goal: 'minimize', max_regression: { kind: 'relative', value: 0.1 } }]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3, baseline: 'paired', env: [], network: false });
+    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3, report: 'stdout', baseline: 'paired', env: [], network: false, confirm: true });
     expect(config.scope).toEqual({ edit: ['src/model/**', 'params.json'], protect: ['eval/**'] });
     expect(config.budget).toEqual({ experiments: 20, parallel: 1, max_failures: 5, wall_time: 28_800_000 });
     expect(config.review).toEqual({ reviewers: ['octocat'], approve_each: true });
@@ -81,6 +81,33 @@ describe('parseConfig: valid files', () => {
     expect(issue).toMatchObject({ file: 'y.yml', path: 'sandbox', line: 5 });
   });
 
+  it('reads evaluate.report, stdout by default, and rejects a channel it does not know', () => {
+    expect(parseConfig(`metric: { name: acc, goal: maximize }\n${VALID_REST}`, 'x.yml').evaluate.report).toBe('stdout');
+    const byFile = parseConfig(`metric: { name: acc, goal: maximize }\n${VALID_REST.replace('node eval.js', 'node eval.js, report: file')}`, 'x.yml');
+    expect(byFile.evaluate.report).toBe('file');
+    const issue = configError(`metric: { name: acc, goal: maximize }\n${VALID_REST.replace('node eval.js', 'node eval.js, report: both')}`, 'y.yml').issues[0];
+    expect(issue).toMatchObject({ file: 'y.yml', path: 'evaluate.report', line: 2, message: 'expected one of "stdout", "file", got "both"' });
+  });
+
+  it('accepts the metrics autoloop measures as the primary and as guards', () => {
+    const config = parseConfig(
+      `metric: { name: autoloop.wall_ms, goal: minimize }\nguards: [{ name: autoloop.cpu_ms, goal: minimize, max_regression: 10% }]\n${VALID_REST}`,
+      'x.yml',
+    );
+    expect(config.metric.name).toBe('autoloop.wall_ms');
+    expect(config.guards[0]!.name).toBe('autoloop.cpu_ms');
+  });
+
+  it('rejects an autoloop.* metric it does not measure, suggesting the closest and naming both', () => {
+    const text = `metric: { name: autoloop.wall, goal: minimize }\nguards: [{ name: autoloop.cpu_time, goal: minimize }, { name: autoloop.memory, goal: minimize }]\n${VALID_REST}`;
+    const issues = configError(text, 'x.yml').issues;
+    expect(issues.map((issue) => [issue.path, issue.line])).toEqual([['metric.name', 1], ['guards[0].name', 2], ['guards[1].name', 2]]);
+    const both = 'names autoloop.* are measured by autoloop, which measures only "autoloop.wall_ms" and "autoloop.cpu_ms"';
+    expect(issues[0]!.message).toBe(`unknown autoloop metric "autoloop.wall": ${both}; did you mean "autoloop.wall_ms"?`);
+    expect(issues[1]!.message).toBe(`unknown autoloop metric "autoloop.cpu_time": ${both}; did you mean "autoloop.cpu_ms"?`);
+    expect(issues[2]!.message).toBe(`unknown autoloop metric "autoloop.memory": ${both}`);
+  });
+
   it('takes an absolute effect and a number of seconds', () => {
     const config = parseConfig(`metric: { name: acc, goal: maximize, min_effect: 0.002 }\n${VALID_REST.replace('node eval.js', 'node eval.js, timeout: 90')}`, 'x.yml');
     expect(config.metric.min_effect).toEqual({ kind: 'absolute', value: 0.002 });
@@ -94,7 +121,7 @@ describe('parseConfig: errors name the file, key and line', () => {
       file: 'unknown-key.yml',
       path: 'evaluate.colour',
       line: 6,
-      message: 'unknown key "colour" (allowed: command, setup, check, score, timeout, repeats, baseline, env, network)',
+      message: 'unknown key "colour" (allowed: command, report, setup, check, score, timeout, repeats, baseline, env, network, confirm)',
     });
   });
 
@@ -299,3 +326,20 @@ describe('JSON Schema', () => {
     expect(schema.properties.evaluate?.properties?.timeout).toMatchObject({ default: '5m', type: ['string', 'number'] });
   });
 });
+
+describe('parseConfig: evaluate.confirm', () => {
+  const withConfirm = (value: string) => `metric: { name: loss, goal: minimize }\nevaluate: { command: node eval.js, confirm: ${value} }\nscope: { edit: [params.json] }\nproposer: { tune: { file: params.json, params: { lr: { min: 0.001, max: 1 } } } }\n`;
+
+  it('takes true, false or a number of runs per side', () => {
+    expect(parseConfig(withConfirm('false'), 'a.yml').evaluate.confirm).toBe(false);
+    expect(parseConfig(withConfirm('5'), 'a.yml').evaluate.confirm).toBe(5);
+  });
+
+  it('refuses zero runs or a word, naming the key', () => {
+    for (const value of ['0', 'sometimes', '1.5']) {
+      const error = configError(withConfirm(value), 'a.yml');
+      expect(error.message).toContain('evaluate.confirm');
+    }
+  });
+});
+

@@ -4,7 +4,7 @@ import { renderRunPullRequest } from '../../../src/core/render/pull-request.js';
 import { runPullRequestMarker } from '../../../src/core/protocol/protocol.js';
 import { renderMarkdownReport } from '../../../src/core/render/report.js';
 import { GITHUB_BODY_LIMIT } from '../../../src/core/render/truncate.js';
-import { makeExperiment, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
+import { makeConfirmation, makeExperiment, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
 
 const RUN_URL = 'https://github.com/octo/model/actions/runs/7';
 const ARTIFACT_URL = 'https://github.com/octo/model/actions/runs/7/artifacts/9';
@@ -85,5 +85,15 @@ describe('runPullRequestMarker', () => {
     const marker = runPullRequestMarker('a --> b');
     expect(marker).toBe('<!-- autoloop:run:a%20%2D-%3E%20b -->');
     expect(marker.indexOf('-->')).toBe(marker.length - 3);
+  });
+});
+
+describe('renderRunPullRequest with a confirmation', () => {
+  it('titles the run with the confirmed figures, and says when they did not hold up', () => {
+    const { run, experiments } = makeLedger();
+    expect(renderRunPullRequest(run, experiments, { confirmation: makeConfirmation() }).title).toBe('autoloop: val_loss 0.5 → 0.42 (−16%, confirmed) in 6 experiments');
+    const not = renderRunPullRequest(run, experiments, { confirmation: makeConfirmation({ status: 'not-confirmed', reason: 'within the noise' }) });
+    expect(not.title).toBe('autoloop: val_loss 0.5 → 0.4 (−20%), not confirmed in 6 experiments');
+    expect(not.body).toContain('NOT confirmed (measured again side by side, 3 runs per side): within the noise.');
   });
 });

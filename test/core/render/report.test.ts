@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderMarkdownReport, renderResultsTsv, summarizeRun } from '../../../src/core/render/report.js';
-import { makeExperiment, makeJudgement, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
+import { makeConfirmation, makeExperiment, makeJudgement, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
 
 describe('summarizeRun', () => {
   it('summarises the hand-made ledger', () => {
@@ -44,6 +44,7 @@ describe('summarizeRun', () => {
       experiments: 0,
       counts: { keep: 0, discard: 0, crash: 0, invalid: 0 },
       keepRate: null,
+      confirmation: null,
     });
     const failed = summarizeRun(makeRun(), [makeExperiment({ experiment: 0, status: 'crash' })]);
     expect(failed).toMatchObject({ baseline: null, best: null, improvement: null, experiments: 0 });
@@ -158,5 +159,33 @@ describe('renderMarkdownReport', () => {
     expect(markdown).toContain('- **Baseline:** not measured');
     expect(markdown).toContain('keep rate n/a');
     expect(markdown).toContain('| 0 | crashed | — | — | baseline | baseline — exit 1 |');
+  });
+});
+
+describe('the confirmation in the summary and the report', () => {
+  it('leads the report when it confirms the head, and turns baseline → best into the chain of steps', () => {
+    const { run, experiments } = makeLedger();
+    const markdown = renderMarkdownReport(run, experiments, { confirmation: makeConfirmation() });
+    const bullets = markdown.split('\n').filter((line) => line.startsWith('- **'));
+    expect(bullets[0]).toBe('- **Confirmation:** val_loss: base 0.5 → run head 0.42 (−16%, 90% [−0.1, −0.06]), confirmed (measured again side by side, 3 runs per side)');
+    expect(bullets[1]).toBe('- **Baseline → best during the run:** `0.5` → `0.4` (experiment 4)');
+    expect(summarizeRun(run, experiments, makeConfirmation()).confirmation).toMatchObject({ status: 'confirmed', base: 0.5, head: 0.42, runsPerSide: 3 });
+  });
+
+  it('says NOT confirmed with the reasons, and could-not-measure with why', () => {
+    const { run, experiments } = makeLedger();
+    const not = makeConfirmation({ status: 'not-confirmed', reason: 'the 90% interval of the delta includes zero <b>@team</b>' });
+    const markdown = renderMarkdownReport(run, experiments, { confirmation: not });
+    // Reasons can quote an evaluator: neutralised like any other prose.
+    expect(markdown).toContain('NOT confirmed (measured again side by side, 3 runs per side): the 90% interval of the delta includes zero &lt;b>@\u200bteam&lt;/b>');
+    const invalid = makeConfirmation({ status: 'invalid', judgement: null, reason: 'the run branch autoloop/x/run is gone' });
+    expect(renderMarkdownReport(run, experiments, { confirmation: invalid })).toContain('- **Confirmation:** val_loss: base → run head could not be measured again: the run branch autoloop/x/run is gone');
+  });
+
+  it('ignores a confirmation of another head: experiments followed it', () => {
+    const { run, experiments } = makeLedger();
+    const stale = makeConfirmation({ headCommit: 'f'.repeat(40) });
+    expect(summarizeRun(run, experiments, stale).confirmation).toBeNull();
+    expect(renderMarkdownReport(run, experiments, { confirmation: stale })).toContain('- **Baseline → best:**');
   });
 });

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { configSchema, type ConfigInput } from '../../../src/core/config/config-schema.js';
+import { metricSource } from '../../../src/core/render/config-summary.js';
+
+function config(metric: string, evaluate: Partial<ConfigInput['evaluate']> = {}, guards: string[] = []) {
+  return configSchema.parse({
+    metric: { name: metric, goal: 'minimize' },
+    guards: guards.map((name) => ({ name, goal: 'minimize' })),
+    evaluate: { command: 'node bench.js', ...evaluate },
+    scope: { edit: ['src/**'] },
+    proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+  });
+}
+
+describe('metricSource', () => {
+  it('says when candidate code in the reporting process can write the metric', () => {
+    expect(metricSource(config('loss'))).toBe('stdout of evaluate.command (candidate code in that process can write it)');
+    expect(metricSource(config('loss', { report: 'file' }))).toBe('$AUTOLOOP_METRICS_FILE of evaluate.command (candidate code in that process can write it)');
+  });
+
+  it('names autoloop as the source of the times it measures', () => {
+    expect(metricSource(config('autoloop.wall_ms'))).toBe('measured by autoloop (wall time of evaluate.command)');
+    expect(metricSource(config('autoloop.cpu_ms', {}, ['autoloop.wall_ms']))).toBe('measured by autoloop (CPU time and wall time of evaluate.command)');
+  });
+
+  it('names the scorer, and each source when measured and reported metrics mix', () => {
+    expect(metricSource(config('loss', { score: 'node score.js' }))).toBe('evaluate.score (stdout of `node score.js`, run apart from evaluate.command with the worktree read-only)');
+    expect(metricSource(config('autoloop.wall_ms', {}, ['accuracy']))).toBe(
+      'autoloop.wall_ms measured by autoloop (wall time of evaluate.command); accuracy from stdout of evaluate.command (candidate code in that process can write it)',
+    );
+  });
+});
