@@ -12,6 +12,7 @@ import type {
   RulesetInfo,
   Unknown,
   WorkflowRunArtifact,
+  WorkflowRunOrigin,
 } from './github.js';
 
 /** Marks placeholders that stand for what GitHub would have answered. */
@@ -83,6 +84,10 @@ export class DryRunGateway implements RepoGateway {
 
   listArtifacts(runId: number): Promise<WorkflowRunArtifact[]> {
     return this.inner.listArtifacts(runId);
+  }
+
+  workflowRun(runId: number): Promise<WorkflowRunOrigin> {
+    return this.inner.workflowRun(runId);
   }
 
   downloadArtifact(artifactId: number): Promise<Buffer> {

@@ -32,6 +32,17 @@ export class PullRequestExistsError extends GitHubError {
   }
 }
 
+/**
+ * The App does not know its own identity (`GET /app` failed): it cannot tell its bot, comments and check runs from
+ * anyone else's, so it writes nothing and the event fails; the next event asks again.
+ */
+export class UnknownAppIdentityError extends GitHubError {
+  constructor(repository: string, operation = 'appIdentity') {
+    super(operation, repository, null, "the App's identity is unknown (GET /app failed): it acts on nothing until it knows which bot it is; the next event asks again");
+    this.name = 'UnknownAppIdentityError';
+  }
+}
+
 /** GitHub's own words from an error body: its `message` and each validation error, without the docs link. */
 export function githubMessage(data: unknown, fallback: string): string {
   if (typeof data !== 'object' || data === null || !('message' in data) || typeof data.message !== 'string') return fallback;

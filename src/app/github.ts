@@ -41,6 +41,16 @@ export interface WorkflowRunArtifact {
   url: string;
 }
 
+/** Where a workflow run ran and for what, as `GET /repos/{owner}/{repo}/actions/runs/{run_id}` (and its webhook) say. */
+export interface WorkflowRunOrigin {
+  /** The repository it ran in, `owner/name`. */
+  repository: string;
+  /** The repository of its head commit: a fork's for a fork's pull request; null when GitHub names none (a deleted fork). */
+  headRepository: string | null;
+  /** The pull requests it ran for: GitHub lists this repository's only, none for a fork's. */
+  pullRequests: number[];
+}
+
 /** A check run to create or update. */
 export interface CheckRunOptions {
   name: string;
@@ -119,6 +129,8 @@ export interface RepoGateway {
   tree(sha: string): Promise<Map<string, string>>;
   /** Artifacts of a workflow run. */
   listArtifacts(runId: number): Promise<WorkflowRunArtifact[]>;
+  /** Where workflow run `runId` ran and for which pull requests (when its webhook did not say). */
+  workflowRun(runId: number): Promise<WorkflowRunOrigin>;
   /** The zip bytes of an artifact. */
   downloadArtifact(artifactId: number): Promise<Buffer>;
   /** The rules in effect on `branch` (from every active ruleset); `unknown` on 403/404. */

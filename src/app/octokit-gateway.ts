@@ -1,4 +1,5 @@
 import type { Octokit } from '@octokit/rest';
+import { MAX_ARTIFACT_BYTES } from '../core/protocol/zip.js';
 import {
   UNKNOWN,
   type BranchProtectionInfo,
@@ -10,8 +11,8 @@ import {
   type RulesetInfo,
   type Unknown,
 } from './github.js';
-import type { PullRequestInfo, RepoGateway, RepoRef, WorkflowRunArtifact } from './github.js';
-import { callGitHub, forbiddenOrMissing, GitHubError, notFound, type Recovery } from './github-errors.js';
+import type { PullRequestInfo, RepoGateway, RepoRef, WorkflowRunArtifact, WorkflowRunOrigin } from './github.js';
+import { callGitHub, forbiddenOrMissing, GitHubError, notFound, UnknownAppIdentityError, type Recovery } from './github-errors.js';
 import { toBranchProtection, toBranchRule, toPullRequestInfo, toRuleset } from './github-responses.js';
 import { WORKFLOW_PATH } from '../core/protocol/protocol.js';
 
@@ -149,11 +150,22 @@ export class OctokitGateway implements RepoGateway {
     // An expired artifact can be neither downloaded nor opened: leave it out.
     return artifacts
       .filter((artifact) => !artifact.expired)
+      // Sized before it is downloaded: an artifact larger than any result document is read as none (issue 12).
+      .filter((artifact) => !(artifact.size_in_bytes > MAX_ARTIFACT_BYTES))
       .map((artifact) => ({
         id: artifact.id,
         name: artifact.name,
         url: `${this.serverUrl}/${this.repository}/actions/runs/${runId}/artifacts/${artifact.id}`,
       }));
+  }
+
+  async workflowRun(runId: number): Promise<WorkflowRunOrigin> {
+    const { data } = await this.call('workflowRun', () => this.octokit.rest.actions.getWorkflowRun({ ...this.ref, run_id: runId }));
+    return {
+      repository: data.repository.full_name,
+      headRepository: data.head_repository?.full_name ?? null,
+      pullRequests: (data.pull_requests ?? []).map((pull) => pull.number),
+    };
   }
 
   async downloadArtifact(artifactId: number): Promise<Buffer> {
@@ -219,19 +231,19 @@ export class OctokitGateway implements RepoGateway {
   // Writes.
 
   async reactToComment(commentId: number, content: '+1' | 'eyes' | 'rocket' | 'confused'): Promise<void> {
-    await this.call('reactToComment', () =>
+    await this.write('reactToComment', () =>
       this.octokit.rest.reactions.createForIssueComment({ ...this.ref, comment_id: commentId, content }),
     );
   }
 
   async createRunBranch(branch: string, baseSha: string, message: string): Promise<string> {
     const operation = 'createRunBranch';
-    const base = await this.call(operation, async () => (await this.octokit.rest.git.getCommit({ ...this.ref, commit_sha: baseSha })).data);
+    const base = await this.write(operation, async () => (await this.octokit.rest.git.getCommit({ ...this.ref, commit_sha: baseSha })).data);
     // The base's tree, the base as parent: a commit of its own for the run pull request, changing nothing.
-    const { data: commit } = await this.call(operation, () =>
+    const { data: commit } = await this.write(operation, () =>
       this.octokit.rest.git.createCommit({ ...this.ref, message, tree: base.tree.sha, parents: [baseSha] }),
     );
-    const created = await this.call(
+    const created = await this.write(
       operation,
       async () => (await this.octokit.rest.git.createRef({ ...this.ref, ref: `refs/heads/${branch}`, sha: commit.sha })).data.object.sha,
       // A retried event finds its branch already there.
@@ -247,12 +259,12 @@ export class OctokitGateway implements RepoGateway {
   }
 
   async createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo> {
-    const { data } = await this.call('createPullRequest', () => this.octokit.rest.pulls.create({ ...this.ref, ...options }));
+    const { data } = await this.write('createPullRequest', () => this.octokit.rest.pulls.create({ ...this.ref, ...options }));
     return toPullRequestInfo(data);
   }
 
   async updatePullRequest(number: number, fields: { title?: string; body?: string }): Promise<void> {
-    await this.call('updatePullRequest', () =>
+    await this.write('updatePullRequest', () =>
       this.octokit.rest.pulls.update({
         ...this.ref,
         pull_number: number,
@@ -264,10 +276,10 @@ export class OctokitGateway implements RepoGateway {
 
   async markReadyForReview(number: number): Promise<void> {
     const operation = 'markReadyForReview';
-    const { data } = await this.call(operation, () => this.octokit.rest.pulls.get({ ...this.ref, pull_number: number }));
+    const { data } = await this.write(operation, () => this.octokit.rest.pulls.get({ ...this.ref, pull_number: number }));
     if (!data.draft) return; // Already ready: nothing to do, and the mutation would fail.
     // REST has no endpoint for this; the GraphQL mutation wants the pull request's node id.
-    await this.call(operation, () =>
+    await this.write(operation, () =>
       this.octokit.graphql(
         `mutation ($pullRequestId: ID!) {
           markPullRequestReadyForReview(input: { pullRequestId: $pullRequestId }) { pullRequest { isDraft } }
@@ -283,22 +295,22 @@ export class OctokitGateway implements RepoGateway {
     const teams = names.filter((name) => name.includes('/')).map((name) => name.slice(name.indexOf('/') + 1));
     const users = names.filter((name) => !name.includes('/'));
     if (teams.length === 0 && users.length === 0) return;
-    await this.call('requestReviewers', () =>
+    await this.write('requestReviewers', () =>
       this.octokit.rest.pulls.requestReviewers({ ...this.ref, pull_number: number, reviewers: users, team_reviewers: teams }),
     );
   }
 
   async addLabels(issueNumber: number, labels: string[]): Promise<void> {
     if (labels.length === 0) return;
-    await this.call('addLabels', () => this.octokit.rest.issues.addLabels({ ...this.ref, issue_number: issueNumber, labels }));
+    await this.write('addLabels', () => this.octokit.rest.issues.addLabels({ ...this.ref, issue_number: issueNumber, labels }));
   }
 
   async closePullRequest(number: number): Promise<void> {
-    await this.call('closePullRequest', () => this.octokit.rest.pulls.update({ ...this.ref, pull_number: number, state: 'closed' }));
+    await this.write('closePullRequest', () => this.octokit.rest.pulls.update({ ...this.ref, pull_number: number, state: 'closed' }));
   }
 
   async fastForward(branch: string, sha: string): Promise<FastForward> {
-    const moved = await this.call(
+    const moved = await this.write(
       'fastForward',
       async () => {
         await this.octokit.rest.git.updateRef({ ...this.ref, ref: `heads/${branch}`, sha, force: false });
@@ -313,8 +325,8 @@ export class OctokitGateway implements RepoGateway {
   }
 
   async upsertComment(issueNumber: number, marker: string, body: string): Promise<number> {
-    const botLogin = this.options.appSlug === undefined ? undefined : `${this.options.appSlug}[bot]`;
-    const comments = await this.call('upsertComment', () =>
+    const botLogin = `${this.options.appSlug ?? ''}[bot]`;
+    const comments = await this.write('upsertComment', () =>
       this.octokit.paginate(this.octokit.rest.issues.listComments, { ...this.ref, issue_number: issueNumber, per_page: 100 }),
     );
     // Only the App's own comment: a human quoting the marker must not have their comment overwritten.
@@ -322,33 +334,33 @@ export class OctokitGateway implements RepoGateway {
       (comment) =>
         comment.body?.includes(marker) === true &&
         comment.user?.type === 'Bot' &&
-        (botLogin === undefined || comment.user.login === botLogin),
+        comment.user.login === botLogin,
     );
     if (existing === undefined) return this.createComment(issueNumber, body);
-    await this.call('upsertComment', () => this.octokit.rest.issues.updateComment({ ...this.ref, comment_id: existing.id, body }));
+    await this.write('upsertComment', () => this.octokit.rest.issues.updateComment({ ...this.ref, comment_id: existing.id, body }));
     return existing.id;
   }
 
   async createComment(issueNumber: number, body: string): Promise<number> {
-    const { data } = await this.call('createComment', () =>
+    const { data } = await this.write('createComment', () =>
       this.octokit.rest.issues.createComment({ ...this.ref, issue_number: issueNumber, body }),
     );
     return data.id;
   }
 
   async updateComment(commentId: number, body: string): Promise<boolean> {
-    const response = await this.orNull('updateComment', () => this.octokit.rest.issues.updateComment({ ...this.ref, comment_id: commentId, body }));
+    const response = await this.write('updateComment', () => this.octokit.rest.issues.updateComment({ ...this.ref, comment_id: commentId, body }), { when: notFound, value: null });
     return response !== null;
   }
 
   async setCheckRun(options: CheckRunOptions): Promise<void> {
     const operation = 'setCheckRun';
     const { appSlug } = this.options;
-    const { data } = await this.call(operation, () =>
+    const { data } = await this.write(operation, () =>
       this.octokit.rest.checks.listForRef({ ...this.ref, ref: options.sha, check_name: options.name, filter: 'latest', per_page: 100 }),
     );
     // Another app's run of the same name cannot be updated by this one (and is not ours to touch).
-    const existing = data.check_runs.find((run) => appSlug === undefined || run.app?.slug === appSlug);
+    const existing = data.check_runs.find((run) => run.app?.slug === appSlug);
     const fields = {
       ...this.ref,
       status: options.status,
@@ -361,14 +373,14 @@ export class OctokitGateway implements RepoGateway {
       ...(options.detailsUrl === undefined ? {} : { details_url: options.detailsUrl }),
     };
     if (existing === undefined) {
-      await this.call(operation, () => this.octokit.rest.checks.create({ ...fields, name: options.name, head_sha: options.sha }));
+      await this.write(operation, () => this.octokit.rest.checks.create({ ...fields, name: options.name, head_sha: options.sha }));
     } else {
-      await this.call(operation, () => this.octokit.rest.checks.update({ ...fields, check_run_id: existing.id }));
+      await this.write(operation, () => this.octokit.rest.checks.update({ ...fields, check_run_id: existing.id }));
     }
   }
 
   async dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void> {
-    await this.call('dispatchWorkflow', () =>
+    await this.write('dispatchWorkflow', () =>
       this.octokit.rest.actions.createWorkflowDispatch({ ...this.ref, workflow_id: workflowFile, ref, inputs }),
     );
   }
@@ -391,6 +403,15 @@ export class OctokitGateway implements RepoGateway {
   /** A read whose 404 means "not there". */
   private orNull<T>(operation: string, request: () => Promise<T>): Promise<T | null> {
     return this.call(operation, request, { when: notFound, value: null });
+  }
+
+  /**
+   * A write: only by an App that knows who it is. Without its slug it cannot tell its own comments and check runs
+   * from another bot's, so it writes nothing ({@link UnknownAppIdentityError}) rather than touch someone else's.
+   */
+  private write<T, R = never>(operation: string, request: () => Promise<T>, recover?: Recovery<R>): Promise<T | R> {
+    if (this.options.appSlug === undefined) return Promise.reject(new UnknownAppIdentityError(this.repository, operation));
+    return this.call(operation, request, recover);
   }
 
   /** One API call of this repository, its Octokit error wrapped once (see {@link callGitHub}). */

@@ -2,7 +2,7 @@ import { Octokit } from '@octokit/rest';
 import nock from 'nock';
 import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GitHubError, PullRequestExistsError } from '../../src/app/github-errors.js';
+import { GitHubError, PullRequestExistsError, UnknownAppIdentityError } from '../../src/app/github-errors.js';
 import { OctokitGateway, type OctokitGatewayOptions } from '../../src/app/octokit-gateway.js';
 
 const API = 'https://api.github.com';
@@ -437,13 +437,13 @@ describe('comments', () => {
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
-  it('takes any bot comment with the marker when the App slug is not known', async () => {
-    api()
-      .get(`${REPO}/issues/7/comments`)
-      .query({ per_page: '100' })
-      .reply(200, [commentPayload(1, MARKER, { login: 'alice', type: 'User' }), commentPayload(2, MARKER, { login: 'x[bot]', type: 'Bot' })]);
-    api().patch(`${REPO}/issues/comments/2`, { body: 'new' }).reply(200, { id: 2 });
-    expect(await gateway({}).upsertComment(7, MARKER, 'new')).toBe(2);
+  it('writes nothing when the App slug is not known: no other bot counts as the App', async () => {
+    // No request at all: nock would report any (net connect is disabled).
+    await expect(gateway({}).upsertComment(7, MARKER, 'new')).rejects.toBeInstanceOf(UnknownAppIdentityError);
+    await expect(gateway({}).setCheckRun({ name: 'autoloop/gate', sha: 'a'.repeat(40), status: 'completed', conclusion: 'success', output: { title: 't', summary: 's' } })).rejects.toThrow(
+      "setCheckRun (octo/repo): the App's identity is unknown (GET /app failed)",
+    );
+    await expect(gateway({}).createComment(7, 'hello')).rejects.toBeInstanceOf(UnknownAppIdentityError);
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 

@@ -124,7 +124,7 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     // keeps main as the run's base.
     expect(fake.commits.get(runStart)).toMatchObject({ parents: [main] });
     expect(fake.treeSha(runStart)).toBe(fake.treeSha(main));
-    expect(fake.dispatches[0]).toStrictEqual({ workflow: 'autoloop.yml', ref: RUN_BRANCH, inputs: { run: '12', experiment: '1', 'parent-sha': runStart } });
+    expect(fake.dispatches[0]).toStrictEqual({ workflow: 'autoloop.yml', ref: RUN_BRANCH, inputs: { run: '12', experiment: '1', 'parent-sha': runStart }, sha: runStart });
     expect(fake.pull(run)).toMatchObject({ draft: true, base: { ref: 'main', sha: main }, head: { ref: RUN_BRANCH, sha: runStart } });
     expect(runState()).toMatchObject({ status: 'running', baseSha: main, pullRequest: run, commandComment: 4_000_001, experiments: [{ k: 1, state: 'proposing', parentSha: runStart }] });
 
@@ -195,14 +195,14 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect([exp1, exp2, exp3].map((pull) => fake.checkRunsFor(pull.head.sha).map((c) => [c.name, c.conclusion, c.output.title]))).toStrictEqual([
       [['autoloop/gate', 'success', 'val_loss −10% (improved)']],
       [['autoloop/gate', 'failure', 'val_loss +10% (regressed)']],
-      [['autoloop/gate', 'failure', 'no autoloop-result artifact in the evaluation run']],
+      [['autoloop/gate', 'failure', 'the evaluation workflow ended: failure']],
     ]);
     for (const pull of [exp1, exp2, exp3]) {
       expect(fake.commentsOn(pull.number).map((c) => c.user.login)).toStrictEqual([APP_BOT]);
       expect(fake.commentsOn(pull.number)[0]!.body).toMatch(/^<!-- autoloop:experiment -->/);
     }
     expect(fake.commentsOn(exp1.number)[0]!.body).toContain('experiment 1 of 3: kept');
-    expect(fake.commentsOn(exp3.number)[0]!.body).toContain('verification failed: no autoloop-result artifact');
+    expect(fake.commentsOn(exp3.number)[0]!.body).toContain('verification failed: the evaluation workflow ended: failure');
     const status = fake.commentsOn(ISSUE).filter((c) => c.user.login === APP_BOT);
     expect(status).toHaveLength(1);
     expect(status[0]!.body).toMatch(/^<!-- autoloop:status -->\n\*\*autoloop is finished \(budget spent: 3 experiments\)\.\*\*/);
@@ -222,7 +222,7 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
       [3, 'invalid', 'invalid', exp3.number, afterMerge],
     ]);
     expect(state.experiments[0]).toMatchObject({ baseline: 0.5, candidate: 0.45 });
-    expect(state.experiments[2]!.reason).toBe('no autoloop-result artifact in the evaluation run');
+    expect(state.experiments[2]!.reason).toBe('the evaluation workflow ended: failure');
     expect(fake.pull(run).body).toContain('**Status:** finished: budget spent: 3 experiments.');
 
     // Ready for review, CI measures the whole run against main: the gate on the run head reports the cumulative delta.
@@ -328,6 +328,9 @@ describe('redelivered webhooks', () => {
   it('starts one run from a /optimize delivered twice: one branch, one run PR, one dispatch, no busy reply', async () => {
     const payload = await app.comment('/optimize');
     const first = fake.writes().length;
+    // Redelivered to a restarted App, which remembers no delivery ids (the same App drops it unseen): the run
+    // logic itself must not start a second run.
+    app = await app.restarted();
     fake.clearRequests();
     await app.receive('issue_comment', payload, 'delivery-1');
     // The only write is the reaction, which GitHub answers 200 (already there) rather than 201.

@@ -1,7 +1,5 @@
 /** `/optimize` comments: help, status, doctor, stop and start. */
 import { newRunState } from '../../core/app/state.js';
-import { decodeState } from '../../core/app/state-codec.js';
-import { renderRunPullRequestBody } from '../../core/render/dashboard.js';
 import { renderRefusal } from '../../core/render/refusal.js';
 import { renderStatusComment } from '../../core/render/status-comment.js';
 import { runBranch, runStartCommitMessage, STATUS_MARKER } from '../../core/protocol/protocol.js';
@@ -11,30 +9,83 @@ import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOve
 import { protectedHashOfTree } from '../../core/result/verify.js';
 import { DryRunGateway } from '../dry-run-gateway.js';
 import { UNKNOWN, type Permission } from '../github.js';
-import { APP_MAX_EXPERIMENTS, advance, findRun, loadConfig, loadConfigAt, runConfig, type CommentEvent, type Flow } from './run.js';
+import { APP_MAX_EXPERIMENTS, advance, findRun, loadConfig, loadConfigAt, readRunState, runConfig, runPullRequestBody, type CommentEvent, type Flow } from './run.js';
 import { configSummary } from '../../core/render/config-summary.js';
 
 /** Who may start and stop runs. */
 const WRITERS: readonly Permission[] = ['admin', 'maintain', 'write'];
 
+/** Who is asking, as far as a refusal needs to know: refusals are replies, never grants. */
+export interface CommentAudience {
+  /** The repository is public: anyone can comment, so drive-by commands are expected. */
+  publicRepository: boolean;
+  /**
+   * The payload's `author_association` (`OWNER`, `MEMBER`, `COLLABORATOR`, `CONTRIBUTOR`, `NONE`…). It never grants
+   * anything (the permission API decides); it only decides whether a refusal is worth a reply on a public repository.
+   */
+  association?: string;
+  /**
+   * Records a refusal to `key` (user and issue) and says whether it is the first: true once, false after. The App
+   * answers each user at most once per issue, so a flood of commands costs one reply per person, not one per comment.
+   */
+  firstRefusal(key: string): boolean;
+}
+
+/** Associations of people tied to the repository: on a public repository, only they are told why nothing happened. */
+const ASSOCIATED: readonly string[] = ['OWNER', 'MEMBER', 'COLLABORATOR'];
+
 /**
- * A new comment. Only a `/optimize` command from someone with write access does anything; anyone
- * else gets one polite reply. The permission check fails closed: if GitHub cannot say, nothing runs.
+ * Decides, before any queue, whether a comment is a command the App acts on: the commenter's permission (the
+ * collaborator-permission API, never the payload). Returns the permission of someone who may write; otherwise
+ * refuses (see {@link refuse}) and returns null. Fails closed: when GitHub cannot say, nothing runs. Refusals
+ * are written here, outside the repository's queue, so they never delay a run's events.
  */
-export async function handleComment(flow: Flow, event: CommentEvent): Promise<void> {
+export async function screenComment(flow: Flow, event: CommentEvent, audience: CommentAudience): Promise<Permission | null> {
+  if (!parseCommand(event.body)) return null;
+  let permission: Permission;
+  try {
+    permission = await flow.gateway.permission(event.user);
+  } catch (error) {
+    flow.log.warn(`permission check for ${event.user} failed: ${(error as Error).message}`);
+    await refuse(flow, event, audience, null, 'Sorry, autoloop could not check your permission on this repository, so it did nothing. Try again later.\n');
+    return null;
+  }
+  if (WRITERS.includes(permission)) return permission;
+  await refuse(flow, event, audience, permission, renderRefusal('permission', { user: event.user, permission }));
+  return null;
+}
+
+/**
+ * Replies `body` to a command the App will not act on, at most once per user and issue; on a public repository,
+ * only to people tied to it (a non-collaborator's drive-by `/optimize` gets no reply, only a log line). `permission`
+ * is null when GitHub could not tell it.
+ */
+async function refuse(flow: Flow, event: CommentEvent, audience: CommentAudience, permission: Permission | null, body: string): Promise<void> {
+  const outsider = permission === 'none' || !ASSOCIATED.includes(audience.association ?? 'NONE');
+  if (audience.publicRepository && outsider) {
+    flow.log.info(`ignored /optimize from ${event.user} on #${event.issue}: not a collaborator of this public repository`);
+    return;
+  }
+  if (!audience.firstRefusal(`${event.issue}\u0000${event.user.toLowerCase()}`)) {
+    flow.log.info(`ignored /optimize from ${event.user} on #${event.issue}: refused once already`);
+    return;
+  }
+  await flow.gateway.createComment(event.issue, body);
+}
+
+/**
+ * A new comment from someone {@link screenComment} let through (with the `permission` it found), handled in
+ * the repository's queue; without `permission`, it is checked here as {@link screenComment} would, and a refusal
+ * is written every time.
+ */
+export async function handleComment(flow: Flow, event: CommentEvent, permission?: Permission): Promise<void> {
   const parsed = parseCommand(event.body);
   if (!parsed) return;
   const { gateway } = flow;
-  let permission: Permission;
-  try {
-    permission = await gateway.permission(event.user);
-  } catch (error) {
-    flow.log.warn(`permission check for ${event.user} failed: ${(error as Error).message}`);
-    await gateway.createComment(event.issue, 'Sorry, autoloop could not check your permission on this repository, so it did nothing. Try again later.\n');
-    return;
-  }
-  if (!WRITERS.includes(permission)) {
-    await gateway.createComment(event.issue, renderRefusal('permission', { user: event.user, permission }));
+  if (permission === undefined) {
+    const screened = await screenComment(flow, event, { publicRepository: false, firstRefusal: () => true });
+    if (screened === null) return;
+  } else if (!WRITERS.includes(permission)) {
     return;
   }
   await gateway.reactToComment(event.commentId, 'eyes');
@@ -70,7 +121,7 @@ async function help(flow: Flow, event: CommentEvent): Promise<void> {
 }
 
 async function status(flow: Flow, event: CommentEvent): Promise<void> {
-  const run = await findRun(flow.gateway, event.issue);
+  const run = await findRun(flow, event.issue);
   // The reply shows what the status comment shows, without its marker: only the status comment carries that.
   const reply = run ? renderStatusComment(run.state, run.pull.url).replace(`${STATUS_MARKER}\n`, '') : 'There is no autoloop run on this issue. Start one with `/optimize`.\n';
   await flow.gateway.createComment(event.issue, reply);
@@ -118,7 +169,7 @@ async function doctor(flow: Flow, event: CommentEvent): Promise<void> {
 }
 
 async function stop(flow: Flow, event: CommentEvent): Promise<void> {
-  const run = await findRun(flow.gateway, event.issue);
+  const run = await findRun(flow, event.issue);
   if (!run || run.state.status !== 'running') {
     await flow.gateway.createComment(event.issue, run ? 'This run is already stopping or finished.\n' : 'There is no autoloop run on this issue.\n');
     return;
@@ -140,7 +191,8 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
   const { config, branch } = loaded;
   const existing = await real.findPullRequest(runBranch(event.issue));
   if (existing) {
-    const state = decodeState(existing.body);
+    // A state that does not verify is refused on the run pull request (RunPausedError): no second run, no reply here.
+    const state = await readRunState(flow, existing);
     // A redelivered webhook, or the same command seen twice: no second effect, not even a reply; but a
     // start that failed before its first dispatch is picked up where it stopped.
     if (state && state.commandComment === event.commentId) {
@@ -182,7 +234,7 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
     head: state.runBranch,
     base: branch.name,
     title: `autoloop: ${config.metric.name} (${config.metric.goal}), run of #${event.issue}`,
-    body: renderRunPullRequestBody(state, { configSummary: configSummary(config) }),
+    body: runPullRequestBody(flow, state, config),
     draft: true,
   });
   state = { ...state, pullRequest: pull.number };

@@ -1,18 +1,23 @@
 /** An App run as GitHub holds it: its config, its pull request and state, and the step that saves and advances it. */
-import { finishIfDone, shouldDispatch, withNewExperiment, type AppRunState } from '../../core/app/state.js';
-import { decodeState } from '../../core/app/state-codec.js';
-import { renderRunPullRequestBody } from '../../core/render/dashboard.js';
+import { finishIfDone, MAX_EXPERIMENTS, shouldDispatch, withNewExperiment, type AppRunState } from '../../core/app/state.js';
+import { deriveStateKey, openState, sealState, StateError, type StateKey, type StateSeal } from '../../core/app/state-codec.js';
+import { DASHBOARD_LIMIT, MIN_DASHBOARD_ROOM, renderDashboard } from '../../core/render/dashboard.js';
+import { GITHUB_BODY_LIMIT } from '../../core/render/truncate.js';
+import { plural } from '../../core/render/markdown.js';
 import { renderStatusComment } from '../../core/render/status-comment.js';
-import { proposalDispatchInputs, runBranch, STATUS_MARKER, WORKFLOW_FILE } from '../../core/protocol/protocol.js';
+import { proposalDispatchInputs, runBranch, STATE_REFUSED_MARKER, STATUS_MARKER, WORKFLOW_FILE } from '../../core/protocol/protocol.js';
 import { ConfigError, parseConfig } from '../../core/config/config.js';
 import { CONFIG_PATH, type Config } from '../../core/config/config-schema.js';
 import { configSummary } from '../../core/render/config-summary.js';
-import type { PullRequestInfo, RepoGateway } from '../github.js';
+import { UnknownAppIdentityError } from '../github-errors.js';
+import type { PullRequestInfo, RepoGateway, RepoRef } from '../github.js';
 
 /** A run's state lives in its pull request body, which bounds how long a run the App can keep. */
-export const APP_MAX_EXPERIMENTS = 200;
+export const APP_MAX_EXPERIMENTS = MAX_EXPERIMENTS;
 
 export interface FlowLog {
+  /** Events the App ignores (not its run's); Probot's `debug` where the caller gives one, else `info`. */
+  debug?(message: string): void;
   info(message: string): void;
   warn(message: string): void;
 }
@@ -24,6 +29,84 @@ export interface Flow {
   now(): Date;
   /** The App itself (from `GET /app`), for "is the gate bound to this App"; unknown fields leave that unknown. */
   app?: { id: number | null; slug: string | null };
+  /**
+   * The key run states are signed with ({@link deriveStateKey} of the webhook secret). Unset: derived from
+   * `WEBHOOK_SECRET`, the environment variable `probot run` reads the secret from; without either, nothing is read or written.
+   */
+  stateKey?: StateKey;
+}
+
+/** Logs why an event is not the run's and does nothing with it. */
+export function ignore(flow: Flow, message: string): void {
+  (flow.log.debug ?? flow.log.info).call(flow.log, `autoloop: ignored: ${message}`);
+}
+
+/**
+ * Fails (the event does nothing; the next one asks `GET /app` again) when the App does not know its own slug: it
+ * could not tell its own bot, comments and check runs from anyone else's.
+ */
+export function requireAppIdentity(flow: Flow): void {
+  if (!flow.app?.slug) throw new UnknownAppIdentityError(`${flow.gateway.ref.owner}/${flow.gateway.ref.repo}`);
+}
+
+/** Whether `fullName` (`owner/name`, as GitHub spells it in payloads) is the repository `ref`; GitHub names are case-insensitive. */
+export function isThisRepository(fullName: string | null | undefined, ref: RepoRef): boolean {
+  return typeof fullName === 'string' && fullName.toLowerCase() === `${ref.owner}/${ref.repo}`.toLowerCase();
+}
+
+let environmentKey: { secret: string; key: StateKey } | null = null;
+
+function stateKeyOf(flow: Flow): StateKey {
+  if (flow.stateKey) return flow.stateKey;
+  const secret = process.env.WEBHOOK_SECRET ?? '';
+  if (secret === '') throw new StateError('WEBHOOK_SECRET is not set: the App cannot sign or verify run states, so it does nothing');
+  if (environmentKey?.secret !== secret) environmentKey = { secret, key: deriveStateKey(secret) };
+  return environmentKey.key;
+}
+
+function sealFor(flow: Flow, pullRequest: number): StateSeal {
+  return { key: stateKeyOf(flow), repository: `${flow.gateway.ref.owner}/${flow.gateway.ref.repo}`, pullRequest };
+}
+
+/**
+ * The run pull request's body: the dashboard, then the signed state marker on the last line (see {@link sealState}),
+ * signed for the pull request the state names (0 before it has one: the body it is opened with).
+ */
+export function runPullRequestBody(flow: Flow, state: AppRunState, config: Config): string {
+  const marker = sealState(state, sealFor(flow, state.pullRequest ?? 0));
+  const room = GITHUB_BODY_LIMIT - marker.length - 2;
+  if (room < MIN_DASHBOARD_ROOM) {
+    throw new StateError(`the state of run #${state.issue} (${plural(state.experiments.length, 'experiment')}) takes ${marker.length.toLocaleString('en-US')} characters: too large for a pull request body`);
+  }
+  const dashboard = renderDashboard(state, { configSummary: configSummary(config), limit: Math.min(DASHBOARD_LIMIT, room) });
+  return `${dashboard.replace(/\n*$/, '\n')}\n${marker}\n`;
+}
+
+/** The run state was refused (altered, or unreadable): the run is paused, nothing is done for it. */
+export class RunPausedError extends StateError {
+  override readonly name: string = 'RunPausedError';
+}
+
+/**
+ * The verified state in run pull request `pull`, or null when its body has none. A state that does not verify is
+ * refused: one comment on the run pull request says so (edited in place on later events), and {@link RunPausedError}
+ * is thrown, so nothing is dispatched, judged or merged for the run.
+ */
+export async function readRunState(flow: Flow, pull: PullRequestInfo): Promise<AppRunState | null> {
+  try {
+    return openState(pull.body, sealFor(flow, pull.number));
+  } catch (error) {
+    if (!(error instanceof StateError)) throw error;
+    flow.log.warn(`autoloop: the state of run pull request #${pull.number} is refused: ${error.message}`);
+    await flow.gateway.upsertComment(
+      pull.number,
+      STATE_REFUSED_MARKER,
+      `${STATE_REFUSED_MARKER}\n**autoloop paused this run.** The run state in this pull request's body was altered, or cannot be read (${error.message}). ` +
+        'autoloop acts only on a state it wrote and signed, so until then it dispatches, judges and merges nothing for this run.\n\n' +
+        "To resume, restore the body as autoloop last wrote it (the pull request's edit history keeps it); or leave this run and start a new one from another issue.\n",
+    );
+    throw new RunPausedError(`run pull request #${pull.number} is paused: ${error.message}`, { cause: error });
+  }
 }
 
 /** A `/optimize` comment, as the webhook gives it. */
@@ -44,6 +127,14 @@ export interface WorkflowRunEvent {
   headSha: string;
   displayTitle: string;
   htmlUrl: string;
+  /**
+   * Where it ran and for what: `workflow_run.repository.full_name`, `workflow_run.head_repository.full_name` (null when
+   * GitHub names none) and the numbers of `workflow_run.pull_requests`. When the caller leaves them out, the App asks
+   * GitHub (`GET .../actions/runs/{id}`, one request) before it acts on the run.
+   */
+  repository?: string;
+  headRepository?: string | null;
+  pullRequests?: number[];
 }
 
 /** A run as found on GitHub: its pull request, and the state in its body. */
@@ -73,17 +164,20 @@ export function runConfig(gateway: RepoGateway, state: AppRunState): Promise<{ c
 }
 
 
-/** The run started on `issue`: its pull request and the state in its body, or null. */
-export async function findRun(gateway: RepoGateway, issue: number): Promise<LoadedRun | null> {
-  const pull = await gateway.findPullRequest(runBranch(issue));
+/**
+ * The run started on `issue`: its pull request and the verified state in its body ({@link readRunState}), or null.
+ * Throws {@link RunPausedError} when the state is refused.
+ */
+export async function findRun(flow: Flow, issue: number): Promise<LoadedRun | null> {
+  const pull = await flow.gateway.findPullRequest(runBranch(issue));
   if (!pull) return null;
-  const state = decodeState(pull.body);
+  const state = await readRunState(flow, pull);
   return state ? { pull, state } : null;
 }
 
-/** Writes the state into the run pull request and refreshes the status comment. */
+/** Writes the state, signed, into the run pull request and refreshes the status comment. */
 export async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, options: { status?: boolean; statusSuffix?: string } = {}): Promise<void> {
-  await flow.gateway.updatePullRequest(run.pull.number, { body: renderRunPullRequestBody(state, { configSummary: configSummary(config) }) });
+  await flow.gateway.updatePullRequest(run.pull.number, { body: runPullRequestBody(flow, { ...state, pullRequest: run.pull.number }, config) });
   if (options.status === false) return;
   const body = renderStatusComment(state, run.pull.url) + (options.statusSuffix ?? '');
   // Its id is in the state: edit it directly, and look for it by its marker only if it was deleted.

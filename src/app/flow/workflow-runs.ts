@@ -3,7 +3,7 @@ import { runBaseline, withExperiment, type AppExperiment } from '../../core/app/
 import { renderExperimentComment } from '../../core/render/experiment-comment.js';
 import { renderGateOutput } from '../../core/render/gate.js';
 import { renderExperimentPullRequest } from '../../core/render/experiment-pull-request.js';
-import { ARTIFACTS, EXPERIMENT_MARKER, hypothesisOfCommit, experimentBranch, GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseProposalRunName, parseRunBranch, RESULT_FILE, WORKFLOW_PATH } from '../../core/protocol/protocol.js';
+import { ARTIFACTS, EXPERIMENT_MARKER, hypothesisOfCommit, experimentBranch, GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseProposalRunName, parseRunBranch, proposalRunName, RESULT_FILE, WORKFLOW_PATH } from '../../core/protocol/protocol.js';
 import type { Config } from '../../core/config/config-schema.js';
 import { againstRunBase, decideExperiment } from '../../core/judge/decision.js';
 import type { Judgement } from '../../core/ledger/records.js';
@@ -11,8 +11,8 @@ import { parseResultDocument, type ResultDocument } from '../../core/result/resu
 import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification } from '../../core/result/verify.js';
 import { readZip } from '../../core/protocol/zip.js';
 import { PullRequestExistsError } from '../github-errors.js';
-import { type PullRequestInfo, type RepoGateway } from '../github.js';
-import { advance, findRun, runConfig, saveRun, type Flow, type WorkflowRunEvent } from './run.js';
+import { type PullRequestInfo, type RepoGateway, type WorkflowRunOrigin } from '../github.js';
+import { advance, findRun, ignore, isThisRepository, requireAppIdentity, RunPausedError, runConfig, saveRun, type Flow, type WorkflowRunEvent } from './run.js';
 
 /** The artifact `name` of a workflow run, unzipped: `file` inside it, or null. */
 async function artifactFile(gateway: RepoGateway, runId: number, name: string, file: string): Promise<{ text: string; url: string } | null> {
@@ -22,20 +22,65 @@ async function artifactFile(gateway: RepoGateway, runId: number, name: string, f
   return content ? { text: content.toString('utf8'), url: artifact.url } : null;
 }
 
-/** A completed run of the autoloop workflow: a proposal (workflow_dispatch) or an evaluation (pull_request). */
+/**
+ * A completed run of the autoloop workflow: a proposal (workflow_dispatch) or an evaluation (pull_request). It counts
+ * only when it is bound to the run: from `.github/workflows/autoloop.yml`, run in this repository on a head of this
+ * repository, for the expected pull request (or, for a proposal, the expected experiment on the run branch) and head
+ * SHA; anything else is ignored, with a log line. A run whose state was refused does nothing (see `readRunState`).
+ */
 export async function handleWorkflowRun(flow: Flow, run: WorkflowRunEvent): Promise<void> {
-  if (run.path !== WORKFLOW_PATH) return;
-  if (run.event === 'workflow_dispatch') return proposalCompleted(flow, run);
-  if (run.event === 'pull_request') return evaluationCompleted(flow, run);
+  requireAppIdentity(flow);
+  if (run.path !== WORKFLOW_PATH) return ignore(flow, `workflow run ${run.id}: ${run.path} is not ${WORKFLOW_PATH}`);
+  try {
+    if (run.event === 'workflow_dispatch') return await proposalCompleted(flow, run);
+    if (run.event === 'pull_request') return await evaluationCompleted(flow, run);
+    ignore(flow, `workflow run ${run.id}: triggered by ${run.event}, not workflow_dispatch or pull_request`);
+  } catch (error) {
+    // Refused and said so on the run pull request already: nothing more to do for this event.
+    if (error instanceof RunPausedError) return flow.log.warn(`autoloop: workflow run ${run.id} not acted on: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Where a workflow run ran, from its webhook, or asked of GitHub when the webhook's fields were not passed on. */
+async function originOf(flow: Flow, run: WorkflowRunEvent): Promise<WorkflowRunOrigin> {
+  if (run.repository !== undefined && run.headRepository !== undefined && run.pullRequests !== undefined) {
+    return { repository: run.repository, headRepository: run.headRepository, pullRequests: run.pullRequests };
+  }
+  return flow.gateway.workflowRun(run.id);
+}
+
+/**
+ * Why workflow run `run` is not the one expected: it ran elsewhere, on a fork's head, or for other pull requests than
+ * `pullRequest` (null for a proposal, which has none); null when it is bound. GitHub lists in `pull_requests` only the
+ * pull requests of this repository whose head is the run's head, and none for a fork's (github/docs#22501).
+ */
+async function unbound(flow: Flow, run: WorkflowRunEvent, pullRequest: number | null): Promise<string | null> {
+  const origin = await originOf(flow, run);
+  if (!isThisRepository(origin.repository, flow.gateway.ref)) return `ran in ${origin.repository}`;
+  if (!isThisRepository(origin.headRepository, flow.gateway.ref)) return `its head is from ${origin.headRepository ?? 'an unknown repository'} (a fork)`;
+  if (pullRequest !== null && !origin.pullRequests.includes(pullRequest)) {
+    return `it ran for ${origin.pullRequests.length ? origin.pullRequests.map((n) => `#${n}`).join(', ') : 'no pull request of this repository'}, not #${pullRequest}`;
+  }
+  return null;
 }
 
 async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Promise<void> {
   const issue = parseRunBranch(workflowRun.headBranch ?? '')?.issue;
   const k = parseProposalRunName(workflowRun.displayTitle);
-  if (!issue || !k) return;
-  const run = await findRun(flow.gateway, issue);
+  if (!issue || !k || workflowRun.displayTitle !== proposalRunName(issue, k)) return ignore(flow, `workflow run ${workflowRun.id}: not a proposal of an autoloop run branch`);
+  const run = await findRun(flow, issue);
   const experiment = run?.state.experiments.find((e) => e.k === k);
-  if (!run || !experiment || experiment.state !== 'proposing') return;
+  if (!run || !experiment || experiment.state !== 'proposing') return ignore(flow, `workflow run ${workflowRun.id}: run #${issue} has no experiment ${k} being proposed`);
+  // The App dispatched it on the run branch at the experiment's parent: the run's head is that commit.
+  if (workflowRun.headSha !== experiment.parentSha) {
+    return ignore(flow, `workflow run ${workflowRun.id}: ran on ${workflowRun.headSha.slice(0, 7)}, experiment ${k} was dispatched on ${experiment.parentSha.slice(0, 7)}`);
+  }
+  // A dispatched run has no pull request; it runs in this repository (only writers may dispatch), which is checked when the webhook says so.
+  if (workflowRun.repository !== undefined && workflowRun.headRepository !== undefined) {
+    const why = await unbound(flow, { ...workflowRun, pullRequests: workflowRun.pullRequests ?? [] }, null);
+    if (why) return ignore(flow, `workflow run ${workflowRun.id}: ${why}`);
+  }
   const { config } = await runConfig(flow.gateway, run.state);
   const proposalRun = workflowRun.htmlUrl;
   const branch = experimentBranch(issue, k);
@@ -76,6 +121,8 @@ async function judgeEvaluation(
 ): Promise<{ document: ResultDocument | null; verification: Verification; artifact: string | null }> {
   const fail = (reason: string) => ({ ok: false as const, reason, scopeViolations: [] });
   if (pull.head.sha !== workflowRun.headSha) return { document: null, verification: fail('changed after evaluation'), artifact: null };
+  // A failed or cancelled evaluation measured nothing that can be trusted, whatever it uploaded.
+  if (workflowRun.conclusion !== 'success') return { document: null, verification: fail(`the evaluation workflow ended: ${workflowRun.conclusion ?? 'without a conclusion'}`), artifact: null };
   let document: ResultDocument;
   let artifact: string | null = null;
   try {
@@ -99,12 +146,14 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   const experimentOf = parseExperimentBranch(branch);
   const runOf = parseRunBranch(branch);
   const issue = experimentOf?.issue ?? runOf?.issue;
-  if (!issue) return;
-  const run = await findRun(flow.gateway, issue);
-  if (!run) return;
-  const { config, file } = await runConfig(flow.gateway, run.state);
+  if (!issue) return ignore(flow, `workflow run ${workflowRun.id}: ${branch || 'no branch'} is not an autoloop branch`);
+  const run = await findRun(flow, issue);
+  if (!run) return ignore(flow, `workflow run ${workflowRun.id}: no run on #${issue}`);
 
   if (runOf) {
+    const why = await unbound(flow, workflowRun, run.pull.number);
+    if (why) return ignore(flow, `workflow run ${workflowRun.id}: not the evaluation of run pull request #${run.pull.number}: ${why}`);
+    const { config, file } = await runConfig(flow.gateway, run.state);
     // The whole run against the default branch (which may have moved): the gate reports the cumulative delta.
     const { document, verification } = await judgeEvaluation(flow, workflowRun, run.pull, config, file, null);
     await setGate(flow, run.pull.head.sha, document, verification, workflowRun.htmlUrl);
@@ -112,7 +161,10 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   }
   const k = experimentOf!.k;
   const experiment = run.state.experiments.find((e) => e.k === k);
-  if (!experiment?.pullRequest || experiment.state !== 'evaluating') return;
+  if (!experiment?.pullRequest || experiment.state !== 'evaluating') return ignore(flow, `workflow run ${workflowRun.id}: experiment ${k} of run #${issue} is not being evaluated`);
+  const why = await unbound(flow, workflowRun, experiment.pullRequest);
+  if (why) return ignore(flow, `workflow run ${workflowRun.id}: not the evaluation of experiment ${k} (#${experiment.pullRequest}): ${why}`);
+  const { config, file } = await runConfig(flow.gateway, run.state);
   const pull = await flow.gateway.getPullRequest(experiment.pullRequest);
   // Protected files never change along the run branch (the scope forbids it): the hash taken at the start holds.
   const judged = await judgeEvaluation(flow, workflowRun, pull, config, file, run.state.protectedHash);

@@ -7,9 +7,13 @@ import type { Goal } from '../config/config-schema.js';
 import { z } from 'zod';
 import { verdictSchema } from '../ledger/records.js';
 import { plural } from '../render/markdown.js';
+import { MAX_PARALLEL } from '../config/config-schema.js';
 
 /** Version of the encoded state; bumped on any change of its shape (the schema is strict). */
 export const STATE_VERSION = 1;
+
+/** A run's state lives in its pull request body, which bounds how long a run the App can keep. */
+export const MAX_EXPERIMENTS = 200;
 
 const sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a full git commit SHA');
 const count = z.number().int().min(1);
@@ -258,4 +262,18 @@ export function bestExperiment(state: AppRunState): AppExperiment | null {
     }
   }
   return best;
+}
+
+/**
+ * The run with its budget within what the App ever grants: at most {@link MAX_EXPERIMENTS} experiments, at most
+ * MAX_PARALLEL in flight, at most as many failures in a row as experiments. Applied to every state read, whatever wrote
+ * it (a signed state is the App's, but the bounds do not depend on the key staying secret). Same object when within.
+ */
+export function clampBudget(state: AppRunState): AppRunState {
+  const experiments = Math.min(state.budget.experiments, MAX_EXPERIMENTS);
+  const parallel = Math.min(state.budget.parallel, MAX_PARALLEL);
+  const maxFailures = Math.min(state.budget.maxFailures, experiments);
+  const { budget } = state;
+  if (budget.experiments === experiments && budget.parallel === parallel && budget.maxFailures === maxFailures) return state;
+  return { ...state, budget: { experiments, parallel, maxFailures } };
 }

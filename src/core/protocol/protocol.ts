@@ -6,6 +6,7 @@
  * step can find its work again (and repeat it without a second effect).
  */
 import { CONFIG_PATH } from '../config/config-schema.js';
+import { clip, title } from '../render/markdown.js';
 
 export { CONFIG_PATH };
 
@@ -89,17 +90,25 @@ export function parseProposalRunName(title: string): number | null {
   return k > 0 ? k : null;
 }
 
+/** Longest hypothesis kept, in characters: in a commit subject, a pull request title and the run state. */
+export const MAX_HYPOTHESIS_LENGTH = 200;
+
 /**
- * The message of a candidate's commit: the proposer's hypothesis on the first line, then the experiment. The
- * Action commits proposals with it; the App reads the hypothesis back with {@link hypothesisOfCommit}.
+ * The message of a candidate's commit: the proposer's hypothesis on the first line (one line, at most
+ * MAX_HYPOTHESIS_LENGTH characters, inert: no closing keyword, reference, mention or link, since the commit may
+ * reach the default branch, where GitHub acts on them), then the experiment. The Action commits proposals with
+ * it; the App reads the hypothesis back with {@link hypothesisOfCommit}.
  */
 export function proposalCommitMessage(hypothesis: string, k: number): string {
-  return `${hypothesis}\n\nautoloop experiment ${k} (candidate)`;
+  return `${title(hypothesis, MAX_HYPOTHESIS_LENGTH)}\n\nautoloop experiment ${k} (candidate)`;
 }
 
-/** The hypothesis of a proposal commit ({@link proposalCommitMessage}): its first line, trimmed. */
+/**
+ * The hypothesis of a proposal commit ({@link proposalCommitMessage}): its first line, trimmed, at most
+ * MAX_HYPOTHESIS_LENGTH characters (whoever pushed the commit, the App keeps no more of it).
+ */
 export function hypothesisOfCommit(message: string): string {
-  return message.split('\n')[0]!.trim();
+  return clip(message.slice(0, message.indexOf('\n') < 0 ? message.length : message.indexOf('\n')).trim(), MAX_HYPOTHESIS_LENGTH);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -119,6 +128,8 @@ export const GATE_CHECK_NAME = 'autoloop/gate';
 export const STATUS_MARKER = '<!-- autoloop:status -->';
 /** First line of the one sticky comment on an experiment pull request. */
 export const EXPERIMENT_MARKER = '<!-- autoloop:experiment -->';
+/** First line of the one comment on a run pull request whose state the App refused (altered): the run is paused. */
+export const STATE_REFUSED_MARKER = '<!-- autoloop:refused-state -->';
 /** How every run-state marker in a run pull request's body starts. */
 export const STATE_MARKER_PREFIX = '<!-- autoloop:state';
 /** Labels of experiment pull requests. */

@@ -37,19 +37,67 @@ export function plainText(text: string): string {
   return stripCommentDelimiters(stripControl(text));
 }
 
+/** Joins nothing and shows nothing: put inside a word GitHub would act on, it breaks the word without changing how it reads. */
+const ZWJ = '\u200d';
+/** The keywords that close an issue when a pull request body or a commit on the default branch names it (`Fixes #1`). */
+const CLOSING_KEYWORD = /\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b/gi;
+/** Issue and pull request references: `#1`, `owner/repo#2`, `GH-3`. */
+const REFERENCE = /#(?=\d)|\bGH(?=-\d)/gi;
+/** What GitHub turns into a link by itself: `https://…`, `http://…`, `ftp://…`, `www.…`. */
+const AUTOLINK = /\b(?:https?|ftp)(?=:\/\/)|\bwww(?=\.)/gi;
+
+/** `text` with a zero-width joiner after the first character of `match`. */
+const broken = (match: string): string => `${match.slice(0, 1)}${ZWJ}${match.slice(1)}`;
+
 /**
- * Text people or proposers wrote, made inert for Markdown: no control sequences, no HTML comment delimiters (so
- * no forged marker), `<` as an entity (so no HTML tag, comment or autolink can start), and a zero-width space
- * after every `@` (so no @mention pings anyone). Line breaks are kept. `&` and `>` stay: an entity a user writes
- * decodes to text, never to markup, and leaving them keeps commands such as `a && b > log` readable.
+ * Text that GitHub shows as plain text but still reads (a pull request title, a commit message, a check run
+ * title), made inert: no control sequences, no comment delimiters, a zero-width space after every `@` (no
+ * @mention), and a zero-width joiner inside every closing keyword (`F‍ixes`), issue reference (`#‍1`,
+ * `G‍H-1`) and autolinked URL scheme (`h‍ttps://`, `w‍ww.`), so nothing is closed, cross-referenced or linked.
+ * Reads the same. Linear in the length of `text`.
  */
-export function neutralize(text: string): string {
-  return plainText(text).replace(/</g, '&lt;').replace(/@/g, '@\u200b');
+export function inertText(text: string): string {
+  return plainText(text)
+    .replace(/@/g, '@\u200b')
+    .replace(CLOSING_KEYWORD, broken)
+    .replace(REFERENCE, (match) => (match === '#' ? `#${ZWJ}` : broken(match)))
+    .replace(AUTOLINK, broken);
 }
 
-/** `text` cut to at most `max` characters, the last one an ellipsis when cut. */
-function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+/**
+ * Text people or proposers wrote, made inert for Markdown: everything {@link inertText} does (no control
+ * sequences, no comment delimiters so no forged marker, no @mention, no closing keyword, issue reference or
+ * autolink), plus `<` as an entity (so no HTML tag, comment or autolink can start), a `]` that would close a link or
+ * an image (`](`, `][`, `]:`) as an entity (so no link, image or link definition: entities never form Markdown
+ * structure), and `&` as `&amp;` where it would start an entity (so no
+ * entity a proposer writes decodes into `@`, `#`, `[` or `<` after these checks). Line breaks are kept; `>` and
+ * a bare `&` stay, so commands such as `a && b > log` stay readable. Linear in the length of `text`.
+ */
+export function neutralize(text: string): string {
+  return inertText(text.replace(/&(?=#?[0-9a-z]+;)/gi, '&amp;'))
+    .replace(/</g, '&lt;')
+    .replace(LINK_BRACKET, '&#93;');
+}
+
+/** A `]` that would close a link's or an image's text (`](url)`, `][ref]`) or a link definition (`[ref]: url`). */
+const LINK_BRACKET = /\](?=[([:])/g;
+
+/** A link label: no control sequences, delimiters, tags or mentions; brackets and backslashes escaped. */
+function label(text: string): string {
+  return plainText(text)
+    .replace(/&(?=#?[0-9a-z]+;)/gi, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/@/g, '@\u200b')
+    .replace(/[[\]\\]/g, '\\$&');
+}
+
+/** `text` cut to at most `max` characters, the last one an ellipsis when cut; a surrogate pair is never split. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - 1);
+  const code = text.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
 }
 
 /** The length of the longest run of backticks in `text`, at least `least`. */
@@ -98,13 +146,17 @@ export function fenced(content: string, info = ''): string {
 }
 
 /** A Markdown link: the label neutralised with its brackets escaped, the URL percent-encoded where it could end the link or a table cell. */
-export function link(label: string, url: string): string {
-  return `[${neutralize(label).replace(/[[\]\\]/g, '\\$&')}](${markdownUrl(stripControl(url)).replace(/\|/g, '%7C')})`;
+export function link(text: string, url: string): string {
+  return `[${label(text)}](${markdownUrl(stripControl(url)).replace(/\|/g, '%7C')})`;
 }
 
-/** A title GitHub shows as plain text (a check run's, a pull request's): one line, at most `max` characters. */
+/**
+ * A title GitHub shows as plain text (a check run's, a pull request's): one line, at most `max` characters (cut
+ * first, so the escaping only ever sees `max` characters), made inert ({@link inertText}).
+ */
 export function title(text: string, max = 100): string {
-  return clip(plainText(text).replace(/\s+/g, ' ').trim(), max);
+  // Cut again after: the joiners it inserts must not take a title past GitHub's limit (256 for a pull request's).
+  return clip(inertText(clip(stripControl(text).replace(/\s+/g, ' ').trim(), max)), max);
 }
 
 /** Percent-encodes the characters that would end a Markdown link target early. */

@@ -6,6 +6,21 @@ import { experimentStatusSchema, scopeViolationSchema, verdictSchema, type Exper
 /** Version of the result document; bumped on any change a reader must know about. */
 export const RESULT_DOCUMENT_VERSION = 1;
 
+/** Longest free text of a result document kept (a reason, an interval's method), in characters; longer is cut. */
+export const MAX_RESULT_TEXT = 2_000;
+/** Longest name or path of a result document (a metric, a file, a machine's description), in characters; longer is refused. */
+export const MAX_RESULT_NAME = 1_000;
+/** Most entries of a result document's lists (runs, changed files, scope violations, reasons). */
+export const MAX_RESULT_ENTRIES = 10_000;
+
+/**
+ * Free text from the evaluator, cut at parse time to `max` characters (an ellipsis last), before anything renders
+ * or escapes it: a 96 KB reason costs 2,000 characters of work downstream, whatever it holds.
+ */
+const text = (max = MAX_RESULT_TEXT) => z.string().transform((value) => (value.length > max ? `${value.slice(0, max - 1)}…` : value));
+/** A name or path: refused past MAX_RESULT_NAME characters (no real one is that long). */
+const name = z.string().max(MAX_RESULT_NAME);
+
 const sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'expected a full git commit SHA');
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 in hex');
 const goal = z.enum(['minimize', 'maximize']);
@@ -15,12 +30,12 @@ const runSchema = z.strictObject({
   index: z.number().int().min(0),
   commit: sha,
   ok: z.boolean(),
-  reason: z.string().optional(),
+  reason: text().optional(),
   exitCode: z.number().int().nullable(),
-  signal: z.string().nullable(),
+  signal: z.string().max(100).nullable(),
   durationMs: z.number().min(0),
   timedOut: z.boolean(),
-  metrics: z.record(z.string(), z.number()),
+  metrics: z.record(name, z.number()),
 });
 
 /** How the repository's commands were isolated: `bwrap` (bubblewrap), or `none` (`sandbox: none`). */
@@ -32,14 +47,14 @@ export const UNSANDBOXED_NOTE = 'unsandboxed: the commands ran without a sandbox
 
 /** Where a measurement was made: results from different machines are never compared. */
 export const environmentSchema = z.strictObject({
-  os: z.string(),
-  release: z.string(),
-  arch: z.string(),
-  cpuModel: z.string(),
+  os: name,
+  release: name,
+  arch: name,
+  cpuModel: name,
   cpuCount: z.number().int(),
   memoryBytes: z.number(),
-  node: z.string(),
-  autoloop: z.string(),
+  node: name,
+  autoloop: name,
 });
 
 /** A stored figure: a finite number, or null (JSON has no NaN or Infinity; anything else is read as null). */
@@ -60,17 +75,18 @@ export const storedJudgementSchema = z.object({
   delta: figure,
   deltaRelative: figure,
   interval: z
-    .object({ low: z.number(), high: z.number(), level: z.number(), method: z.string().catch('') })
+    .object({ low: z.number(), high: z.number(), level: z.number(), method: text(200).catch('') })
     .nullable()
     .optional()
     .catch(null),
   singleRun: flag,
   paired: flag,
   guards: z
-    .array(z.object({ name: z.string(), baseline: z.number(), candidate: z.number(), regression: figure, held: z.boolean() }).nullable().catch(null))
+    .array(z.object({ name, baseline: z.number(), candidate: z.number(), regression: figure, held: z.boolean() }).nullable().catch(null))
+    .max(MAX_RESULT_ENTRIES)
     .optional()
     .catch(undefined),
-  reasons: z.array(z.string().nullable().catch(null)).optional().catch(undefined),
+  reasons: z.array(text().nullable().catch(null)).max(100).optional().catch(undefined),
 });
 export type StoredJudgement = z.output<typeof storedJudgementSchema>;
 
@@ -82,34 +98,34 @@ export const resultDocumentSchema = z.strictObject({
   kind: z.literal('autoloop-result'),
   version: z.literal(RESULT_DOCUMENT_VERSION),
   /** The repository, as `owner/name` or a remote URL, or null when it has none. */
-  repo: z.string().nullable(),
+  repo: name.nullable(),
   base: sha,
   head: sha,
-  configFile: z.string(),
+  configFile: name,
   configHash: sha256,
   /** SHA-256 of the protected files (path and blob id) the evaluator was pinned to. */
   protectedHash: sha256,
-  metric: z.strictObject({ name: z.string(), goal }),
-  guards: z.array(z.strictObject({ name: z.string(), goal })),
+  metric: z.strictObject({ name, goal }),
+  guards: z.array(z.strictObject({ name, goal })).max(100),
   baseline: z.enum(['paired', 'cached']),
   repeats: z.number().int().min(1),
   /** How setup, check and the evaluator were isolated; a document that does not say counts as unsandboxed. */
   sandbox: sandboxUsedSchema.default('none'),
   /** Metric name -> values of the valid runs, per side. */
   samples: z.strictObject({
-    baseline: z.record(z.string(), z.array(z.number())),
-    candidate: z.record(z.string(), z.array(z.number())),
+    baseline: z.record(name, z.array(z.number()).max(MAX_RESULT_ENTRIES)),
+    candidate: z.record(name, z.array(z.number()).max(MAX_RESULT_ENTRIES)),
   }),
-  runs: z.array(runSchema),
+  runs: z.array(runSchema).max(MAX_RESULT_ENTRIES),
   environment: environmentSchema,
   status: experimentStatusSchema,
   verdict: verdictSchema,
   /** The judge's full answer, for people; readers re-judge from `samples`. */
   judgement: storedJudgementSchema.nullable(),
-  changedFiles: z.array(z.string()),
-  scopeViolations: z.array(scopeViolationSchema.strict()),
-  reason: z.string().nullable(),
-  createdAt: z.string(),
+  changedFiles: z.array(name).max(MAX_RESULT_ENTRIES),
+  scopeViolations: z.array(scopeViolationSchema.extend({ path: name, pattern: name }).strict()).max(MAX_RESULT_ENTRIES),
+  reason: text().nullable(),
+  createdAt: z.string().max(100),
 });
 
 export type ResultDocument = z.infer<typeof resultDocumentSchema>;

@@ -1,7 +1,11 @@
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeState, encodeState, StateError } from '../../../src/core/app/state-codec.js';
+import { createHmac } from 'node:crypto';
+import { decodeState, deriveStateKey, encodeState, openState, sealState, STATE_KEY_LABEL, StateError, TamperedStateError } from '../../../src/core/app/state-codec.js';
+import { MAX_PARALLEL } from '../../../src/core/config/config-schema.js';
 import {
+  clampBudget,
+  MAX_EXPERIMENTS,
   bestExperiment,
   bestValue,
   consecutiveFailures,
@@ -272,5 +276,50 @@ describe('run state transitions', () => {
     });
     expect(bestValue(maximize)).toBe(0.85);
     expect(runBaseline(maximize)).toBe(0.8);
+  });
+});
+
+describe('sealState / openState: a state only the App can write', () => {
+  const key = deriveStateKey('webhook-secret');
+  const seal = { key, repository: 'octo/model', pullRequest: 7 };
+  const state = makeAppRunState({ pullRequest: 7 });
+
+  it('signs the marker for the repository and the pull request, and reads it back only there', () => {
+    const marker = sealState(state, seal);
+    expect(marker).toMatch(/^<!-- autoloop:state v1 [A-Za-z0-9_-]+ [A-Za-z0-9_-]{43} -->$/);
+    expect(openState(`dashboard\n\n${marker}\n`, seal)).toEqual(state);
+    expect(openState(marker, { ...seal, repository: 'OCTO/Model' })).toEqual(state);
+    // The unverified reader still reads it (tests, tools).
+    expect(decodeState(marker)).toEqual(state);
+    for (const other of [{ ...seal, repository: 'octo/other' }, { ...seal, pullRequest: 8 }, { ...seal, key: deriveStateKey('another secret') }]) {
+      expect(() => openState(marker, other)).toThrow(TamperedStateError);
+    }
+  });
+
+  it('refuses an edited payload under a real signature, and a marker with no signature (states written before signing)', () => {
+    const marker = sealState(state, seal);
+    const [, , , payload, signature] = marker.split(' ');
+    const swapped = marker.replace(payload!, sealState({ ...state, budget: { ...state.budget, experiments: 41 } }, seal).split(' ')[3]!);
+    expect(swapped).toContain(signature!);
+    expect(() => openState(swapped, seal)).toThrow(/does not verify for octo\/model#7/);
+    expect(() => openState(encodeState(state), seal)).toThrow(/carries no signature/);
+    expect(openState('no marker here', seal)).toBeNull();
+  });
+
+  it('reads the first body (signed before the pull request had a number) only while the state names no pull request', () => {
+    const first = makeAppRunState({ pullRequest: null });
+    expect(openState(sealState(first, { ...seal, pullRequest: 0 }), seal)).toEqual(first);
+    expect(() => openState(sealState(state, { ...seal, pullRequest: 0 }), seal)).toThrow(TamperedStateError);
+  });
+
+  it('re-clamps budgets on read, whatever signed them', () => {
+    const wide = makeAppRunState({ pullRequest: 7, budget: { experiments: 5_000, parallel: 64, maxFailures: 9_999 } });
+    expect(openState(sealState(wide, seal), seal)!.budget).toStrictEqual({ experiments: MAX_EXPERIMENTS, parallel: MAX_PARALLEL, maxFailures: MAX_EXPERIMENTS });
+    expect(clampBudget(state)).toBe(state);
+  });
+
+  it('derives the key as HMAC-SHA256(secret, label): what Probot\'s webhooks.sign(label) gives', () => {
+    expect(key.toString('hex')).toBe(createHmac('sha256', 'webhook-secret').update(STATE_KEY_LABEL).digest('hex'));
+    expect(() => deriveStateKey('')).toThrow(StateError);
   });
 });

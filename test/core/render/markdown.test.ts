@@ -23,7 +23,8 @@ import {
 
 describe('neutralize', () => {
   it('removes comment delimiters even when removing one joins another, escapes what could start HTML and defuses mentions', () => {
-    expect(neutralize('<!<!---->-- a --<!---->> @all && <b> &lt;')).toBe(' a  @\u200ball && &lt;b> &lt;');
+    // An entity the writer typed shows as typed: decoded, `&#64;` or `&#35;1` would be a mention or a reference.
+    expect(neutralize('<!<!---->-- a --<!---->> @all && <b> &lt;')).toBe(' a  @\u200ball && &lt;b> &amp;lt;');
     expect(neutralize('line 1\nline 2')).toBe('line 1\nline 2');
   });
 });
