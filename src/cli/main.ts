@@ -8,7 +8,7 @@ import { LEDGER_TRAILER } from '../core/ledger/kept-commit.js';
 import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
 import { isReservedMetric } from '../core/judge/metrics.js';
 import { renderProgressChart } from '../core/render/chart.js';
-import { metricSource } from '../core/render/config-summary.js';
+import { configWarnings, metricSource } from '../core/render/config-summary.js';
 import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdown.js';
 import { confirmationSentence, renderMarkdownReport, summarizeRun } from '../core/render/report.js';
 import { plural } from '../core/render/markdown.js';
@@ -143,7 +143,7 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
     acceptSuspicious: values['accept-suspicious'],
     proposer: createProposer,
     signal: io.signal,
-    onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir } : event) : printer.handle(event)),
+    onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir, warnings: event.warnings ?? [] } : event) : printer.handle(event)),
   });
   if (!values.json) {
     io.stdout.write(summaryLines(result, await repoRoot(io.cwd)));
@@ -170,6 +170,7 @@ async function commandEval(args: string[], io: CliIO): Promise<number> {
     return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
   }
   const out: string[] = [`${result.headLabel} (${shortSha(result.headCommit)}) against ${values.base ?? 'HEAD'} (${shortSha(result.baseCommit)}), ${config.evaluate.repeats} run(s) per side, interleaved`];
+  if (result.sameTree) out.push('A/A: head and base hold the same files, so the delta is your benchmark\'s own noise; a verdict other than no-change here is a false one');
   const j = m.judgement;
   if (j) {
     out.push(
@@ -209,10 +210,12 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
   const root = await repoRoot(io.cwd).catch(() => io.cwd);
   const path = resolve(root, values.config ?? CONFIG_PATH);
   const { config, file } = await loadConfigFile(path, relative(root, path) || path);
+  const warnings = configWarnings(config);
   if (values.json) {
-    json(io, { valid: true, file, config });
+    json(io, { valid: true, file, config, warnings });
     return EXIT.ok;
   }
+  for (const warning of warnings) io.stderr.write(`Warning: ${warning}\n`);
   io.stdout.write(
     [
       `${file} is valid.`,

@@ -42,6 +42,7 @@ export class ProgressPrinter {
           `${event.resumed ? 'Resuming' : 'Starting'} run ${event.run.tag} on ${event.run.branch} (${this.metricName}, ${goal}), ` +
             `${plural(event.budget, 'experiment')}${event.budgetWas !== undefined ? ` (was ${event.budgetWas}; --experiments changed it)` : ''}; ledger in ${event.paths.dir}\n`,
         );
+        for (const warning of event.warnings ?? []) this.out.write(`Warning: ${warning}\n`);
         break;
       }
       case 'experiment-start':

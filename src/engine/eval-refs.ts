@@ -36,6 +36,8 @@ export interface EvalResult {
   headCommit: string;
   /** What was measured, for people: a ref name or "working tree". */
   headLabel: string;
+  /** Head and base hold the same files: an A/A measurement, whose delta is the benchmark's own noise. */
+  sameTree: boolean;
   measurement: Measurement;
   /** The versioned result document (also written to `result.json` in the trace folder). */
   document: ResultDocument;
@@ -50,7 +52,8 @@ async function remoteName(repo: string): Promise<string | null> {
 
 /**
  * `autoloop eval`: the measurement CI makes for a pull request, made locally — head against base,
- * paired and interleaved, scope checked, judged with the config's rules.
+ * paired and interleaved, scope checked, judged with the config's rules. Head and base with the same files are
+ * measured all the same: an A/A test, whose delta is the benchmark's noise (any keep it shows is a false one).
  */
 export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   const repo = await repoRoot(options.cwd).catch(() => {
@@ -85,6 +88,7 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
       baseCommit,
       headCommit,
       traceDir,
+      { allowUnchanged: true },
     );
     const document = buildResultDocument({
       repo: await remoteName(repo),
@@ -105,7 +109,8 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
       createdAt: new Date(),
     });
     await writeFile(join(traceDir, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
-    return { repo, config, baseCommit, headCommit, headLabel: options.head ?? 'working tree', measurement, document, traceDir };
+    const sameTree = measurement.changedFiles.length === 0 && measurement.scopeViolations.length === 0;
+    return { repo, config, baseCommit, headCommit, headLabel: options.head ?? 'working tree', sameTree, measurement, document, traceDir };
   } finally {
     await removeWorktree(repo, worktrees.baseline);
     await removeWorktree(repo, worktrees.candidate);

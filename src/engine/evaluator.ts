@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { CPU_METRIC, METRICS_FILE_ENV, readMetrics } from '../core/judge/metrics.js';
+import { hasVaried, isDeterministic } from '../core/judge/judge.js';
 import type { CommandOutcome, RunSample } from '../core/ledger/records.js';
 import { allowlistEnvironment, createRedactor } from '../core/env/secrets.js';
 import { stripControl } from '../core/render/text.js';
@@ -123,6 +124,11 @@ export interface EvaluatorOptions {
  */
 export class Evaluator {
   private readonly setUp = new Set<string>();
+  /**
+   * Set once any side of any measurement of this evaluator gave two different values: a metric seen to vary
+   * is never taken as deterministic again (two equal runs of a coarsely quantised timing are chance, not proof).
+   */
+  private varied = false;
 
   /** Only the variables the allowlist passes: the base and those `evaluate.env` names. */
   private readonly env: Record<string, string>;
@@ -160,6 +166,11 @@ export class Evaluator {
   /** True unless the config says `sandbox: none`: then every output must say "unsandboxed". */
   get sandboxed(): boolean {
     return this.config.sandbox !== 'none';
+  }
+
+  /** The primary metric and the guards: what a run must report. */
+  private get metricNames(): string[] {
+    return [this.config.metric.name, ...this.config.guards.map((guard) => guard.name)];
   }
 
   /**
@@ -387,23 +398,29 @@ export class Evaluator {
       samples.push(sample);
       if (!sample.ok) return { samples, failure: sampleFailure(sample) };
     }
+    if (hasVaried(samples, this.metricNames, [checkout.side])) this.varied = true;
     return { samples, failure: null };
   }
 
   /**
-   * Paired, interleaved measurement: B C B C … for `evaluate.repeats` runs per side, so that drift of
+   * Paired, interleaved measurement: B C B C … for `evaluate.repeats` runs per side (fewer when every run so far
+   * gave each side one value: see `isDeterministic`), so that drift of
    * the machine hits both sides alike (`repeats` runs per side for the run's confirmation). Stops early once a
    * run fails: the comparison is already invalid.
    */
   async measurePair(baseline: Checkout, candidate: Checkout, traceDir: string, repeats = this.config.evaluate.repeats): Promise<RunSample[]> {
     const samples: RunSample[] = [];
+    const names = this.metricNames;
     for (let i = 0; i < repeats; i++) {
       for (const checkout of [baseline, candidate]) {
         const sample = await this.measure(checkout, i, traceDir);
         samples.push(sample);
         if (!sample.ok || this.signal?.aborted) return samples;
       }
+      // A metric that has never moved gains nothing from more runs (the judge says so).
+      if (i + 1 < repeats && !this.varied && isDeterministic(samples, names)) return samples;
     }
+    if (hasVaried(samples, names)) this.varied = true;
     return samples;
   }
 }

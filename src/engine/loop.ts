@@ -7,6 +7,7 @@ import { renderProgressChart } from '../core/render/chart.js';
 import { renderMarkdownReport, renderResultsTsv } from '../core/render/report.js';
 import { mean } from '../core/judge/stats.js';
 import { plural } from '../core/render/markdown.js';
+import { configWarnings } from '../core/render/config-summary.js';
 import { measureCandidate, type Measurement } from './measure.js';
 import { sampleValues } from '../core/judge/judge.js';
 import { proposeCandidate } from './propose.js';
@@ -71,12 +72,12 @@ type ExperimentFields = Pick<ExperimentRecord, 'experiment' | 'status' | 'descri
 
 /**
  * One ledger record of experiment `fields.experiment`, begun at `startedAt` (`t0` on the performance clock)
- * and proposed in `proposeMs`: the one place its timings are worked out (the evaluation time is the sum of its
- * samples' durations).
+ * and proposed in `proposeMs`: the one place its timings are worked out (the evaluation time is the measurement's
+ * own, else the sum of its samples' durations).
  */
-function experimentRecord(state: RunState, fields: ExperimentFields, timing: { startedAt: Date; t0: number; proposeMs: number; trace: string }): ExperimentRecord {
+function experimentRecord(state: RunState, fields: ExperimentFields, timing: { startedAt: Date; t0: number; proposeMs: number; trace: string; evaluateMs?: number }): ExperimentRecord {
   const samples = fields.samples ?? [];
-  const evaluateMs = samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
+  const evaluateMs = timing.evaluateMs ?? samples.reduce((sum, s) => sum + s.outcome.durationMs, 0);
   const totalMs = performance.now() - timing.t0;
   // Keys in the order the ledger has always written them.
   return {
@@ -206,7 +207,7 @@ async function runExperiment(state: RunState, k: number): Promise<ExperimentReco
       reason: measured.reason,
       proposer: { kind: state.proposer.kind, notes: proposal.notes },
     },
-    { startedAt, t0, proposeMs, trace },
+    { startedAt, t0, proposeMs, trace, evaluateMs: measured.evaluateMs },
   );
 }
 
@@ -225,7 +226,7 @@ export async function runLoop(options: RunOptions): Promise<RunResult> {
   const startedAt = now();
   const previousMs = state.experiments.reduce((sum, e) => sum + e.durations.totalMs, 0);
   const elapsed = () => previousMs + (now() - startedAt);
-  emit({ type: 'start', run, paths, resumed, nextExperiment: state.experiments.length, budget, ...(resumed && budget !== recorded ? { budgetWas: recorded } : {}) });
+  emit({ type: 'start', run, paths, resumed, nextExperiment: state.experiments.length, budget, warnings: configWarnings(config), ...(resumed && budget !== recorded ? { budgetWas: recorded } : {}) });
 
   const stop = async (reason: string, outcome: RunResult['outcome'] = 'completed'): Promise<RunResult> => {
     let confirmation: ConfirmationRecord | null = null;

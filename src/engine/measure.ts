@@ -2,7 +2,7 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { decideExperiment, LEDGER_STATUS } from '../core/judge/decision.js';
-import { judgeUnderConfig, sampleValues } from '../core/judge/judge.js';
+import { deterministicNote, judgeUnderConfig, sampleValues } from '../core/judge/judge.js';
 import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/ledger/records.js';
 import { describeViolations } from '../core/scope/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
@@ -35,6 +35,11 @@ export interface MeasureOptions {
   cachedBaseline?: RunSample[];
   /** Runs per side instead of `evaluate.repeats` (the run's confirmation); always paired. */
   repeats?: number;
+  /**
+   * Measure even when the candidate changes nothing (an A/A test of the benchmark's noise, `autoloop eval HEAD
+   * --base HEAD`); a proposal that changes nothing stays invalid without it.
+   */
+  allowUnchanged?: boolean;
 }
 
 /** The measured comparison of a candidate commit against its parent. */
@@ -44,6 +49,8 @@ export interface Measurement {
   changedFiles: string[];
   scopeViolations: ScopeViolation[];
   samples: RunSample[];
+  /** Time the evaluator's runs took in this measurement: cached baseline samples were not run again, and do not count. */
+  evaluateMs: number;
   judgement: Judgement | null;
 }
 
@@ -74,7 +81,7 @@ async function measureChanges(
   candidate: string,
   trace: string,
   { changes, violations: scopeViolations }: Inspection,
-  { cachedBaseline, repeats }: MeasureOptions,
+  { cachedBaseline, repeats, allowUnchanged }: MeasureOptions,
 ): Promise<Measurement> {
   const { config, evaluator, worktrees } = context;
   const changed = changes.map((c) => c.path);
@@ -84,10 +91,11 @@ async function measureChanges(
     changedFiles: changed,
     scopeViolations: [],
     samples: [],
+    evaluateMs: 0,
     judgement: null,
     ...extra,
   });
-  if (changes.length === 0) return result('invalid', 'the proposal changed nothing');
+  if (changes.length === 0 && !allowUnchanged) return result('invalid', 'the proposal changed nothing');
 
   if (scopeViolations.length > 0) return result('invalid', `out of scope: ${describeViolations(scopeViolations)}`, { scopeViolations });
 
@@ -124,16 +132,21 @@ async function measureChanges(
   } finally {
     await writeRepairs(trace, worktrees);
   }
+  const evaluateMs = samples.slice(cachedBaseline?.length ?? 0).reduce((sum, s) => sum + s.outcome.durationMs, 0);
   const failed = samples.find((s) => !s.ok);
   if (failed) {
     const failure = sampleFailure(failed);
-    return result(failure.status, failure.reason, { samples });
+    return result(failure.status, failure.reason, { samples, evaluateMs });
   }
-  const judgement = judgeUnderConfig(config, (side, name) => sampleValues(samples, side, name), !cachedBaseline);
+  const judged = judgeUnderConfig(config, (side, name) => sampleValues(samples, side, name), !cachedBaseline);
+  const wanted = repeats ?? config.evaluate.repeats;
+  const runsPerSide = sampleValues(samples, 'candidate', config.metric.name).length;
+  // The evaluator stopped early on a metric that did not move: every output says why there are fewer runs.
+  const judgement = !cachedBaseline && runsPerSide < wanted ? { ...judged, reasons: [...judged.reasons, deterministicNote(runsPerSide, wanted)] } : judged;
   const status = LEDGER_STATUS[decideExperiment(judgement, { acceptSuspicious: context.acceptSuspicious ?? false })];
   // A suspicious gain is not kept without consent; its reason must travel with the record so a human sees why.
   const reason = status === 'invalid' || judgement.suspicious ? judgement.reasons.join('; ') : null;
-  return result(status, reason, { samples, judgement });
+  return result(status, reason, { samples, evaluateMs, judgement });
 }
 
 /** What had to be put back in either worktree during the measurement, in the trace (`checkout-repairs.log`): a candidate that rewrites files is measured as committed, and seen doing it. */

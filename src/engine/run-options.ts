@@ -36,7 +36,8 @@ export interface RunOptions {
 /** What the loop reports as it goes: the front ends print it (a terminal line, JSON lines, an Actions log). */
 export type LoopEvent =
   /** `budgetWas`: a resumed run's budget when `--experiments` changed it. */
-  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number; budgetWas?: number }
+  /** `warnings`: what the config will do that a user likely does not want (see `configWarnings`). */
+  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number; budgetWas?: number; warnings?: string[] }
   | { type: 'experiment-start'; experiment: number }
   | { type: 'experiment'; record: ExperimentRecord; best: number | null; baseline: number | null; keepRate: number; elapsedMs: number; budget: number }
   /** The run head is being measured against the base once more (`evaluate.confirm`); nothing follows when nothing was kept. */

@@ -121,6 +121,17 @@ describe('autoloop CLI', () => {
     expect(document.protectedHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('eval HEAD --base HEAD is an A/A test of the benchmark: measured, and said to be one', async () => {
+    const repo = makeQuadraticRepo();
+    const result = await runCli(['eval', 'HEAD', '--base', 'HEAD', '--repeats', '3'], repo);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("A/A: head and base hold the same files, so the delta is your benchmark's own noise");
+    expect(result.stdout).toContain('baseline 10.5 → candidate 10.5');
+    expect(result.stdout).toContain('verdict: no-change');
+    const json = JSON.parse((await runCli(['eval', 'HEAD', '--base', 'HEAD', '--json', '--repeats', '2'], repo)).stdout);
+    expect(json).toMatchObject({ status: 'discard', changedFiles: [], samples: { baseline: { loss: [10.5, 10.5] }, candidate: { loss: [10.5, 10.5] } } });
+  });
+
   it('eval reports out-of-scope changes as invalid with exit code 4', async () => {
     const repo = makeQuadraticRepo();
     await writeFile(join(repo, 'eval.mjs'), 'console.log("METRIC loss=0")\n');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ describe('Evaluator.measurePair', () => {
     const config = configSchema.parse({
       metric: { name: 'loss', goal: 'minimize' },
       // Each run appends its side to one file, so the file is the order the runs happened in.
-      evaluate: { command: `printf '%s ' "$AUTOLOOP_SIDE" >> ${order}; echo METRIC loss=1`, repeats: 3 },
+      // The metric moves from run to run, so all three pairs are measured (a constant one stops after two).
+      evaluate: { command: `printf '%s ' "$AUTOLOOP_SIDE" >> ${order}; echo METRIC loss=$AUTOLOOP_RUN`, repeats: 3 },
       scope: { edit: ['x'] },
       proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
     });
@@ -24,6 +25,29 @@ describe('Evaluator.measurePair', () => {
     );
     expect(readFileSync(order, 'utf8')).toBe('baseline candidate baseline candidate baseline candidate ');
     expect(samples.map((s) => `${s.side[0]}${s.index}`)).toEqual(['b0', 'c0', 'b1', 'c1', 'b2', 'c2']);
-    expect(samples.every((s) => s.ok && s.metrics.loss === 1)).toBe(true);
+    expect(samples.every((s) => s.ok && s.metrics.loss === s.index + 1)).toBe(true);
+  });
+
+  it('stops after two runs per side when neither side moved: the metric is deterministic', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'autoloop-deterministic-'));
+    const configWith = (mem: string) => configSchema.parse({
+      metric: { name: 'loss', goal: 'minimize' },
+      guards: [{ name: 'mem', goal: 'minimize' }],
+      evaluate: { command: `if [ "$AUTOLOOP_SIDE" = candidate ]; then echo METRIC loss=2; else echo METRIC loss=3; fi; echo METRIC mem=${mem}`, repeats: 5 },
+      scope: { edit: ['x'] },
+      proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+    });
+    const sides = (evaluator: Evaluator) => evaluator.measurePair({ side: 'baseline', worktree: dir, commit: 'a'.repeat(40) }, { side: 'candidate', worktree: dir, commit: 'b'.repeat(40) }, join(dir, 'trace'));
+    expect(await sides(new Evaluator(configWith('7')))).toHaveLength(4);
+    // A guard that moves is noise to measure: all five pairs.
+    const noisy = configWith('$AUTOLOOP_RUN');
+    expect(await sides(new Evaluator(noisy))).toHaveLength(10);
+    // Once a metric was seen to move, two equal runs later are chance, not proof: all pairs again.
+    const flag = join(dir, 'steady');
+    const settles = new Evaluator(configWith(`$([ -f ${flag} ] && echo 1 || echo $AUTOLOOP_RUN)`));
+    expect(await sides(settles)).toHaveLength(10);
+    writeFileSync(flag, '');
+    expect(await sides(settles)).toHaveLength(10);
+    expect(await sides(new Evaluator(configWith(`$([ -f ${flag} ] && echo 1 || echo $AUTOLOOP_RUN)`)))).toHaveLength(4);
   });
 });

@@ -156,6 +156,12 @@ describe('runLoop', () => {
       expect(logs).toEqual(['candidate-1.log', 'candidate-2.log']);
     }
     expect(baseline!.samples.map((s) => s.side)).toEqual(['baseline', 'baseline']);
+    // The evaluation time counts the runs made in the experiment: the cached baseline samples were not run again.
+    for (const e of [first!, second!]) {
+      const candidateMs = e.samples.filter((s) => s.side === 'candidate').reduce((sum, s) => sum + s.outcome.durationMs, 0);
+      expect(e.durations.evaluateMs).toBe(candidateMs);
+      expect(e.durations.overheadMs).toBeGreaterThan(0);
+    }
     expect(gitSync(repo, 'log', '-1', '--format=%B', 'autoloop/cached/run')).toContain(UNPAIRED_NOTE);
     expect(readFileSync(result.paths.report, 'utf8')).toContain(UNPAIRED_NOTE);
   });
@@ -212,5 +218,18 @@ describe('runLoop', () => {
     const more = await runLoop({ proposer: createProposer, cwd: repo, tag: 'budget', resume: true, experiments: 3, onEvent: (e) => e.type === 'start' && starts.push(e) });
     expect(more.experiments).toHaveLength(4);
     expect(starts[1]).toMatchObject({ budget: 3, budgetWas: 2 });
+  });
+
+  it('measures a deterministic metric twice per side, not evaluate.repeats times, and the judge says why', async () => {
+    const repo = makeQuadraticRepo('{ experiments: 2 }');
+    const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('timeout: 20s }', 'timeout: 20s, repeats: 5 }');
+    await writeFile(join(repo, '.github/autoloop.yml'), config);
+    const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'det' });
+    const measured = result.experiments.filter((e) => e.experiment > 0 && e.judgement);
+    expect(measured.length).toBeGreaterThan(0);
+    for (const e of measured) {
+      expect(e.samples).toHaveLength(4);
+      expect(e.judgement!.reasons).toContain('deterministic: every run of each side gave the same value, so 2 runs per side were enough (evaluate.repeats is 5)');
+    }
   });
 });

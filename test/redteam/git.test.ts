@@ -291,7 +291,9 @@ export function solve() {
     gitSync(repo, 'commit', '--quiet', '-am', 'hostile candidate');
     const before = userRepoState(repo);
     const { measurement, traceDir } = await evalRefs({ cwd: repo, base, head: 'HEAD' });
-    expect(measurement.samples.map((s) => `${s.side}=${s.metrics.loss}`)).toEqual(['baseline=10', 'candidate=10', 'baseline=10', 'candidate=10', 'baseline=10', 'candidate=10']);
+    // The baseline's second run comes after the candidate's first rewrote it: put back, it still reports 10. (The
+    // metric is deterministic, so two runs per side are all that is measured.)
+    expect(measurement.samples.map((s) => `${s.side}=${s.metrics.loss}`)).toEqual(['baseline=10', 'candidate=10', 'baseline=10', 'candidate=10']);
     expect(measurement.status).toBe('discard');
     expect(readFileSync(join(traceDir, 'checkout-repairs.log'), 'utf8')).toContain('baseline: put back src/solve.mjs (differs from the commit)');
     expect(withoutAutoloopExclude(userRepoState(repo))).toEqual(before);

@@ -176,6 +176,29 @@ export function sampleValues(samples: readonly RunSample[], side: RunSample['sid
   return samples.filter((s) => s.side === side && s.ok && s.metrics[name] !== undefined).map((s) => s.metrics[name]!);
 }
 
+/** Runs per side after which a metric that has not varied on either side is taken as deterministic. */
+export const DETERMINISTIC_AFTER = 2;
+
+/** True when some metric in `names` took two different values among the valid runs of one of `sides`. */
+export function hasVaried(samples: readonly RunSample[], names: readonly string[], sides: readonly RunSample['side'][] = ['baseline', 'candidate']): boolean {
+  return sides.some((side) => names.some((name) => new Set(sampleValues(samples, side, name)).size > 1));
+}
+
+/**
+ * True when each of `sides` has at least {@link DETERMINISTIC_AFTER} valid runs and every metric in `names` took
+ * one value on each side: more runs would only repeat the same numbers. Each measurement checks it for itself,
+ * so a candidate that makes the metric noisy is measured at the full `repeats`.
+ */
+export function isDeterministic(samples: readonly RunSample[], names: readonly string[], sides: readonly RunSample['side'][] = ['baseline', 'candidate']): boolean {
+  const enough = sides.every((side) => names.every((name) => sampleValues(samples, side, name).length >= DETERMINISTIC_AFTER));
+  return enough && !hasVaried(samples, names, sides);
+}
+
+/** The judge's reason when a measurement stopped early on a deterministic metric. */
+export function deterministicNote(runsPerSide: number, repeats: number): string {
+  return `deterministic: every run of each side gave the same value, so ${runsPerSide} runs per side were enough (evaluate.repeats is ${repeats})`;
+}
+
 /**
  * Judges under the config: the one mapping from the config's rules (`min_effect`, `suspicious_effect`, the
  * guards' `max_regression`) to the judge's input. `values` gives one metric's samples of one side; `paired`

@@ -34,3 +34,20 @@ export function metricSource(config: Config): string {
   if (!byAutoloop) return byEvaluator;
   return `${measured.join(', ')} ${byAutoloop}; ${reported.join(', ')} from ${byEvaluator}`;
 }
+
+/**
+ * What a valid config will do that a user does not want, for `validate` and the start of `autoloop run`: one
+ * sentence each, with the fix. Today: a config that can only keep noise (one run per side, no `min_effect`).
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  const { min_effect: minEffect } = config.metric;
+  if (config.evaluate.repeats === 1 && minEffect.value === 0) {
+    // bench/judge-calibration.ts: at repeats 1 and min_effect 0 the judge keeps 50% of no-effect candidates.
+    warnings.push(
+      'evaluate.repeats is 1 and metric.min_effect is 0: with one run per side there is no noise estimate, so on a noisy metric about half of all changes that do nothing are kept. '
+      + 'Set evaluate.repeats to 3 or more, or metric.min_effect above the noise (autoloop eval HEAD --base HEAD --repeats 5 shows how large it is); a deterministic metric (same value every run) needs neither.',
+    );
+  }
+  return warnings;
+}

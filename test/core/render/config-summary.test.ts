@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, type ConfigInput } from '../../../src/core/config/config-schema.js';
-import { metricSource } from '../../../src/core/render/config-summary.js';
+import { configWarnings, metricSource } from '../../../src/core/render/config-summary.js';
 
 function config(metric: string, evaluate: Partial<ConfigInput['evaluate']> = {}, guards: string[] = []) {
   return configSchema.parse({
@@ -30,3 +30,14 @@ describe('metricSource', () => {
     );
   });
 });
+
+describe('configWarnings', () => {
+  it('warns of a config that can only keep noise: one run per side and no min_effect', () => {
+    const [warning] = configWarnings(config('loss'));
+    expect(warning).toMatch(/^evaluate\.repeats is 1 and metric\.min_effect is 0: .* about half of all changes that do nothing are kept\. Set evaluate\.repeats to 3 or more, or metric\.min_effect above the noise/);
+    expect(configWarnings(config('loss', { repeats: 3 }))).toEqual([]);
+    const withEffect = configSchema.parse({ ...config('loss'), metric: { name: 'loss', goal: 'minimize', min_effect: '1%' } });
+    expect(configWarnings(withEffect)).toEqual([]);
+  });
+});
+
