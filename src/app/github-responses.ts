@@ -16,7 +16,10 @@ export function toBranchRule(value: unknown): BranchRule {
       integrationId: integer(record(check).integration_id),
     }));
   }
-  if (type === 'pull_request') out.requiredApprovals = integer(parameters.required_approving_review_count) ?? 0;
+  if (type === 'pull_request') {
+    out.requiredApprovals = integer(parameters.required_approving_review_count) ?? 0;
+    out.freshApproval = parameters.dismiss_stale_reviews_on_push === true || parameters.require_last_push_approval === true;
+  }
   return out;
 }
 
@@ -43,6 +46,7 @@ export function toBranchProtection(value: unknown): BranchProtectionInfo {
   return {
     checks,
     requiredApprovals: reviews === null ? 0 : (integer(reviews.required_approving_review_count) ?? 1),
+    freshApproval: reviews !== null && (reviews.dismiss_stale_reviews === true || reviews.require_last_push_approval === true),
     bypassApps: list(record(reviews?.bypass_pull_request_allowances).apps).flatMap((app) => {
       const slug = record(app).slug;
       return typeof slug === 'string' ? [slug] : [];

@@ -73,6 +73,8 @@ export interface BranchRule {
   statusChecks?: { context: string; integrationId: number | null }[];
   /** `pull_request`: how many approving reviews a merge needs. */
   requiredApprovals?: number;
+  /** `pull_request`: an approval counts only for the latest push (`dismiss_stale_reviews_on_push` or `require_last_push_approval`). */
+  freshApproval?: boolean;
 }
 
 /** A ruleset of the repository (its own or inherited), as the App sees it. */
@@ -90,6 +92,8 @@ export interface BranchProtectionInfo {
   checks: { context: string; appId: number | null }[];
   /** Required approving reviews; 0 when reviews are not required. */
   requiredApprovals: number;
+  /** An approval counts only for the latest push: `dismiss_stale_reviews` or `require_last_push_approval`. */
+  freshApproval: boolean;
   /** Slugs of the apps allowed to bypass the required pull request (reviews). */
   bypassApps: string[];
 }

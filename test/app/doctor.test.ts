@@ -90,10 +90,21 @@ describe('/optimize doctor', () => {
     expect(reply).toContain('✅ It runs on `pull_request`');
   });
 
+  it('says when a ruleset on the run branch would refuse the App its fast-forwards, and passes again once the App may bypass it', async () => {
+    fake.rulesets.push(ruleset());
+    // GitHub: "Get rules for a branch" answers the rules of every active ruleset whose target includes the branch.
+    fake.rulesets.push({ id: 43, name: 'locked autoloop branches', enforcement: 'active', bypass: 'never', branches: [`autoloop/${ISSUE}/run`], rules: [{ type: 'update', parameters: { update_allows_fetch_and_merge: false } }, { type: 'non_fast_forward' }] });
+    withWorkflow();
+    const reply = await doctor();
+    expect(reply).toContain(`❌ Rules on \`autoloop/${ISSUE}/run\` would refuse the App's updates of the run branch (\`update\`)`);
+    fake.rulesets.at(-1)!.bypass = 'always';
+    expect(await doctor()).toContain(`✅ No rule on \`autoloop/${ISSUE}/run\` stops the App`);
+  });
+
   it('passes the same checks from classic branch protection', async () => {
     fake.protection.set('main', {
       required_status_checks: { strict: false, contexts: ['autoloop/gate'], checks: [{ context: 'autoloop/gate', app_id: APP_ID }] },
-      required_pull_request_reviews: { required_approving_review_count: 2, bypass_pull_request_allowances: { users: [], teams: [], apps: [] } },
+      required_pull_request_reviews: { required_approving_review_count: 2, dismiss_stale_reviews: true, bypass_pull_request_allowances: { users: [], teams: [], apps: [] } },
       enforce_admins: { enabled: true },
     });
     withWorkflow();

@@ -5,7 +5,7 @@ import { renderStatusComment } from '../../core/render/status-comment.js';
 import { runBranch, runStartCommitMessage, STATUS_MARKER } from '../../core/protocol/protocol.js';
 import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../../core/app/command.js';
 import { ConfigError, formatConfigIssue } from '../../core/config/config.js';
-import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, workflowTriggers, type DoctorInput } from '../../core/app/doctor.js';
+import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, runBranchBlockers, workflowTriggers, type DoctorInput } from '../../core/app/doctor.js';
 import { protectedHashOfTree } from '../../core/result/verify.js';
 import { DryRunGateway } from '../dry-run-gateway.js';
 import { UNKNOWN, type Permission } from '../github.js';
@@ -153,9 +153,18 @@ async function inspectBranch(flow: Flow, branch: { name: string; sha: string }):
   return { ...oversightOf({ rules, protection, app, ...(rulesets === undefined ? {} : { rulesets }) }), workflow, branch: branch.name };
 }
 
+/** The rules that would stop the App creating or fast-forwarding the run branch of `issue`, bypass taken into account. */
+async function runBranchCheck(flow: Flow, issue: number): Promise<NonNullable<DoctorInput['runBranch']>> {
+  const name = runBranch(issue);
+  const rules = await orUnknown(flow, 'the run branch rules', flow.gateway.branchRules(name));
+  const withRuleset = rules !== UNKNOWN && rules.some((rule) => rule.rulesetId !== null);
+  const rulesets = withRuleset ? await orUnknown(flow, 'the rulesets', flow.gateway.rulesets()) : undefined;
+  return { name, blockers: runBranchBlockers(rules, rulesets) };
+}
+
 async function doctor(flow: Flow, event: CommentEvent): Promise<void> {
   const branch = await flow.gateway.defaultBranch();
-  const [found, config] = await Promise.all([
+  const [found, config, runBranchRules] = await Promise.all([
     inspectBranch(flow, branch),
     loadConfigAt(flow.gateway, branch.sha, branch.name).then(
       () => ({ valid: true, errors: [] }),
@@ -164,8 +173,9 @@ async function doctor(flow: Flow, event: CommentEvent): Promise<void> {
         return { valid: false, errors: error.issues.length > 0 ? error.issues.map(formatConfigIssue) : [`${error.file}: invalid`] };
       },
     ),
+    runBranchCheck(flow, event.issue),
   ]);
-  await flow.gateway.createComment(event.issue, diagnose({ ...found, config }).markdown);
+  await flow.gateway.createComment(event.issue, diagnose({ ...found, config, runBranch: runBranchRules }).markdown);
 }
 
 async function stop(flow: Flow, event: CommentEvent): Promise<void> {

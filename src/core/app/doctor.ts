@@ -13,6 +13,13 @@ export interface DoctorInput {
   gateCheck: { required: boolean | null; boundToApp: boolean | null };
   /** Approving reviews a merge into the default branch needs. */
   approvals: number | null;
+  /**
+   * Whether an approval counts only for the latest push (stale approvals dismissed, or the last push approved):
+   * the App keeps adding kept experiments to a run pull request after a human may have approved it.
+   */
+  freshApproval?: boolean | null;
+  /** The rules on a run branch (`autoloop/<issue>/run`) that would refuse the App's fast-forwards; `undefined`: not asked. */
+  runBranch?: { name: string; blockers: string[] | null };
   /** Whether the App may bypass those rules (a ruleset's bypass list, or protection's bypass allowances). */
   appCanBypass: boolean | null;
   workflow: WorkflowTriggers;
@@ -90,6 +97,21 @@ export function diagnose(input: DoctorInput): Diagnosis {
           : 'Merging into the default branch needs no approving review: nobody has to look at what a run kept.',
     ...(approvals !== null && approvals >= 1 ? {} : { fix: `${RULES_HINT}, require a pull request before merging with at least 1 approving review.` }),
   });
+  if (input.freshApproval !== undefined && approvals !== null && approvals >= 1) {
+    const fresh = input.freshApproval;
+    findings.push({
+      // Unknown is not warned of at a run's start (classic protection needs a permission the App lacks).
+      oversight: fresh === false,
+      ok: fresh,
+      text:
+        fresh === null
+          ? 'Could not tell whether an approval is dismissed when new commits are pushed.'
+          : fresh
+            ? 'An approval counts only for the latest push: experiments kept after a review need another.'
+            : 'An approval stays valid when new commits are pushed: experiments the App keeps after a review reach the default branch unreviewed.',
+      ...(fresh ? {} : { fix: `${RULES_HINT}, turn on "Dismiss stale pull request approvals when new commits are pushed" (or "Require approval of the most recent reviewable push").` }),
+    });
+  }
   const bypass = input.appCanBypass;
   // With no gate and no review required there is nothing to bypass: the items above already fail.
   const nothingToBypass = bypass === null && required === false && approvals === 0;
@@ -108,6 +130,20 @@ export function diagnose(input: DoctorInput): Diagnosis {
       ? {}
       : { fix: `${bypass ? 'Remove' : 'Make sure'} this App ${bypass ? 'from' : 'is not on'} the bypass list of the default branch's rulesets (and ${bypass ? 'from' : 'not in'} "Allow specified actors to bypass required pull requests").` }),
   });
+
+  if (input.runBranch) {
+    const { name, blockers } = input.runBranch;
+    findings.push({
+      ok: blockers === null ? null : blockers.length === 0,
+      text:
+        blockers === null
+          ? `Could not tell whether rules on ${code(name)} let the App move it.`
+          : blockers.length === 0
+            ? `No rule on ${code(name)} stops the App from creating it and fast-forwarding it to kept experiments.`
+            : `Rules on ${code(name)} would refuse the App's updates of the run branch (${blockers.map(code).join(', ')}): runs could not start or keep anything.`,
+      ...(blockers === null || blockers.length === 0 ? {} : { fix: 'In Settings → Rules → Rulesets, exclude `autoloop/**` from those rulesets, or add this App to their bypass list.' }),
+    });
+  }
 
   const { workflow } = input;
   findings.push({
@@ -216,12 +252,14 @@ export interface RuleLike {
   rulesetId: number | null;
   statusChecks?: { context: string; integrationId: number | null }[];
   requiredApprovals?: number;
+  freshApproval?: boolean;
 }
 
 /** Classic branch protection (the gateway's `BranchProtectionInfo`). */
 export interface ProtectionLike {
   checks: { context: string; appId: number | null }[];
   requiredApprovals: number;
+  freshApproval?: boolean;
   bypassApps: string[];
 }
 
@@ -245,7 +283,7 @@ export function relevantRulesetIds(rules: RuleLike[] | 'unknown'): number[] {
 }
 
 /** The oversight part of the doctor's input, from the rules, rulesets and protection of the default branch. */
-export function oversightOf(sources: OversightSources): Pick<DoctorInput, 'gateCheck' | 'approvals' | 'appCanBypass'> {
+export function oversightOf(sources: OversightSources): Pick<DoctorInput, 'gateCheck' | 'approvals' | 'appCanBypass' | 'freshApproval'> {
   const { rules, protection, app } = sources;
   const ruleGates = rules === 'unknown' ? [] : rules.flatMap((rule) => (rule.statusChecks ?? []).filter((check) => check.context === GATE_CHECK_NAME).map((check) => check.integrationId));
   const protectionGates = protection === 'unknown' || protection === null ? [] : protection.checks.filter((check) => check.context === GATE_CHECK_NAME).map((check) => check.appId);
@@ -260,6 +298,12 @@ export function oversightOf(sources: OversightSources): Pick<DoctorInput, 'gateC
   const protectionApprovals = protection === 'unknown' || protection === null ? [] : [protection.requiredApprovals];
   const most = Math.max(0, ...ruleApprovals, ...protectionApprovals);
   const approvals = most > 0 ? most : anyUnknown ? null : 0;
+  // Any source that dismisses stale approvals (or wants the last push approved) makes an old approval not enough.
+  const freshSources = [
+    ...(rules === 'unknown' ? [] : rules.filter((rule) => rule.type === 'pull_request').map((rule) => rule.freshApproval === true)),
+    ...(protection === 'unknown' || protection === null || protection.requiredApprovals === 0 ? [] : [protection.freshApproval === true]),
+  ];
+  const freshApproval = freshSources.includes(true) ? true : anyUnknown ? null : false;
 
   const relevant = relevantRulesetIds(rules);
   let appCanBypass: boolean | null = null;
@@ -273,5 +317,21 @@ export function oversightOf(sources: OversightSources): Pick<DoctorInput, 'gateC
   if (protectionBypass || bypasses.includes(true)) appCanBypass = true;
   else if (bypasses.includes(null)) appCanBypass = null;
   else if (relevant.length > 0 || (protection !== 'unknown' && protection !== null && app.slug !== null)) appCanBypass = false;
-  return { gateCheck: { required, boundToApp }, approvals, appCanBypass };
+  return { gateCheck: { required, boundToApp }, approvals, appCanBypass, freshApproval };
+}
+
+/**
+ * Rule types that refuse the App's own updates of a run branch: creating it, moving it (even by fast-forward, with
+ * `update`), commits without a verified signature (the Action's are not signed), or updates that must go through
+ * a pull request, checks or a deployment. `non_fast_forward` and `required_linear_history` do not matter: the App
+ * only ever fast-forwards. (REST: "Get rules for a branch"; rule types as the rulesets docs list them.)
+ */
+const RUN_BRANCH_BLOCKERS = new Set(['creation', 'update', 'required_signatures', 'pull_request', 'required_status_checks', 'required_deployments', 'merge_queue']);
+
+/** The rules on a run branch that would refuse the App, unless the App may bypass their ruleset; null when unknown. */
+export function runBranchBlockers(rules: RuleLike[] | 'unknown', rulesets?: { id: number; currentUserCanBypass: string | null }[] | 'unknown'): string[] | null {
+  if (rules === 'unknown') return null;
+  const bypassable = (id: number | null) =>
+    id !== null && rulesets !== undefined && rulesets !== 'unknown' && rulesets.some((ruleset) => ruleset.id === id && ruleset.currentUserCanBypass === 'always');
+  return [...new Set(rules.filter((rule) => RUN_BRANCH_BLOCKERS.has(rule.type) && !bypassable(rule.rulesetId)).map((rule) => rule.type))];
 }

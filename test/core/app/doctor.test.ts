@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, workflowTriggers, type DoctorInput, type RuleLike } from '../../../src/core/app/doctor.js';
+import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, runBranchBlockers, workflowTriggers, type DoctorInput, type RuleLike } from '../../../src/core/app/doctor.js';
 
 const APP = { id: 7, slug: 'autoloop' };
 
@@ -99,7 +99,7 @@ describe('oversightOf', () => {
   const review = (count: number, rulesetId = 1): RuleLike => ({ type: 'pull_request', rulesetId, requiredApprovals: count });
 
   it('finds nothing on an unprotected branch', () => {
-    expect(oversightOf({ rules: [], protection: null, app: APP })).toStrictEqual({ gateCheck: { required: false, boundToApp: null }, approvals: 0, appCanBypass: null });
+    expect(oversightOf({ rules: [], protection: null, app: APP })).toStrictEqual({ gateCheck: { required: false, boundToApp: null }, approvals: 0, appCanBypass: null, freshApproval: false });
   });
 
   it('reads the gate, its source, the reviews and the bypass from rulesets', () => {
@@ -109,6 +109,7 @@ describe('oversightOf', () => {
       gateCheck: { required: true, boundToApp: true },
       approvals: 2,
       appCanBypass: false,
+      freshApproval: false,
     });
     expect(oversightOf({ rules, rulesets: [{ id: 1, currentUserCanBypass: 'pull_requests_only' }], protection: null, app: APP }).appCanBypass).toBe(true);
     expect(oversightOf({ rules, rulesets: 'unknown', protection: null, app: APP }).appCanBypass).toBeNull();
@@ -119,16 +120,45 @@ describe('oversightOf', () => {
 
   it('reads classic protection, its app bypass, and counts one bound source among several as bound', () => {
     const protection = { checks: [{ context: 'autoloop/gate', appId: 7 }], requiredApprovals: 1, bypassApps: [] };
-    expect(oversightOf({ rules: [gateRule(null)], rulesets: [{ id: 1, currentUserCanBypass: 'never' }], protection, app: APP })).toStrictEqual({ gateCheck: { required: true, boundToApp: true }, approvals: 1, appCanBypass: false });
+    expect(oversightOf({ rules: [gateRule(null)], rulesets: [{ id: 1, currentUserCanBypass: 'never' }], protection, app: APP })).toStrictEqual({ gateCheck: { required: true, boundToApp: true }, approvals: 1, appCanBypass: false, freshApproval: false });
     expect(oversightOf({ rules: [], protection: { ...protection, bypassApps: ['autoloop'] }, app: APP }).appCanBypass).toBe(true);
   });
 
   it('leaves what it could not read unknown, unless the other source already answers', () => {
-    expect(oversightOf({ rules: [], protection: 'unknown', app: APP })).toStrictEqual({ gateCheck: { required: null, boundToApp: null }, approvals: null, appCanBypass: null });
+    expect(oversightOf({ rules: [], protection: 'unknown', app: APP })).toStrictEqual({ gateCheck: { required: null, boundToApp: null }, approvals: null, appCanBypass: null, freshApproval: null });
     expect(oversightOf({ rules: [gateRule(7), review(1)], rulesets: [{ id: 1, currentUserCanBypass: 'never' }], protection: 'unknown', app: APP })).toStrictEqual({
       gateCheck: { required: true, boundToApp: true },
       approvals: 1,
       appCanBypass: false,
+      freshApproval: null,
     });
+  });
+
+  it('counts an approval as fresh when a review rule or the protection dismisses stale ones, or wants the last push approved', () => {
+    expect(oversightOf({ rules: [{ ...review(1), freshApproval: true }], protection: null, app: APP }).freshApproval).toBe(true);
+    const protection = { checks: [], requiredApprovals: 1, bypassApps: [], freshApproval: true };
+    expect(oversightOf({ rules: [], protection, app: APP }).freshApproval).toBe(true);
+    expect(oversightOf({ rules: [review(1)], protection: { ...protection, freshApproval: false }, app: APP }).freshApproval).toBe(false);
+  });
+});
+
+describe('runBranchBlockers', () => {
+  it('names the rules that would refuse the App creating or fast-forwarding a run branch, unless the App may bypass them', () => {
+    const rules: RuleLike[] = [{ type: 'non_fast_forward', rulesetId: 1 }, { type: 'update', rulesetId: 2 }, { type: 'required_signatures', rulesetId: 2 }, { type: 'creation', rulesetId: 3 }];
+    expect(runBranchBlockers(rules)).toStrictEqual(['update', 'required_signatures', 'creation']);
+    expect(runBranchBlockers(rules, [{ id: 2, currentUserCanBypass: 'always' }, { id: 3, currentUserCanBypass: 'never' }])).toStrictEqual(['creation']);
+    expect(runBranchBlockers([{ type: 'non_fast_forward', rulesetId: 1 }, { type: 'required_linear_history', rulesetId: 1 }])).toStrictEqual([]);
+    expect(runBranchBlockers('unknown')).toBeNull();
+  });
+
+  it('is a doctor finding with the fix, and an unfresh approval is an oversight warning', () => {
+    const base = { gateCheck: { required: true, boundToApp: true }, approvals: 1, appCanBypass: false, workflow: { exists: true, dispatch: true, pullRequest: true }, config: { valid: true, errors: [] } };
+    const blocked = diagnose({ ...base, freshApproval: true, runBranch: { name: 'autoloop/12/run', blockers: ['update'] } });
+    expect(blocked.ok).toBe(false);
+    expect(blocked.markdown).toContain('❌ Rules on `autoloop/12/run` would refuse the App\'s updates of the run branch (`update`)');
+    expect(blocked.markdown).toContain('exclude `autoloop/**` from those rulesets, or add this App to their bypass list');
+    const stale = diagnose({ ...base, freshApproval: false });
+    expect(oversightWarnings(stale).some((warning) => warning.includes('An approval stays valid when new commits are pushed'))).toBe(true);
+    expect(diagnose({ ...base, freshApproval: true, runBranch: { name: 'autoloop/12/run', blockers: [] } }).ok).toBe(true);
   });
 });
