@@ -6,9 +6,8 @@ import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { AutoloopError, EXIT } from '../core/errors.js';
 import { LEDGER_TRAILER } from '../core/ledger/kept-commit.js';
 import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
-import { isReservedMetric } from '../core/judge/metrics.js';
 import { renderProgressChart } from '../core/render/chart.js';
-import { configWarnings, metricSource } from '../core/render/config-summary.js';
+import { configWarnings, inProcessNote, metricSource } from '../core/render/config-summary.js';
 import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdown.js';
 import { confirmationSentence, renderMarkdownReport, summarizeRun } from '../core/render/report.js';
 import { plural } from '../core/render/markdown.js';
@@ -230,9 +229,7 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
       ...(config.evaluate.score
         ? [`  score:    ${config.evaluate.score} reports the metrics, run after each command apart from it with the worktree read-only; command's own METRIC lines are not read`]
         : []),
-      ...(!config.evaluate.score && [config.metric.name, ...config.guards.map((g) => g.name)].some((name) => !isReservedMetric(name))
-        ? ['  note:     an evaluator that loads the candidate\'s code into its own process can be fooled by it (it can patch the clock or write the metrics itself): keep the scorer apart (evaluate.score), or use autoloop.wall_ms / autoloop.cpu_ms']
-        : []),
+      ...inProcessNote(config).map((note) => `  note:     ${note}`),
     ].join('\n') + '\n',
   );
   return EXIT.ok;

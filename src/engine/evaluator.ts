@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
-import { CPU_METRIC, METRICS_FILE_ENV, readMetrics } from '../core/judge/metrics.js';
+import { CPU_METRIC, isReservedMetric, METRICS_FILE_ENV, readMetrics } from '../core/judge/metrics.js';
 import { hasVaried, isDeterministic } from '../core/judge/judge.js';
 import type { CommandOutcome, RunSample } from '../core/ledger/records.js';
 import { allowlistEnvironment, createRedactor } from '../core/env/secrets.js';
@@ -417,8 +417,9 @@ export class Evaluator {
         samples.push(sample);
         if (!sample.ok || this.signal?.aborted) return samples;
       }
-      // A metric that has never moved gains nothing from more runs (the judge says so).
-      if (i + 1 < repeats && !this.varied && isDeterministic(samples, names)) return samples;
+      // A metric that has never moved gains nothing from more runs (the judge says so). A time autoloop measures
+      // is never taken as deterministic: CPU time comes in 10 ms steps, and equal steps are chance.
+      if (i + 1 < repeats && !this.varied && !names.some(isReservedMetric) && isDeterministic(samples, names)) return samples;
     }
     if (hasVaried(samples, names)) this.varied = true;
     return samples;

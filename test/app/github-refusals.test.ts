@@ -5,14 +5,12 @@
  */
 import { Octokit } from '@octokit/rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeState } from '../../src/core/app/state-codec.js';
-import type { AppRunState } from '../../src/core/app/state.js';
 import { OctokitGateway } from '../../src/app/octokit-gateway.js';
 import { LABELS } from '../../src/core/protocol/protocol.js';
 import { INSTALLATION_TOKEN } from '../fixtures/api/github/model.js';
 import type { FakeGitHub } from '../fixtures/api/github/server.js';
 import { AppHarness } from '../fixtures/drivers/harness.js';
-import { ISSUE, MAINTAINER, SAMPLES } from '../fixtures/drivers/scenario.js';
+import { ISSUE, MAINTAINER, runStateOf, SAMPLES } from '../fixtures/drivers/scenario.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;
 
@@ -31,11 +29,7 @@ function gateway(): OctokitGateway {
   return new OctokitGateway(octokit, { owner: fake.owner, repo: fake.repo }, { appSlug: 'autoloop' });
 }
 
-function runState(): AppRunState {
-  const state = decodeState(fake.pullByHead(RUN_BRANCH)?.body ?? '');
-  if (!state) throw new Error('no run state');
-  return state;
-}
+const runState = () => runStateOf(fake);
 
 describe('the fake refuses what GitHub refuses', () => {
   it('opens no pull request whose head has no commit beyond its base (422 "No commits between")', async () => {

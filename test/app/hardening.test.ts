@@ -4,11 +4,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app/state-codec.js';
-import type { AppRunState } from '../../src/core/app/state.js';
 import { APP_BOT } from '../fixtures/api/github/model.js';
 import type { FakeGitHub } from '../fixtures/api/github/server.js';
 import { AppHarness } from '../fixtures/drivers/harness.js';
-import { ISSUE, MAINTAINER, SAMPLES } from '../fixtures/drivers/scenario.js';
+import { ISSUE, MAINTAINER, runStateOf, SAMPLES } from '../fixtures/drivers/scenario.js';
 import { commentPayload } from '../fixtures/events/payloads.js';
 import { STATUS_MARKER } from '../../src/core/protocol/protocol.js';
 
@@ -23,13 +22,7 @@ beforeEach(async () => {
 
 afterEach(() => fake.stopChecked());
 
-function runState(): AppRunState {
-  const pull = fake.pullByHead(RUN_BRANCH);
-  if (!pull) throw new Error('no run pull request');
-  const state = decodeState(pull.body);
-  if (!state) throw new Error('no state in the run pull request');
-  return state;
-}
+const runState = () => runStateOf(fake);
 
 const botComments = (issue = ISSUE) => fake.commentsOn(issue).filter((c) => c.user.login === APP_BOT);
 const createdBranches = () => fake.history().filter((r) => r.route === 'POST /repos/{owner}/{repo}/git/refs');

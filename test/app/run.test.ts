@@ -4,12 +4,10 @@
  * simulated between webhooks. Each test asserts the requests the App made, above all its writes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeState } from '../../src/core/app/state-codec.js';
-import type { AppRunState } from '../../src/core/app/state.js';
 import { APP_BOT, type FakeRequest } from '../fixtures/api/github/model.js';
 import { FakeGitHub } from '../fixtures/api/github/server.js';
 import { AppHarness } from '../fixtures/drivers/harness.js';
-import { configYaml, ISSUE, MAINTAINER, REVIEWER, repositoryFiles, SAMPLES } from '../fixtures/drivers/scenario.js';
+import { configYaml, ISSUE, MAINTAINER, repositoryFiles, REVIEWER, runStateOf, SAMPLES } from '../fixtures/drivers/scenario.js';
 import { commentPayload } from '../fixtures/events/payloads.js';
 
 const RUN_BRANCH = `autoloop/${ISSUE}/run`;
@@ -86,13 +84,7 @@ async function echoes(): Promise<{ delivered: number; writes: string[] }> {
   return { delivered, writes: fake.writes().map(describeWrite) };
 }
 
-function runState(): AppRunState {
-  const pull = fake.pullByHead(RUN_BRANCH);
-  if (!pull) throw new Error('no run pull request');
-  const state = decodeState(pull.body);
-  if (!state) throw new Error('no state in the run pull request');
-  return state;
-}
+const runState = () => runStateOf(fake);
 
 /** Starts a run on the issue and lets experiment 1 be proposed: it is evaluating. Returns the experiment PR number. */
 async function startAndPropose(): Promise<number> {

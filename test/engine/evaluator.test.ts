@@ -49,5 +49,15 @@ describe('Evaluator.measurePair', () => {
     writeFileSync(flag, '');
     expect(await sides(settles)).toHaveLength(10);
     expect(await sides(new Evaluator(configWith(`$([ -f ${flag} ] && echo 1 || echo $AUTOLOOP_RUN)`)))).toHaveLength(4);
+    // A time autoloop measures is never deterministic, even when its 10 ms steps come out equal.
+    const timed = configSchema.parse({
+      metric: { name: 'autoloop.cpu_ms', goal: 'minimize' },
+      evaluate: { command: 'true', repeats: 3 },
+      scope: { edit: ['x'] },
+      proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+    });
+    const cpu = await sides(new Evaluator(timed));
+    expect(cpu).toHaveLength(6);
+    expect(new Set(cpu.map((sample) => sample.metrics['autoloop.cpu_ms'])).size).toBe(1);
   });
 });

@@ -4,13 +4,12 @@
  * run state, an App that cannot tell who it is. Each test performs the attack and asserts that nothing changed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeState } from '../../src/core/app/state-codec.js';
 import type { AppRunState } from '../../src/core/app/state.js';
 import { ARTIFACTS, GATE_CHECK_NAME, RESULT_FILE, STATE_MARKER_PREFIX } from '../../src/core/protocol/protocol.js';
 import { APP_BOT } from '../fixtures/api/github/model.js';
 import type { FakeGitHub } from '../fixtures/api/github/server.js';
 import { AppHarness } from '../fixtures/drivers/harness.js';
-import { ISSUE, MAINTAINER, resultFor, SAMPLES } from '../fixtures/drivers/scenario.js';
+import { ISSUE, MAINTAINER, resultFor, runStateOf, SAMPLES } from '../fixtures/drivers/scenario.js';
 import { workflowRunPayload } from '../fixtures/events/payloads.js';
 import { deflateRawSync } from 'node:zlib';
 
@@ -28,11 +27,7 @@ beforeEach(async () => {
 
 afterEach(() => fake.stopChecked());
 
-function runState(): AppRunState {
-  const state = decodeState(fake.pullByHead(RUN_BRANCH)?.body ?? '');
-  if (!state) throw new Error('no run state');
-  return state;
-}
+const runState = () => runStateOf(fake);
 
 const states = () => runState().experiments.map((e) => [e.k, e.state]);
 

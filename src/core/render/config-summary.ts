@@ -36,6 +36,17 @@ export function metricSource(config: Config): string {
 }
 
 /**
+ * The note `validate` prints when a metric comes from the evaluator itself, with no `evaluate.score`: code the
+ * evaluator loads into its own process can write it. Empty when every metric is autoloop's own or a scorer's.
+ */
+export function inProcessNote(config: Config): string[] {
+  const reported = [config.metric.name, ...config.guards.map((guard) => guard.name)].some((name) => !isReservedMetric(name));
+  return !config.evaluate.score && reported
+    ? ['an evaluator that loads the candidate\'s code into its own process can be fooled by it (it can patch the clock or write the metrics itself): keep the scorer apart (evaluate.score), or use autoloop.wall_ms / autoloop.cpu_ms']
+    : [];
+}
+
+/**
  * What a valid config will do that a user does not want, for `validate` and the start of `autoloop run`: one
  * sentence each, with the fix. Today: a config that can only keep noise (one run per side, no `min_effect`).
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, type ConfigInput } from '../../../src/core/config/config-schema.js';
-import { configWarnings, metricSource } from '../../../src/core/render/config-summary.js';
+import { configWarnings, inProcessNote, metricSource } from '../../../src/core/render/config-summary.js';
 
 function config(metric: string, evaluate: Partial<ConfigInput['evaluate']> = {}, guards: string[] = []) {
   return configSchema.parse({
@@ -38,6 +38,15 @@ describe('configWarnings', () => {
     expect(configWarnings(config('loss', { repeats: 3 }))).toEqual([]);
     const withEffect = configSchema.parse({ ...config('loss'), metric: { name: 'loss', goal: 'minimize', min_effect: '1%' } });
     expect(configWarnings(withEffect)).toEqual([]);
+  });
+});
+
+describe('inProcessNote', () => {
+  it('warns only when the evaluator itself reports a metric, without a separate scorer', () => {
+    expect(inProcessNote(config('loss'))[0]).toContain('can be fooled by it');
+    expect(inProcessNote(config('autoloop.wall_ms'))).toEqual([]);
+    expect(inProcessNote(config('loss', { score: 'node score.js' }))).toEqual([]);
+    expect(inProcessNote(config('autoloop.wall_ms', {}, ['accuracy']))).toHaveLength(1);
   });
 });
 
