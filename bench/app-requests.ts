@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/app-requests.ts [experiments...]      (default: 1 3 5 10)
  */
+import { clearImmutableReads } from '../src/app/octokit-gateway.js';
 import type { FakeRequest } from '../test/fixtures/api/github/model.js';
 import { FakeGitHub } from '../test/fixtures/api/github/server.js';
 import { AppHarness } from '../test/fixtures/drivers/harness.js';
@@ -30,6 +31,8 @@ const isWrite = (r: FakeRequest) => r.method !== 'GET' && r.route !== 'POST /app
 
 /** One whole run of `experiments`, odd ones kept and even ones discarded; the requests of each webhook apart. */
 async function measure(experiments: number): Promise<Measured> {
+  // Each run on a fresh fake GitHub, whose commit SHAs repeat from one fake to the next: nothing read at a SHA carries over.
+  clearImmutableReads();
   const fake = new FakeGitHub({ files: repositoryFiles(configYaml({ experiments, parallel: 1 })) }).start();
   fake.permissions.set(MAINTAINER, 'write');
   fake.permissions.set(REVIEWER, 'write');

@@ -3,8 +3,10 @@ import type {
   BranchRule,
   ChangedFile,
   CheckRunOptions,
+  CheckRunWritten,
   FastForward,
   GatewayAction,
+  ListedWorkflowRun,
   Permission,
   PullRequestInfo,
   RepoGateway,
@@ -94,6 +96,18 @@ export class DryRunGateway implements RepoGateway {
     return this.inner.downloadArtifact(artifactId);
   }
 
+  listWorkflowRuns(workflowFile: string, filter: { branch: string; event: string; headSha?: string }): Promise<ListedWorkflowRun[]> {
+    return this.inner.listWorkflowRuns(workflowFile, filter);
+  }
+
+  branchesWithPrefix(prefix: string): Promise<string[]> {
+    return this.inner.branchesWithPrefix(prefix);
+  }
+
+  listOpenPullRequests(): Promise<PullRequestInfo[]> {
+    return this.inner.listOpenPullRequests();
+  }
+
   branchRules(branch: string): Promise<BranchRule[] | Unknown> {
     return this.inner.branchRules(branch);
   }
@@ -119,6 +133,11 @@ export class DryRunGateway implements RepoGateway {
   async createRunBranch(branch: string, baseSha: string, message: string): Promise<string> {
     this.record('createRunBranch', { branch, baseSha, message }, `create branch \`${branch}\` one empty commit ahead of ${short(baseSha)} ("${message}")`);
     return baseSha;
+  }
+
+  async deleteBranch(branch: string): Promise<boolean> {
+    this.record('deleteBranch', { branch }, `delete branch \`${branch}\``);
+    return true;
   }
 
   async createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo> {
@@ -183,13 +202,15 @@ export class DryRunGateway implements RepoGateway {
     return true;
   }
 
-  async setCheckRun(options: CheckRunOptions): Promise<void> {
+  async setCheckRun(options: CheckRunOptions): Promise<CheckRunWritten> {
     const state = options.conclusion === undefined ? options.status : `${options.status} (${options.conclusion})`;
     this.record(
       'setCheckRun',
       { ...options, output: { ...options.output } },
       `set check \`${options.name}\` on ${short(options.sha)}: ${state}, "${options.output.title}"`,
     );
+    // Nothing was looked up: the cautious answer, so that a caller that creates only after a fresh check run looks first.
+    return 'updated';
   }
 
   async dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void> {

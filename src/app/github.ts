@@ -41,6 +41,23 @@ export interface WorkflowRunArtifact {
   url: string;
 }
 
+/** A run of the App's workflow, as `GET .../actions/workflows/{workflow}/runs` lists it: what the sweep needs to act on it as on its webhook. */
+export interface ListedWorkflowRun {
+  id: number;
+  path: string;
+  event: string;
+  /** `queued`, `in_progress`, `completed`, … */
+  status: string | null;
+  conclusion: string | null;
+  headBranch: string | null;
+  headSha: string;
+  displayTitle: string;
+  htmlUrl: string;
+  repository: string;
+  headRepository: string | null;
+  pullRequests: number[];
+}
+
 /** Where a workflow run ran and for what, as `GET /repos/{owner}/{repo}/actions/runs/{run_id}` (and its webhook) say. */
 export interface WorkflowRunOrigin {
   /** The repository it ran in, `owner/name`. */
@@ -50,6 +67,12 @@ export interface WorkflowRunOrigin {
   /** The pull requests it ran for: GitHub lists this repository's only, none for a fork's. */
   pullRequests: number[];
 }
+
+/**
+ * What {@link RepoGateway.setCheckRun} did: `created` a check run, the App having none of that name on the commit
+ * (so nothing of it was there before), or `updated` the App's own.
+ */
+export type CheckRunWritten = 'created' | 'updated';
 
 /** A check run to create or update. */
 export interface CheckRunOptions {
@@ -135,6 +158,15 @@ export interface RepoGateway {
   listArtifacts(runId: number): Promise<WorkflowRunArtifact[]>;
   /** Where workflow run `runId` ran and for which pull requests (when its webhook did not say). */
   workflowRun(runId: number): Promise<WorkflowRunOrigin>;
+  /**
+   * The newest runs (at most 100) of workflow `workflowFile` on `branch` triggered by `event`, optionally only those on
+   * `headSha`: how the sweep finds a run whose `workflow_run` webhook was lost.
+   */
+  listWorkflowRuns(workflowFile: string, filter: { branch: string; event: string; headSha?: string }): Promise<ListedWorkflowRun[]>;
+  /** Branches whose name starts with `prefix` (`GET .../git/matching-refs/heads/{prefix}`). */
+  branchesWithPrefix(prefix: string): Promise<string[]>;
+  /** The open pull requests of this repository (at most the newest 100): the sweep looks for its run pull requests among them. */
+  listOpenPullRequests(): Promise<PullRequestInfo[]>;
   /** The zip bytes of an artifact. */
   downloadArtifact(artifactId: number): Promise<Buffer>;
   /** The rules in effect on `branch` (from every active ruleset); `unknown` on 403/404. */
@@ -155,6 +187,8 @@ export interface RepoGateway {
    * Returns the branch head.
    */
   createRunBranch(branch: string, baseSha: string, message: string): Promise<string>;
+  /** Deletes branch `branch`; false when there was none. A new run on an issue clears the run branch of the previous, closed one. */
+  deleteBranch(branch: string): Promise<boolean>;
   /**
    * Opens a pull request. When GitHub answers that one is already open for `head` (a retried or redelivered
    * request), throws a `PullRequestExistsError` (src/app/github-errors.ts): `findPullRequest(head)` finds it.
@@ -177,8 +211,11 @@ export interface RepoGateway {
   createComment(issueNumber: number, body: string): Promise<number>;
   /** Edits a comment the App wrote and knows the id of; false when it no longer exists. */
   updateComment(commentId: number, body: string): Promise<boolean>;
-  /** Creates or updates the check run `name` on `sha`. */
-  setCheckRun(options: CheckRunOptions): Promise<void>;
+  /**
+   * Creates or updates the App's check run `name` on `sha` (looked up first, unless this gateway set it already), so
+   * that one commit carries one gate of the App's, whatever GitHub makes of several runs of one name on one commit.
+   */
+  setCheckRun(options: CheckRunOptions): Promise<CheckRunWritten>;
   /** Starts the workflow `workflowFile` (e.g. `autoloop.yml`) on `ref` with `inputs`. */
   dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { handleComment, screenComment } from './flow/commands.js';
 import { handlePullRequestEvent } from './flow/pull-requests.js';
 import type { Flow } from './flow/run.js';
 import { handleWorkflowRun } from './flow/workflow-runs.js';
+import { sweepRepository } from './flow/sweep.js';
 
 /** Probot's per-event logger, as the run logic uses it. */
 interface EventLog {
@@ -96,6 +97,32 @@ function serializer(cap: number): Serializer {
   };
 }
 
+/** Minutes between two sweeps of every installation's runs, unless `AUTOLOOP_SWEEP_MINUTES` says otherwise (0: no timer). */
+export const DEFAULT_SWEEP_MINUTES = 10;
+/** The first sweep, this long after start-up: what was lost while the App was down is picked up without waiting for the timer. */
+const STARTUP_SWEEP_DELAY_MS = 5_000;
+
+/** The minutes between sweeps `AUTOLOOP_SWEEP_MINUTES` asks for; a value that is not a number of minutes is an error, said at start-up. */
+export function sweepMinutes(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_SWEEP_MINUTES;
+  const minutes = Number(value);
+  if (!Number.isFinite(minutes) || minutes < 0) throw new RangeError(`AUTOLOOP_SWEEP_MINUTES must be a number of minutes (0 turns the sweep off), not ${JSON.stringify(value)}`);
+  return minutes;
+}
+
+/** The sweep of each App registered here (tests and a shutdown hook run it on demand). */
+const sweeps = new WeakMap<Probot, () => Promise<number>>();
+
+/**
+ * Sweeps every repository of every installation of the App now, each in its repository's queue (see ./flow/sweep.ts);
+ * resolves with the number of repositories swept.
+ */
+export function sweepNow(app: Probot): Promise<number> {
+  const sweep = sweeps.get(app);
+  if (!sweep) throw new Error('the autoloop App is not loaded into this Probot');
+  return sweep();
+}
+
 /** Work accepted but not finished: webhooks are acknowledged first and handled after. */
 const inFlight = new Set<Promise<void>>();
 
@@ -146,6 +173,34 @@ export function registerHandlers(app: Probot): void {
     afterAcknowledging(log, queued);
   };
 
+  // The sweep: every repository the App is installed on, each in its own queue, so it never races that repository's events.
+  const sweepAll = async (): Promise<number> => {
+    const jwt = await app.auth();
+    const identity = await appIdentity(jwt as never);
+    const installations = await jwt.paginate(jwt.rest.apps.listInstallations, { per_page: 100 });
+    let swept = 0;
+    for (const installation of installations) {
+      const octokit = await app.auth(installation.id);
+      const repositories = await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 });
+      const sweptHere = repositories.map(
+        (repository) =>
+          queue.enqueue(repository.full_name, async () => {
+            await sweepRepository(flowFor(octokit, repository.owner.login, repository.name, app.log, identity));
+          }) ?? Promise.resolve(),
+      );
+      await Promise.all(sweptHere.map((done) => done.catch((error: unknown) => app.log.warn(`autoloop: sweep failed: ${(error as Error).message}`))));
+      swept += repositories.length;
+    }
+    return swept;
+  };
+  sweeps.set(app, sweepAll);
+  const minutes = sweepMinutes(process.env.AUTOLOOP_SWEEP_MINUTES);
+  if (minutes > 0) {
+    const sweepLogged = () => void sweepAll().catch((error: unknown) => app.log.warn(`autoloop: sweep failed: ${(error as Error).message}`));
+    setTimeout(sweepLogged, STARTUP_SWEEP_DELAY_MS).unref();
+    setInterval(sweepLogged, minutes * 60_000).unref();
+  }
+
   app.on('issue_comment.created', async (context) => {
     const { comment, issue, repository, sender } = context.payload;
     if (comment.user?.type === 'Bot' || sender.type === 'Bot') return;
@@ -157,7 +212,7 @@ export function registerHandlers(app: Probot): void {
       context.log.info(`autoloop: delivery ${context.id} was handled already`);
       return;
     }
-    const event = { issue: issue.number, commentId: comment.id, user: comment.user?.login ?? sender.login, body: comment.body };
+    const event = { issue: issue.number, commentId: comment.id, user: comment.user?.login ?? sender.login, body: comment.body, createdAt: comment.created_at };
     const { owner, name } = { owner: repository.owner.login, name: repository.name };
     // The permission check and any refusal run outside the repository's queue: a drive-by command never delays a run.
     afterAcknowledging(context.log, (async () => {

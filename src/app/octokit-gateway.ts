@@ -6,12 +6,13 @@ import {
   type BranchRule,
   type ChangedFile,
   type CheckRunOptions,
+  type CheckRunWritten,
   type FastForward,
   type Permission,
   type RulesetInfo,
   type Unknown,
 } from './github.js';
-import type { PullRequestInfo, RepoGateway, RepoRef, WorkflowRunArtifact, WorkflowRunOrigin } from './github.js';
+import type { ListedWorkflowRun, PullRequestInfo, RepoGateway, RepoRef, WorkflowRunArtifact, WorkflowRunOrigin } from './github.js';
 import { callGitHub, forbiddenOrMissing, GitHubError, notFound, UnknownAppIdentityError, type Recovery } from './github-errors.js';
 import { toBranchProtection, toBranchRule, toPullRequestInfo, toRuleset } from './github-responses.js';
 import { WORKFLOW_PATH } from '../core/protocol/protocol.js';
@@ -35,10 +36,95 @@ const PERMISSIONS: readonly Permission[] = ['admin', 'maintain', 'write', 'triag
 /** The compare API lists at most this many files for a whole comparison; at the cap the list may be cut short. */
 const COMPARE_FILES_CAP = 300;
 
+/** A full commit SHA (SHA-1, or SHA-256 in a repository that uses it): what is read at one never changes. */
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** Files (and comparisons) read at full commit SHAs kept at most, each; the least recently used one is forgotten first. */
+export const IMMUTABLE_READS_CAPACITY = 128;
+/** A file longer than this (characters) is not kept: the config and the files read with it are a few KB. */
+export const IMMUTABLE_READ_MAX_CHARS = 64 * 1024;
+/** Files the commit API lists per page for a commit's own diff; a page this full may not be the whole diff. */
+const COMMIT_FILES_PAGE = 100;
+
+/** At most `capacity` entries, each at most `maxSize` as `sizeOf` measures it; the least recently used is forgotten first. */
+class RecentlyUsed<T> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly sizeOf: (value: T) => number,
+    private readonly maxSize: number,
+  ) {}
+
+  get(key: string): T | undefined {
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
+    // Most recently used last: a Map keeps insertion order.
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    return value;
+  }
+
+  set(key: string, value: T): void {
+    if (this.sizeOf(value) > this.maxSize) return;
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/**
+ * The key of what one repository holds at full commit SHAs (GitHub's owner and repository names are case-insensitive),
+ * or null when any of `shas` is not a full SHA as GitHub spells one (40 or 64 lower-case hex digits): a branch or a tag
+ * name moves, an abbreviated SHA may come to mean another commit, and neither is ever kept.
+ */
+function immutableKey(repository: string, shas: string[], what: string): string | null {
+  return shas.every((sha) => FULL_SHA.test(sha)) ? `${repository.toLowerCase()}\u0000${shas.join('\u0000')}\u0000${what}` : null;
+}
+
+/**
+ * What the App read at commits named by their full SHAs, kept for the life of the process: a commit's content never
+ * changes, so the run's config at its base commit (read by every event of the run) and the files changed between an
+ * experiment's parent and its head (listed when it is proposed, compared when it is evaluated) are asked of GitHub once.
+ * Module-level, since a gateway lives for one event only; bounded in entries and in entry size; keyed by repository.
+ * Never a file that was not found (a 404 may be transient, or a matter of the App's access).
+ */
+const immutableFiles = new RecentlyUsed<string>(IMMUTABLE_READS_CAPACITY, (text) => text.length, IMMUTABLE_READ_MAX_CHARS);
+const immutableComparisons = new RecentlyUsed<readonly ChangedFile[]>(IMMUTABLE_READS_CAPACITY, (files) => files.length, COMPARE_FILES_CAP);
+
+/**
+ * Forgets everything read at commit SHAs. Only for a process that talks to more than one GitHub whose SHAs are not
+ * content addresses (the tests' fake GitHub, whose commit SHAs are counters: two fakes give one SHA different files).
+ */
+export function clearImmutableReads(): void {
+  immutableFiles.clear();
+  immutableComparisons.clear();
+}
+
+/** How many files and comparisons read at commit SHAs are kept now (for tests). */
+export function immutableReadsSize(): { files: number; comparisons: number } {
+  return { files: immutableFiles.size, comparisons: immutableComparisons.size };
+}
+
+/** A file of a comparison (or of a commit's own diff) as the gateway gives it. */
+function toChangedFile(file: { filename: string; status: ChangedFile['status']; previous_filename?: string }): ChangedFile {
+  return { path: file.filename, status: file.status, ...(file.previous_filename === undefined ? {} : { previousPath: file.previous_filename }) };
+}
+
 /** `RepoGateway` over the GitHub REST API (GraphQL only where REST has no endpoint). */
 export class OctokitGateway implements RepoGateway {
   private readonly repository: string;
   private readonly serverUrl: string;
+  /** Check runs this gateway (one event) created or updated, by name and commit: their ids, so a second write skips the lookup. */
+  private readonly checkRunsSet = new Map<string, number>();
 
   constructor(
     private readonly octokit: GitHubClient,
@@ -71,6 +157,15 @@ export class OctokitGateway implements RepoGateway {
   }
 
   async readFile(path: string, ref: string): Promise<string | null> {
+    const key = immutableKey(this.repository, [ref], `file\u0000${path}`);
+    const kept = key === null ? undefined : immutableFiles.get(key);
+    if (kept !== undefined) return kept;
+    const text = await this.readFileFromGitHub(path, ref);
+    if (key !== null && text !== null) immutableFiles.set(key, text);
+    return text;
+  }
+
+  private async readFileFromGitHub(path: string, ref: string): Promise<string | null> {
     const operation = 'readFile';
     const response = await this.orNull(operation, () => this.octokit.rest.repos.getContent({ ...this.ref, path, ref }));
     if (response === null) return null;
@@ -92,8 +187,16 @@ export class OctokitGateway implements RepoGateway {
   }
 
   async commit(ref: string): Promise<{ sha: string; message: string } | null> {
-    const response = await this.orNull('commit', () => this.octokit.rest.repos.getCommit({ ...this.ref, ref, per_page: 1 }));
-    return response === null ? null : { sha: response.data.sha, message: response.data.commit.message };
+    const response = await this.orNull('commit', () => this.octokit.rest.repos.getCommit({ ...this.ref, ref, per_page: COMMIT_FILES_PAGE }));
+    if (response === null) return null;
+    const { data, headers } = response;
+    // A commit with one parent: its own diff is the (three-dot) comparison of the parent with it. Kept when the page
+    // holds all of it, so that evaluating a proposal need not ask GitHub to compare the same two commits again.
+    const parents = data.parents ?? [];
+    const complete = data.files !== undefined && data.files.length < COMMIT_FILES_PAGE && !/rel="next"/.test(headers.link ?? '');
+    const key = parents.length === 1 && complete ? immutableKey(this.repository, [parents[0]!.sha, data.sha], 'compare') : null;
+    if (key !== null) immutableComparisons.set(key, data.files!.map(toChangedFile));
+    return { sha: data.sha, message: data.commit.message };
   }
 
   async findPullRequest(headBranch: string): Promise<PullRequestInfo | null> {
@@ -117,6 +220,15 @@ export class OctokitGateway implements RepoGateway {
   }
 
   async compare(base: string, head: string): Promise<ChangedFile[]> {
+    const key = immutableKey(this.repository, [base, head], 'compare');
+    const kept = key === null ? undefined : immutableComparisons.get(key);
+    if (kept !== undefined) return kept.map((file) => ({ ...file }));
+    const files = await this.compareOnGitHub(base, head);
+    if (key !== null) immutableComparisons.set(key, files.map((file) => ({ ...file })));
+    return files;
+  }
+
+  private async compareOnGitHub(base: string, head: string): Promise<ChangedFile[]> {
     const { data } = await this.call('compare', () =>
       this.octokit.rest.repos.compareCommitsWithBasehead({ ...this.ref, basehead: `${base}...${head}` }),
     );
@@ -124,11 +236,7 @@ export class OctokitGateway implements RepoGateway {
     // At the cap the list may be incomplete, and a scope check on a partial list would pass what it should
     // not: diff the two trees instead (renames then show as a removal and an addition, both checked).
     if (files.length >= COMPARE_FILES_CAP) return this.diffTrees(data.merge_base_commit.sha, head);
-    return files.map((file) => ({
-      path: file.filename,
-      status: file.status,
-      ...(file.previous_filename === undefined ? {} : { previousPath: file.previous_filename }),
-    }));
+    return files.map(toChangedFile);
   }
 
   async tree(sha: string): Promise<Map<string, string>> {
@@ -166,6 +274,45 @@ export class OctokitGateway implements RepoGateway {
       headRepository: data.head_repository?.full_name ?? null,
       pullRequests: (data.pull_requests ?? []).map((pull) => pull.number),
     };
+  }
+
+  async listWorkflowRuns(workflowFile: string, filter: { branch: string; event: string; headSha?: string }): Promise<ListedWorkflowRun[]> {
+    const { data } = await this.call('listWorkflowRuns', () =>
+      this.octokit.rest.actions.listWorkflowRuns({
+        ...this.ref,
+        workflow_id: workflowFile,
+        branch: filter.branch,
+        event: filter.event,
+        ...(filter.headSha === undefined ? {} : { head_sha: filter.headSha }),
+        per_page: 100,
+      }),
+    );
+    return data.workflow_runs.map((run) => ({
+      id: run.id,
+      path: run.path,
+      event: run.event,
+      status: run.status ?? null,
+      conclusion: run.conclusion ?? null,
+      headBranch: run.head_branch ?? null,
+      headSha: run.head_sha,
+      displayTitle: run.display_title,
+      htmlUrl: run.html_url,
+      repository: run.repository.full_name,
+      headRepository: run.head_repository?.full_name ?? null,
+      pullRequests: (run.pull_requests ?? []).map((pull) => pull.number),
+    }));
+  }
+
+  async branchesWithPrefix(prefix: string): Promise<string[]> {
+    const { data } = await this.call('branchesWithPrefix', () => this.octokit.rest.git.listMatchingRefs({ ...this.ref, ref: `heads/${prefix}` }));
+    return data.map((ref) => ref.ref.replace(/^refs\/heads\//, '')).filter((branch) => branch.startsWith(prefix));
+  }
+
+  async listOpenPullRequests(): Promise<PullRequestInfo[]> {
+    const { data } = await this.call('listOpenPullRequests', () =>
+      this.octokit.rest.pulls.list({ ...this.ref, state: 'open', sort: 'created', direction: 'desc', per_page: 100 }),
+    );
+    return data.map(toPullRequestInfo);
   }
 
   async downloadArtifact(artifactId: number): Promise<Buffer> {
@@ -256,6 +403,18 @@ export class OctokitGateway implements RepoGateway {
     if (head !== baseSha) return head;
     const moved = await this.fastForward(branch, commit.sha);
     return moved === 'not-fast-forward' ? ((await this.branchSha(branch)) ?? head) : commit.sha;
+  }
+
+  async deleteBranch(branch: string): Promise<boolean> {
+    return this.write(
+      'deleteBranch',
+      async () => {
+        await this.octokit.rest.git.deleteRef({ ...this.ref, ref: `heads/${branch}` });
+        return true;
+      },
+      // GitHub answers 422 "Reference does not exist" for a missing ref (observed; the docs list 422 and 409).
+      { when: (error) => error.status === 404 || (error.status === 422 && /does not exist/i.test(error.githubMessage)), value: false },
+    );
   }
 
   async createPullRequest(options: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestInfo> {
@@ -353,14 +512,21 @@ export class OctokitGateway implements RepoGateway {
     return response !== null;
   }
 
-  async setCheckRun(options: CheckRunOptions): Promise<void> {
+  async setCheckRun(options: CheckRunOptions): Promise<CheckRunWritten> {
     const operation = 'setCheckRun';
     const { appSlug } = this.options;
-    const { data } = await this.write(operation, () =>
-      this.octokit.rest.checks.listForRef({ ...this.ref, ref: options.sha, check_name: options.name, filter: 'latest', per_page: 100 }),
-    );
-    // Another app's run of the same name cannot be updated by this one (and is not ours to touch).
-    const existing = data.check_runs.find((run) => run.app?.slug === appSlug);
+    const key = `${options.name}\u0000${options.sha}`;
+    // Set once already in this event: its id is known, no need to look it up again.
+    let existing = this.checkRunsSet.get(key);
+    if (existing === undefined) {
+      // `all`, not `latest`: every run of the name on the commit, so that a newer one of another app cannot hide ours.
+      const { data } = await this.write(operation, () =>
+        this.octokit.rest.checks.listForRef({ ...this.ref, ref: options.sha, check_name: options.name, filter: 'all', per_page: 100 }),
+      );
+      // Another app's run of the same name cannot be updated by this one (and is not ours to touch); of ours, the newest.
+      const ours = data.check_runs.filter((run) => run.app?.slug === appSlug).map((run) => run.id);
+      existing = ours.length === 0 ? undefined : Math.max(...ours);
+    }
     const fields = {
       ...this.ref,
       status: options.status,
@@ -373,10 +539,14 @@ export class OctokitGateway implements RepoGateway {
       ...(options.detailsUrl === undefined ? {} : { details_url: options.detailsUrl }),
     };
     if (existing === undefined) {
-      await this.write(operation, () => this.octokit.rest.checks.create({ ...fields, name: options.name, head_sha: options.sha }));
-    } else {
-      await this.write(operation, () => this.octokit.rest.checks.update({ ...fields, check_run_id: existing.id }));
+      const { data } = await this.write(operation, () => this.octokit.rest.checks.create({ ...fields, name: options.name, head_sha: options.sha }));
+      this.checkRunsSet.set(key, data.id);
+      return 'created';
     }
+    const id = existing;
+    await this.write(operation, () => this.octokit.rest.checks.update({ ...fields, check_run_id: id }));
+    this.checkRunsSet.set(key, id);
+    return 'updated';
   }
 
   async dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void> {

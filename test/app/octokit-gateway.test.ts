@@ -3,7 +3,7 @@ import nock from 'nock';
 import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitHubError, PullRequestExistsError, UnknownAppIdentityError } from '../../src/app/github-errors.js';
-import { OctokitGateway, type OctokitGatewayOptions } from '../../src/app/octokit-gateway.js';
+import { clearImmutableReads, IMMUTABLE_READ_MAX_CHARS, IMMUTABLE_READS_CAPACITY, immutableReadsSize, OctokitGateway, type OctokitGatewayOptions } from '../../src/app/octokit-gateway.js';
 
 const API = 'https://api.github.com';
 const REPO = '/repos/octo/repo';
@@ -58,6 +58,7 @@ const base64 = (text: string): string => Buffer.from(text).toString('base64');
 
 beforeEach(() => {
   nock.disableNetConnect();
+  clearImmutableReads();
 });
 
 afterEach(() => {
@@ -234,6 +235,136 @@ describe('reads', () => {
     const bytes = await gateway().downloadArtifact(5);
     expect(Buffer.isBuffer(bytes)).toBe(true);
     expect(bytes.equals(zip)).toBe(true);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+});
+
+describe('files read at a commit SHA', () => {
+  const CONFIG = '.github/autoloop.yml';
+  const path = `${REPO}/contents/.github%2Fautoloop.yml`;
+  const file = (text: string) => ({ type: 'file', encoding: 'base64', sha: 'f'.repeat(40), content: base64(text) });
+  /** A gateway of another event: a new client and a new gateway, as Probot gives each webhook. */
+  const nextEvent = (repo = 'repo') => new OctokitGateway(octokit(), { owner: 'octo', repo }, { appSlug: 'autoloop' });
+
+  it('asks GitHub once per process for a file at a full SHA: later events are served what that commit holds', async () => {
+    api().get(path).query({ ref: SHA }).once().reply(200, file('metric: loss\n'));
+    expect(await nextEvent().readFile(CONFIG, SHA)).toBe('metric: loss\n');
+    // A second request would find no interceptor and fail (net connect is off).
+    expect(await nextEvent().readFile(CONFIG, SHA)).toBe('metric: loss\n');
+    expect(await nextEvent().readFile(CONFIG, SHA)).toBe('metric: loss\n');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('never serves one commit\'s file for another commit, another path or another repository', async () => {
+    api().get(path).query({ ref: SHA }).reply(200, file('at a\n'));
+    api().get(path).query({ ref: BASE_SHA }).reply(200, file('at b\n'));
+    api().get(`${REPO}/contents/eval.js`).query({ ref: SHA }).reply(200, file('eval at a\n'));
+    api().get(`/repos/octo/other/contents/.github%2Fautoloop.yml`).query({ ref: SHA }).reply(200, file('other repository at a\n'));
+    expect(await nextEvent().readFile(CONFIG, SHA)).toBe('at a\n');
+    expect(await nextEvent().readFile(CONFIG, BASE_SHA)).toBe('at b\n');
+    expect(await nextEvent().readFile('eval.js', SHA)).toBe('eval at a\n');
+    expect(await nextEvent('other').readFile(CONFIG, SHA)).toBe('other repository at a\n');
+    // Each is kept apart: asked again, each answers its own.
+    expect(await nextEvent().readFile(CONFIG, SHA)).toBe('at a\n');
+    expect(await nextEvent('other').readFile(CONFIG, SHA)).toBe('other repository at a\n');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('asks again for a branch, a short SHA, or a file that was not there: those can change', async () => {
+    api().get(path).query({ ref: 'main' }).reply(200, file('main then\n'));
+    api().get(path).query({ ref: 'main' }).reply(200, file('main now\n'));
+    api().get(path).query({ ref: SHA.slice(0, 12) }).twice().reply(200, file('short\n'));
+    // A branch named like a SHA but in capitals is not a SHA as GitHub spells one.
+    api().get(path).query({ ref: SHA.toUpperCase() }).twice().reply(200, file('capitals\n'));
+    api().get(path).query({ ref: BASE_SHA }).reply(404, { message: 'Not Found' });
+    api().get(path).query({ ref: BASE_SHA }).reply(200, file('found later\n'));
+    expect(await nextEvent().readFile(CONFIG, 'main')).toBe('main then\n');
+    expect(await nextEvent().readFile(CONFIG, 'main')).toBe('main now\n');
+    for (let i = 0; i < 2; i++) expect(await nextEvent().readFile(CONFIG, SHA.slice(0, 12))).toBe('short\n');
+    for (let i = 0; i < 2; i++) expect(await nextEvent().readFile(CONFIG, SHA.toUpperCase())).toBe('capitals\n');
+    expect(await nextEvent().readFile(CONFIG, BASE_SHA)).toBeNull();
+    expect(await nextEvent().readFile(CONFIG, BASE_SHA)).toBe('found later\n');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('keeps a bounded number of small files, forgetting the least recently used first', async () => {
+    const shas = Array.from({ length: IMMUTABLE_READS_CAPACITY + 1 }, (_, i) => i.toString(16).padStart(40, '0'));
+    for (const sha of shas) api().get(path).query({ ref: sha }).reply(200, file(`at ${sha}\n`));
+    // The first is used again before the cache is full: the second is then the least recently used.
+    expect(await nextEvent().readFile(CONFIG, shas[0]!)).toBe(`at ${shas[0]}\n`);
+    expect(await nextEvent().readFile(CONFIG, shas[1]!)).toBe(`at ${shas[1]}\n`);
+    for (const sha of shas.slice(2, -1)) await nextEvent().readFile(CONFIG, sha);
+    expect(await nextEvent().readFile(CONFIG, shas[0]!)).toBe(`at ${shas[0]}\n`);
+    expect(immutableReadsSize().files).toBe(IMMUTABLE_READS_CAPACITY);
+    expect(await nextEvent().readFile(CONFIG, shas.at(-1)!)).toBe(`at ${shas.at(-1)}\n`);
+    expect(immutableReadsSize().files).toBe(IMMUTABLE_READS_CAPACITY);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+    // The second was forgotten (asked again), the first was not.
+    api().get(path).query({ ref: shas[1] }).reply(200, file(`at ${shas[1]} again\n`));
+    expect(await nextEvent().readFile(CONFIG, shas[0]!)).toBe(`at ${shas[0]}\n`);
+    expect(await nextEvent().readFile(CONFIG, shas[1]!)).toBe(`at ${shas[1]} again\n`);
+    // A file too large to keep is asked for each time.
+    const large = 'x'.repeat(IMMUTABLE_READ_MAX_CHARS + 1);
+    api().get(`${REPO}/contents/large.txt`).query({ ref: SHA }).twice().reply(200, file(large));
+    expect(await nextEvent().readFile('large.txt', SHA)).toBe(large);
+    expect(await nextEvent().readFile('large.txt', SHA)).toBe(large);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  /** The commit API's answer for a commit: its message, parents and own diff. */
+  const commitPayload = (sha: string, parents: string[], files: Record<string, unknown>[]) => ({
+    sha,
+    commit: { message: 'autoloop: experiment 1\n\nraise lr' },
+    parents: parents.map((parent) => ({ sha: parent })),
+    files,
+  });
+  const DIFF = [
+    { filename: 'params.json', status: 'modified' },
+    { filename: 'src/new.py', status: 'renamed', previous_filename: 'src/old.py' },
+  ];
+  const CHANGED = [
+    { path: 'params.json', status: 'modified' },
+    { path: 'src/new.py', status: 'renamed', previousPath: 'src/old.py' },
+  ];
+
+  it("keeps a proposal's own diff as the comparison of its parent with it, so its evaluation does not compare them again", async () => {
+    api().get(`${REPO}/commits/autoloop%2F12%2Fexp-1`).query({ per_page: '100' }).reply(200, commitPayload(SHA, [BASE_SHA], DIFF));
+    expect(await nextEvent().commit('autoloop/12/exp-1')).toStrictEqual({ sha: SHA, message: 'autoloop: experiment 1\n\nraise lr' });
+    // No compare request is answered: a request would fail.
+    expect(await nextEvent().compare(BASE_SHA, SHA)).toStrictEqual(CHANGED);
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('compares again for any other pair, another repository, a merge commit, or a diff that may not be whole', async () => {
+    const other = 'c'.repeat(40);
+    const many = Array.from({ length: 100 }, (_, i) => ({ filename: `f${i}.txt`, status: 'added' }));
+    api().get(`${REPO}/commits/${SHA}`).query(true).reply(200, commitPayload(SHA, [BASE_SHA], DIFF));
+    // A merge commit's diff is against its first parent only; a full page, or a page with a next one, may be cut short.
+    api().get(`${REPO}/commits/${other}`).query(true).reply(200, commitPayload(other, [BASE_SHA, SHA], DIFF));
+    api().get(`${REPO}/commits/${'d'.repeat(40)}`).query(true).reply(200, commitPayload('d'.repeat(40), [BASE_SHA], many));
+    api().get(`${REPO}/commits/${'e'.repeat(40)}`).query(true).reply(200, commitPayload('e'.repeat(40), [BASE_SHA], DIFF), { link: `<${API}${REPO}/commits/${'e'.repeat(40)}?page=2>; rel="next"` });
+    for (const sha of [SHA, other, 'd'.repeat(40), 'e'.repeat(40)]) await nextEvent().commit(sha);
+    const compared = (base: string, head: string, files: Record<string, unknown>[], repo = REPO) =>
+      api().get(`${repo}/compare/${base}...${head}`).reply(200, { merge_base_commit: { sha: base }, files });
+    compared(other, SHA, [{ filename: 'other.txt', status: 'added' }]);
+    compared(BASE_SHA, SHA, [{ filename: 'elsewhere.txt', status: 'added' }], '/repos/octo/other');
+    compared(BASE_SHA, other, [{ filename: 'merged.txt', status: 'added' }]);
+    compared(BASE_SHA, 'd'.repeat(40), [{ filename: 'f0.txt', status: 'added' }]);
+    compared(BASE_SHA, 'e'.repeat(40), [{ filename: 'paged.txt', status: 'added' }]);
+    compared(BASE_SHA, 'autoloop%2F12%2Fexp-1', [{ filename: 'branch.txt', status: 'added' }]);
+    compared(BASE_SHA, 'autoloop%2F12%2Fexp-1', [{ filename: 'branch later.txt', status: 'added' }]);
+    expect(await nextEvent().compare(other, SHA)).toStrictEqual([{ path: 'other.txt', status: 'added' }]);
+    expect(await nextEvent('other').compare(BASE_SHA, SHA)).toStrictEqual([{ path: 'elsewhere.txt', status: 'added' }]);
+    expect(await nextEvent().compare(BASE_SHA, other)).toStrictEqual([{ path: 'merged.txt', status: 'added' }]);
+    expect(await nextEvent().compare(BASE_SHA, 'd'.repeat(40))).toStrictEqual([{ path: 'f0.txt', status: 'added' }]);
+    expect(await nextEvent().compare(BASE_SHA, 'e'.repeat(40))).toStrictEqual([{ path: 'paged.txt', status: 'added' }]);
+    // A branch moves: compared each time.
+    expect(await nextEvent().compare(BASE_SHA, 'autoloop/12/exp-1')).toStrictEqual([{ path: 'branch.txt', status: 'added' }]);
+    expect(await nextEvent().compare(BASE_SHA, 'autoloop/12/exp-1')).toStrictEqual([{ path: 'branch later.txt', status: 'added' }]);
+    // The pair it did keep answers from memory, and a comparison asked of GitHub at two full SHAs is kept too.
+    expect(await nextEvent().compare(BASE_SHA, SHA)).toStrictEqual(CHANGED);
+    expect(await nextEvent().compare(other, SHA)).toStrictEqual([{ path: 'other.txt', status: 'added' }]);
+    expect(immutableReadsSize()).toStrictEqual({ files: 0, comparisons: 6 });
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 });
@@ -460,26 +591,27 @@ describe('comments', () => {
 describe('checks and workflows', () => {
   const output = { title: 'keep: -12.5%', summary: 'Faster by 12.5% (95% CI -15% to -10%).' };
 
-  it("updates the App's existing check run", async () => {
+  it("updates the App's existing check run, the newest of its own, and says it updated", async () => {
     api()
       .get(`${REPO}/commits/${SHA}/check-runs`)
-      .query({ check_name: 'autoloop/gate', filter: 'latest', per_page: '100' })
+      .query({ check_name: 'autoloop/gate', filter: 'all', per_page: '100' })
       .reply(200, {
-        total_count: 2,
+        total_count: 3,
         check_runs: [
-          { id: 1, name: 'autoloop/gate', app: { slug: 'impostor' } },
+          { id: 9, name: 'autoloop/gate', app: { slug: 'impostor' } },
+          { id: 5, name: 'autoloop/gate', app: { slug: 'autoloop' } },
           { id: 2, name: 'autoloop/gate', app: { slug: 'autoloop' } },
         ],
       });
     api()
-      .patch(`${REPO}/check-runs/2`, {
+      .patch(`${REPO}/check-runs/5`, {
         status: 'completed',
         conclusion: 'success',
         output: { ...output, text: 'details' },
         details_url: 'https://github.com/octo/repo/pull/7',
       })
-      .reply(200, { id: 2 });
-    await gateway().setCheckRun({
+      .reply(200, { id: 5 });
+    const written = await gateway().setCheckRun({
       name: 'autoloop/gate',
       sha: SHA,
       status: 'completed',
@@ -487,10 +619,11 @@ describe('checks and workflows', () => {
       output: { ...output, text: 'details' },
       detailsUrl: 'https://github.com/octo/repo/pull/7',
     });
+    expect(written).toBe('updated');
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
-  it('creates the check run when the App has none on the commit', async () => {
+  it('creates the check run when the App has none on the commit, and says it created it', async () => {
     api()
       .get(`${REPO}/commits/${SHA}/check-runs`)
       .query(true)
@@ -498,7 +631,20 @@ describe('checks and workflows', () => {
     api()
       .post(`${REPO}/check-runs`, { name: 'autoloop/gate', head_sha: SHA, status: 'in_progress', output })
       .reply(201, { id: 3 });
-    await gateway().setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'in_progress', output });
+    expect(await gateway().setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'in_progress', output })).toBe('created');
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('updates a check run it set in the same event by its id, without looking it up again; another commit is looked up', async () => {
+    api().get(`${REPO}/commits/${SHA}/check-runs`).query(true).once().reply(200, { total_count: 0, check_runs: [] });
+    api().post(`${REPO}/check-runs`, { name: 'autoloop/gate', head_sha: SHA, status: 'completed', conclusion: 'success', output }).reply(201, { id: 3 });
+    api().patch(`${REPO}/check-runs/3`, { status: 'completed', conclusion: 'failure', output }).reply(200, { id: 3 });
+    api().get(`${REPO}/commits/${BASE_SHA}/check-runs`).query(true).once().reply(200, { total_count: 0, check_runs: [] });
+    api().post(`${REPO}/check-runs`, { name: 'autoloop/gate', head_sha: BASE_SHA, status: 'completed', conclusion: 'failure', output }).reply(201, { id: 4 });
+    const github = gateway();
+    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'success', output })).toBe('created');
+    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'failure', output })).toBe('updated');
+    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: BASE_SHA, status: 'completed', conclusion: 'failure', output })).toBe('created');
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { APP_BOT, type FakeRequest } from '../fixtures/api/github/model.js';
+import { clearImmutableReads } from '../../src/app/octokit-gateway.js';
 import { FakeGitHub } from '../fixtures/api/github/server.js';
 import { AppHarness } from '../fixtures/drivers/harness.js';
 import { configYaml, ISSUE, MAINTAINER, repositoryFiles, REVIEWER, runStateOf, SAMPLES } from '../fixtures/drivers/scenario.js';
@@ -17,6 +18,8 @@ let fake: FakeGitHub;
 let app: AppHarness;
 
 beforeEach(async () => {
+  // Every test's fake GitHub numbers its commits from 1: a SHA of one test's fake is not the same commit in the next one's.
+  clearImmutableReads();
   fake = new FakeGitHub({ files: repositoryFiles() }).start();
   fake.permissions.set(MAINTAINER, 'write');
   fake.permissions.set('reader', 'read');
@@ -108,9 +111,9 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
       `create branch ${RUN_BRANCH}`,
       `open draft PR ${RUN_BRANCH} -> main`,
       `comment on #${ISSUE}`,
-      'dispatch autoloop.yml exp 1',
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
+      'dispatch autoloop.yml exp 1',
     ]);
     // The run's start commit changes nothing (main's tree, main its parent); experiments start from it, the state
     // keeps main as the run's base.
@@ -136,9 +139,9 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
       `gate success on ${short(exp1.head.sha)}`,
       `fast-forward ${RUN_BRANCH} to ${short(exp1.head.sha)}`,
       `comment on #${exp1.number}`,
-      'dispatch autoloop.yml exp 2',
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
+      'dispatch autoloop.yml exp 2',
     ]);
     expect(fake.writes().find((w) => w.route === 'PATCH /repos/{owner}/{repo}/git/refs/{ref}')!.body).toStrictEqual({ sha: exp1.head.sha, force: false });
     const afterMerge = fake.refs.get(RUN_BRANCH)!;
@@ -158,9 +161,9 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
       `close #${exp2.number}`,
       `label #${exp2.number} autoloop:discarded`,
       `comment on #${exp2.number}`,
-      'dispatch autoloop.yml exp 3',
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
+      'dispatch autoloop.yml exp 3',
     ]);
     expect(fake.dispatches[2]!.inputs).toStrictEqual({ run: '12', experiment: '3', 'parent-sha': afterMerge });
     expect(await echoes()).toStrictEqual({ delivered: 1, writes: [] });
@@ -237,7 +240,7 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
   it('marks an experiment invalid when its proposal workflow fails, and dispatches the next', async () => {
     await app.comment('/optimize');
     const writes = await writesOf(() => app.propose(1, { conclusion: 'failure' }));
-    expect(writes).toStrictEqual(['dispatch autoloop.yml exp 2', `update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`]);
+    expect(writes).toStrictEqual([`update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`, 'dispatch autoloop.yml exp 2']);
     expect(fake.pullByHead(`autoloop/${ISSUE}/exp-1`)).toBeUndefined();
     expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
       [1, 'invalid', 'the proposal workflow ended: failure'],
@@ -362,28 +365,63 @@ describe('redelivered webhooks', () => {
     expect(fake.checkRuns).toHaveLength(1);
     expect(fake.dispatches).toHaveLength(2);
   });
+  it('writes one sticky comment when an evaluation is redelivered after its comment was posted but the state was not saved', async () => {
+    const exp1 = await startAndPropose();
+    const head = fake.pull(exp1).head.sha;
+    const run = runState().pullRequest!;
+    fake.failures.push({ method: 'PATCH', path: new RegExp(`/pulls/${run}$`), status: 502, times: 1 });
+    fake.clearRequests();
+    await app.evaluateExperiment(1, { samples: SAMPLES.improved });
+    // The first attempt found no gate of the App's on the head, so no earlier attempt had commented: it did not list the comments.
+    expect(fake.requests().filter((r) => r.route.includes('/comments')).map((r) => r.route)).toStrictEqual([
+      'POST /repos/{owner}/{repo}/issues/{number}/comments',
+    ]);
+    expect(fake.commentsOn(exp1).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
+    expect(runState().experiments[0]!.state).toBe('evaluating');
+
+    // Redelivered: its gate is there, so the comment is looked for and edited in place, not posted again.
+    const { id, payload } = app.lastDelivery();
+    const writes = await writesOf(() => app.receive('workflow_run', payload, id));
+    expect(writes.slice(0, 3)).toStrictEqual(['gate update success', `fast-forward ${RUN_BRANCH} to ${short(head)}`, `edit comment on #${exp1}`]);
+    expect(fake.commentsOn(exp1).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
+    expect(fake.checkRunsFor(head)).toHaveLength(1);
+    expect(runState().experiments.map((e) => [e.k, e.state, e.commentId])).toStrictEqual([
+      [1, 'kept', fake.commentsOn(exp1)[0]!.id],
+      [2, 'proposing', undefined],
+    ]);
+    expect(fake.dispatches.map((d) => d.inputs.experiment)).toStrictEqual(['1', '2']);
+  });
 });
 
 describe('the gate holds what was not measured', () => {
-  it('fails the gate of an experiment a human pushed to, and keeps it only once its new head is measured', async () => {
+  it('fails the gate of a head a human pushed to an experiment, counts no evaluation of it, and lands only the proposed commit', async () => {
     const exp1 = await startAndPropose();
-    const measured = fake.pull(exp1).head.sha;
-    const pushed = fake.commit(measured, { 'params.json': '{ "lr": 0.5 }\n' });
+    const proposed = fake.pull(exp1).head.sha;
+    expect(runState().experiments[0]!.headSha).toBe(proposed);
+    const pushed = fake.commit(proposed, { 'params.json': '{ "lr": 0.5 }\n' });
     fake.push(`autoloop/${ISSUE}/exp-1`, pushed, { login: MAINTAINER, type: 'User' });
 
     const synchronized = await echoes();
     expect(synchronized).toStrictEqual({ delivered: 1, writes: [`gate failure on ${short(pushed)}`] });
     expect(fake.checkRunsFor(pushed)[0]!.output.title).toBe('changed after evaluation');
 
-    // The evaluation of the old head arrives late: it vouches for nothing, and nothing is merged.
-    const stale = await writesOf(() => app.evaluateExperiment(1, { headSha: measured }));
-    expect(stale).toStrictEqual(['gate update failure']);
+    // CI measures the pushed head, and it looks better: but it is not the commit the App proposed and recorded, so it is not
+    // this experiment's evaluation. Nothing is written, nothing is merged, and its gate stays failed.
+    const other = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved }));
+    expect(other).toStrictEqual([]);
+    expect(fake.requests().map((r) => r.route)).toStrictEqual(['GET /repos/{owner}/{repo}/pulls']);
+    expect(fake.checkRunsFor(pushed).map((c) => c.conclusion)).toStrictEqual(['failure']);
+    expect(fake.refs.get(RUN_BRANCH)).toBe(runState().startSha);
     expect(runState().experiments[0]!.state).toBe('evaluating');
 
-    // CI measures the new head: now the experiment is judged.
-    const fresh = await writesOf(() => app.evaluateExperiment(1));
-    expect(fresh.slice(0, 2)).toStrictEqual(['gate update success', `fast-forward ${RUN_BRANCH} to ${short(pushed)}`]);
-    expect(runState().experiments[0]!.state).toBe('kept');
+    // The evaluation of the proposed commit is the experiment's: what lands is exactly that commit, never the push on top.
+    const measured = await writesOf(() => app.evaluateExperiment(1, { headSha: proposed, samples: SAMPLES.improved }));
+    expect(measured.slice(0, 2)).toStrictEqual([`gate success on ${short(proposed)}`, `fast-forward ${RUN_BRANCH} to ${short(proposed)}`]);
+    expect(fake.refs.get(RUN_BRANCH)).toBe(proposed);
+    expect(runState().experiments[0]).toMatchObject({ state: 'kept', headSha: proposed });
+    // The pushed commit was never measured: it stays on its pull request, for a human (GitHub does not mark it merged).
+    expect(fake.pull(exp1)).toMatchObject({ state: 'open', merged: false, head: { sha: pushed } });
+    expect(fake.checkRunsFor(pushed).map((c) => c.conclusion)).toStrictEqual(['failure']);
   });
 
   it('rejects a result whose head SHA is not the pull request head: gate failure naming it, invalid, closed, not merged', async () => {
@@ -397,15 +435,43 @@ describe('the gate holds what was not measured', () => {
       `close #${exp1}`,
       `label #${exp1} autoloop:discarded`,
       `comment on #${exp1}`,
-      'dispatch autoloop.yml exp 2',
       `update #${runState().pullRequest} body`,
       `edit comment on #${ISSUE}`,
+      'dispatch autoloop.yml exp 2',
     ]);
     const reason = `the result measured ${short(other)}, but the pull request head is ${short(head)}`;
     expect(fake.checkRunsFor(head)[0]).toMatchObject({ conclusion: 'failure', output: { title: reason } });
     expect(runState().experiments[0]).toMatchObject({ state: 'invalid', verdict: 'invalid', reason });
     expect(fake.pull(exp1)).toMatchObject({ state: 'closed', merged: false });
     expect(fake.writes().some((w) => w.route.endsWith('/merge'))).toBe(false);
+  });
+  it('rejects a result measured against another commit than the run branch head the experiment was proposed on', async () => {
+    const exp1 = await startAndPropose();
+    const head = fake.pull(exp1).head.sha;
+    const parent = runState().experiments[0]!.parentSha;
+    const other = fake.commit(fake.refs.get('main')!, { 'README.md': '# another base\n' });
+    await app.evaluateExperiment(1, { samples: SAMPLES.improved, document: { base: other } });
+    const reason = `the result measured against ${short(other)}, but the pull request base is ${short(parent)}`;
+    expect(fake.checkRunsFor(head).map((c) => [c.conclusion, c.output.title])).toStrictEqual([['failure', reason]]);
+    expect(runState().experiments[0]).toMatchObject({ state: 'invalid', reason });
+    expect(fake.refs.get(RUN_BRANCH)).toBe(parent);
+  });
+
+  it('lands a kept experiment on its run branch only, even when its pull request was retargeted at the default branch', async () => {
+    const exp1 = await startAndPropose();
+    const main = fake.refs.get('main')!;
+    const runStart = fake.refs.get(RUN_BRANCH)!;
+    const head = fake.pull(exp1).head.sha;
+    // Someone with write access edits the experiment pull request's base to main (its base SHA follows) while CI
+    // evaluates it against the run branch head it was opened on.
+    Object.assign(fake.pulls.find((p) => p.number === exp1)!, { base: { ref: 'main', sha: main } });
+    const writes = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved, document: { base: runStart } }));
+    expect(writes.slice(0, 2)).toStrictEqual([`gate success on ${short(head)}`, `fast-forward ${RUN_BRANCH} to ${short(head)}`]);
+    // The default branch never moves: the App fast-forwards only its own run branch.
+    expect(fake.refs.get('main')).toBe(main);
+    expect(fake.refs.get(RUN_BRANCH)).toBe(head);
+    expect(fake.writes().filter((w) => w.route === 'PATCH /repos/{owner}/{repo}/git/refs/{ref}').map((w) => decodeURIComponent(w.path.replace(REPO_PATH, '')))).toStrictEqual([`git/refs/heads/${RUN_BRANCH}`]);
+    expect(runState().experiments[0]!.state).toBe('kept');
   });
 });
 
@@ -469,7 +535,7 @@ describe('experiments in parallel, and people closing them', () => {
     const exp1 = await startAndPropose();
     fake.close(exp1, { login: MAINTAINER, type: 'User' });
     const closed = await echoes();
-    expect(closed).toStrictEqual({ delivered: 1, writes: ['dispatch autoloop.yml exp 2', `update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`] });
+    expect(closed).toStrictEqual({ delivered: 1, writes: [`update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`, 'dispatch autoloop.yml exp 2'] });
     expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
       [1, 'discarded', 'closed by a human'],
       [2, 'proposing', undefined],

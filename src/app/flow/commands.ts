@@ -2,14 +2,15 @@
 import { newRunState } from '../../core/app/state.js';
 import { renderRefusal } from '../../core/render/refusal.js';
 import { renderStatusComment } from '../../core/render/status-comment.js';
-import { runBranch, runStartCommitMessage, STATUS_MARKER } from '../../core/protocol/protocol.js';
+import { runBranch, runBranchesPrefix, runStartCommitMessage, STATUS_MARKER } from '../../core/protocol/protocol.js';
 import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../../core/app/command.js';
 import { ConfigError, formatConfigIssue } from '../../core/config/config.js';
 import { diagnose, oversightOf, oversightWarnings, relevantRulesetIds, renderOversightWarnings, runBranchBlockers, workflowTriggers, type DoctorInput } from '../../core/app/doctor.js';
 import { protectedHashOfTree } from '../../core/result/verify.js';
 import { DryRunGateway } from '../dry-run-gateway.js';
 import { UNKNOWN, type Permission } from '../github.js';
-import { APP_MAX_EXPERIMENTS, advance, findRun, loadConfig, loadConfigAt, readRunState, runConfig, runPullRequestBody, type CommentEvent, type Flow } from './run.js';
+import { APP_MAX_EXPERIMENTS, advance, findRun, loadConfig, loadConfigAt, peekRunState, readRunState, runConfig, runPullRequestBody, type CommentEvent, type Flow } from './run.js';
+import { reconcileRun } from './sweep.js';
 import { configSummary } from '../../core/render/config-summary.js';
 
 /** Who may start and stop runs. */
@@ -121,9 +122,16 @@ async function help(flow: Flow, event: CommentEvent): Promise<void> {
 }
 
 async function status(flow: Flow, event: CommentEvent): Promise<void> {
-  const run = await findRun(flow, event.issue);
+  // A status request also heals the run: what a lost webhook left undone is looked up and done first.
+  const latest = await flow.gateway.findPullRequest(runBranch(event.issue));
+  if (latest?.state === 'open') await reconcileRun(flow, event.issue);
+  const run = latest?.state === 'open' ? await findRun(flow, event.issue) : null;
   // The reply shows what the status comment shows, without its marker: only the status comment carries that.
-  const reply = run ? renderStatusComment(run.state, run.pull.url).replace(`${STATUS_MARKER}\n`, '') : 'There is no autoloop run on this issue. Start one with `/optimize`.\n';
+  const reply = run
+    ? renderStatusComment(run.state, run.pull.url).replace(`${STATUS_MARKER}\n`, '')
+    : latest
+      ? `The last autoloop run on this issue is over: its pull request #${latest.number} was ${latest.merged ? 'merged' : 'closed'}. Start a new run with \`/optimize\`.\n`
+      : 'There is no autoloop run on this issue. Start one with `/optimize`.\n';
   await flow.gateway.createComment(event.issue, reply);
 }
 
@@ -200,7 +208,7 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
   }
   const { config, branch } = loaded;
   const existing = await real.findPullRequest(runBranch(event.issue));
-  if (existing) {
+  if (existing?.state === 'open') {
     // A state that does not verify is refused on the run pull request (RunPausedError): no second run, no reply here.
     const state = await readRunState(flow, existing);
     // A redelivered webhook, or the same command seen twice: no second effect, not even a reply; but a
@@ -209,9 +217,20 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
       if (state.status === 'running' && state.experiments.length === 0) await advance(flow, { pull: existing, state }, state, config);
       return;
     }
-    await real.createComment(event.issue, renderRefusal('busy', { issue: event.issue, pullRequest: existing.number, url: existing.url }));
+    // A command written before this run started (a late or manual redelivery of an earlier run's): nothing to say.
+    // GitHub gives `created_at` in whole seconds, so only a comment of an earlier second is older.
+    if (state && event.createdAt !== undefined && Date.parse(event.createdAt) < Math.floor(Date.parse(state.startedAt) / 1000) * 1000) {
+      flow.log.info(`ignored /optimize comment ${event.commentId} on #${event.issue}: written before the active run started`);
+      return;
+    }
+    const finished = state?.status === 'finished';
+    await real.createComment(event.issue, renderRefusal(finished ? 'awaiting-review' : 'busy', { issue: event.issue, pullRequest: existing.number, url: existing.url }));
     return;
   }
+  // The previous run's pull request is closed (merged or not): that run is over. The same command redelivered has no
+  // second effect; a new one starts a new run, on branches cleared of the old run's (a stale experiment branch
+  // would be read as a new proposal that pushed nothing of its own).
+  if (existing && peekRunState(flow, existing)?.commandComment === event.commentId) return;
   const experiments = command.experiments ?? config.budget.experiments;
   if (experiments > APP_MAX_EXPERIMENTS) {
     await real.createComment(event.issue, `The App runs at most ${APP_MAX_EXPERIMENTS} experiments per run (its state lives in the run pull request). Use fewer, or the action's \`loop\` mode. See \`/optimize help\`.\n`);
@@ -219,6 +238,9 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
   }
   const gateway = command.dryRun ? new DryRunGateway(real) : real;
   const dry: Flow = { ...flow, gateway };
+  if (existing) {
+    for (const branch of await real.branchesWithPrefix(runBranchesPrefix(event.issue))) await gateway.deleteBranch(branch);
+  }
   const protectedHash = protectedHashOfTree(await real.tree(branch.sha), config, loaded.file);
   // A run where the default branch lacks oversight still starts, but says so where people look first.
   const warnings = oversightWarnings(diagnose({ ...(await inspectBranch(flow, branch)), config: { valid: true, errors: [] } }));

@@ -3,7 +3,7 @@ import { finishIfDone, MAX_EXPERIMENTS, shouldDispatch, withNewExperiment, type 
 import { deriveStateKey, openState, sealState, StateError, type StateKey, type StateSeal } from '../../core/app/state-codec.js';
 import { DASHBOARD_LIMIT, MIN_DASHBOARD_ROOM, renderDashboard } from '../../core/render/dashboard.js';
 import { GITHUB_BODY_LIMIT } from '../../core/render/truncate.js';
-import { plural } from '../../core/render/markdown.js';
+import { neutralize, plural } from '../../core/render/markdown.js';
 import { renderStatusComment } from '../../core/render/status-comment.js';
 import { proposalDispatchInputs, runBranch, STATE_REFUSED_MARKER, STATUS_MARKER, WORKFLOW_FILE } from '../../core/protocol/protocol.js';
 import { ConfigError, parseConfig } from '../../core/config/config.js';
@@ -109,12 +109,24 @@ export async function readRunState(flow: Flow, pull: PullRequestInfo): Promise<A
   }
 }
 
+/** The verified state in `pull`'s body, or null when it has none or it does not verify: a look without side effects (no refusal comment). */
+export function peekRunState(flow: Flow, pull: PullRequestInfo): AppRunState | null {
+  try {
+    return openState(pull.body, sealFor(flow, pull.number));
+  } catch (error) {
+    if (error instanceof StateError) return null;
+    throw error;
+  }
+}
+
 /** A `/optimize` comment, as the webhook gives it. */
 export interface CommentEvent {
   issue: number;
   commentId: number;
   user: string;
   body: string;
+  /** When the comment was written (ISO 8601, the payload's `comment.created_at`): a command older than the active run is a late redelivery. */
+  createdAt?: string;
 }
 
 /** The part of a `workflow_run` payload the App reads. */
@@ -165,12 +177,17 @@ export function runConfig(gateway: RepoGateway, state: AppRunState): Promise<{ c
 
 
 /**
- * The run started on `issue`: its pull request and the verified state in its body ({@link readRunState}), or null.
- * Throws {@link RunPausedError} when the state is refused.
+ * The active run on `issue`: its pull request, open, and the verified state in its body ({@link readRunState}); null
+ * when there is none, or when the newest run pull request is closed (merged or not: that run is over, whatever its
+ * state says, and nothing more is dispatched, judged or merged for it). Throws {@link RunPausedError} when the state is refused.
  */
 export async function findRun(flow: Flow, issue: number): Promise<LoadedRun | null> {
   const pull = await flow.gateway.findPullRequest(runBranch(issue));
   if (!pull) return null;
+  if (pull.state === 'closed') {
+    ignore(flow, `run pull request #${pull.number} of #${issue} is closed: the run is over`);
+    return null;
+  }
   const state = await readRunState(flow, pull);
   return state ? { pull, state } : null;
 }
@@ -186,28 +203,55 @@ export async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, co
   }
 }
 
-/** Dispatches as many experiments as the state allows, from the run branch head. */
-async function dispatchMore(flow: Flow, state: AppRunState, headSha: string): Promise<AppRunState> {
+/**
+ * The run with as many new experiments as the state allows (each `proposing`, from `headSha`), and the dispatches
+ * they need. The caller saves the state before it dispatches: a dispatch the App crashed after, or whose answer was
+ * lost, then leaves an experiment `proposing` that the sweep finds (see ./sweep.ts), never one dispatched twice.
+ */
+function planDispatches(flow: Flow, state: AppRunState, headSha: string): { state: AppRunState; dispatches: Record<string, string>[] } {
   let next = state;
+  const dispatches: Record<string, string>[] = [];
   for (let i = shouldDispatch(state); i > 0; i--) {
     const added = withNewExperiment(next, headSha, flow.now().toISOString());
-    await flow.gateway.dispatchWorkflow(WORKFLOW_FILE, next.runBranch, proposalDispatchInputs(next.issue, added.experiment.k, headSha));
+    dispatches.push(proposalDispatchInputs(next.issue, added.experiment.k, headSha));
     next = added.state;
   }
-  return next;
+  return { state: next, dispatches };
 }
 
-/** The end of a run: the run pull request is ready for review, reviewers are asked, CI measures it. */
-async function finalize(flow: Flow, run: LoadedRun, config: Config): Promise<void> {
-  await flow.gateway.markReadyForReview(run.pull.number);
-  if (config.review.reviewers.length > 0) await flow.gateway.requestReviewers(run.pull.number, config.review.reviewers);
+/** Dispatches the proposal workflow of experiment `k` of the run, from `parentSha`. */
+export function dispatchProposal(flow: Flow, state: AppRunState, k: number, parentSha: string): Promise<void> {
+  return flow.gateway.dispatchWorkflow(WORKFLOW_FILE, state.runBranch, proposalDispatchInputs(state.issue, k, parentSha));
 }
 
-/** Saves the state after a change; finishes the run when it is done. */
+/**
+ * The end of a run: the run pull request is ready for review, reviewers are asked, CI measures it. A reviewer request
+ * GitHub refuses (say, someone who is not a collaborator) is said on the run pull request, not only in the log.
+ */
+export async function finalize(flow: Flow, pull: PullRequestInfo, config: Config): Promise<void> {
+  if (pull.draft) await flow.gateway.markReadyForReview(pull.number);
+  if (config.review.reviewers.length === 0) return;
+  try {
+    await flow.gateway.requestReviewers(pull.number, config.review.reviewers);
+  } catch (error) {
+    flow.log.warn(`autoloop: requesting reviewers on #${pull.number} failed: ${(error as Error).message}`);
+    const names = config.review.reviewers.map((name) => `\`${name}\``).join(', ');
+    await flow.gateway.createComment(
+      pull.number,
+      `autoloop could not request reviews from ${names}: ${neutralize((error as Error).message.slice(0, 300))}. Check \`review.reviewers\` in \`${CONFIG_PATH}\` (each must be a collaborator), and ask for a review by hand.\n`,
+    );
+  }
+}
+
+/**
+ * Saves the state after a change, with the experiments it now allows recorded before they are dispatched; finishes
+ * the run when it is done.
+ */
 export async function advance(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, knownHead?: string, statusSuffix?: string): Promise<void> {
   const head = knownHead ?? (shouldDispatch(finishIfDone(state)) > 0 ? ((await flow.gateway.branchSha(state.runBranch)) ?? state.baseSha) : state.baseSha);
-  const dispatched = await dispatchMore(flow, finishIfDone(state), head);
-  const finished = finishIfDone(dispatched);
+  const planned = planDispatches(flow, finishIfDone(state), head);
+  const finished = finishIfDone(planned.state);
   await saveRun(flow, run, finished, config, statusSuffix ? { statusSuffix } : {});
-  if (finished.status === 'finished' && run.state.status !== 'finished') await finalize(flow, run, config);
+  for (const inputs of planned.dispatches) await flow.gateway.dispatchWorkflow(WORKFLOW_FILE, finished.runBranch, inputs);
+  if (finished.status === 'finished' && run.state.status !== 'finished') await finalize(flow, run.pull, config);
 }

@@ -11,7 +11,7 @@ import { parseResultDocument, type ResultDocument } from '../../core/result/resu
 import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification } from '../../core/result/verify.js';
 import { readZip } from '../../core/protocol/zip.js';
 import { PullRequestExistsError } from '../github-errors.js';
-import { type PullRequestInfo, type RepoGateway, type WorkflowRunOrigin } from '../github.js';
+import { type CheckRunWritten, type RepoGateway, type WorkflowRunOrigin } from '../github.js';
 import { advance, findRun, ignore, isThisRepository, requireAppIdentity, RunPausedError, runConfig, saveRun, type Flow, type WorkflowRunEvent } from './run.js';
 
 /** The artifact `name` of a workflow run, unzipped: `file` inside it, or null. */
@@ -105,22 +105,37 @@ async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Pro
     return existing;
   });
   await flow.gateway.addLabels(pull.number, [LABELS.experiment]);
-  const state = withExperiment(run.state, k, { state: 'evaluating', branch, pullRequest: pull.number, headSha: commit.sha, hypothesis, proposalRun });
+  const state = withExperiment(run.state, k, { state: 'evaluating', branch, pullRequest: pull.number, headSha: commit.sha, hypothesis, proposalRun, openedAt: flow.now().toISOString() });
   // The dashboard shows the new pull request; the status comment changes when an experiment is decided.
   await saveRun(flow, run, state, config, { status: false });
+}
+
+/** What an evaluation is checked against, from GitHub and the run state, never from the artifact. */
+interface Measured {
+  /** The commit that must have been measured: the workflow run's head must be it. */
+  headSha: string;
+  /** The commit it must have been measured against, and compared with for the scope check. */
+  baseSha: string;
+}
+
+/** An experiment's pull request as the run state records it: what its evaluation is bound to, and where a keep lands. */
+interface ExperimentPull extends Measured {
+  number: number;
+  /** The run branch: a kept experiment lands there, whatever the pull request's base has been changed to since. */
+  runBranch: string;
 }
 
 /** Reads, verifies and re-judges the evaluation of an experiment or of the run pull request. */
 async function judgeEvaluation(
   flow: Flow,
   workflowRun: WorkflowRunEvent,
-  pull: PullRequestInfo,
+  measured: Measured,
   config: Config,
   file: string,
   protectedHash: string | null,
 ): Promise<{ document: ResultDocument | null; verification: Verification; artifact: string | null }> {
   const fail = (reason: string) => ({ ok: false as const, reason, scopeViolations: [] });
-  if (pull.head.sha !== workflowRun.headSha) return { document: null, verification: fail('changed after evaluation'), artifact: null };
+  if (measured.headSha !== workflowRun.headSha) return { document: null, verification: fail('changed after evaluation'), artifact: null };
   // A failed or cancelled evaluation measured nothing that can be trusted, whatever it uploaded.
   if (workflowRun.conclusion !== 'success') return { document: null, verification: fail(`the evaluation workflow ended: ${workflowRun.conclusion ?? 'without a conclusion'}`), artifact: null };
   let document: ResultDocument;
@@ -134,10 +149,10 @@ async function judgeEvaluation(
     return { document: null, verification: fail(`the result artifact is unreadable: ${(error as Error).message.slice(0, 200)}`), artifact };
   }
   const [files, expectedHash] = await Promise.all([
-    flow.gateway.compare(pull.base.sha, pull.head.sha),
-    protectedHash ?? flow.gateway.tree(pull.base.sha).then((tree) => protectedHashOfTree(tree, config, file)),
+    flow.gateway.compare(measured.baseSha, measured.headSha),
+    protectedHash ?? flow.gateway.tree(measured.baseSha).then((tree) => protectedHashOfTree(tree, config, file)),
   ]);
-  const verification = verifyResult(document, { headSha: pull.head.sha, baseSha: pull.base.sha, changes: files.map(changeFromGitHub), protectedHash: expectedHash }, config, file);
+  const verification = verifyResult(document, { headSha: measured.headSha, baseSha: measured.baseSha, changes: files.map(changeFromGitHub), protectedHash: expectedHash }, config, file);
   return { document, verification, artifact };
 }
 
@@ -155,17 +170,23 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
     if (why) return ignore(flow, `workflow run ${workflowRun.id}: not the evaluation of run pull request #${run.pull.number}: ${why}`);
     const { config, file } = await runConfig(flow.gateway, run.state);
     // The whole run against the default branch (which may have moved): the gate reports the cumulative delta.
-    const { document, verification } = await judgeEvaluation(flow, workflowRun, run.pull, config, file, null);
+    const { document, verification } = await judgeEvaluation(flow, workflowRun, { headSha: run.pull.head.sha, baseSha: run.pull.base.sha }, config, file, null);
     await setGate(flow, run.pull.head.sha, document, verification, workflowRun.htmlUrl);
     return;
   }
   const k = experimentOf!.k;
   const experiment = run.state.experiments.find((e) => e.k === k);
-  if (!experiment?.pullRequest || experiment.state !== 'evaluating') return ignore(flow, `workflow run ${workflowRun.id}: experiment ${k} of run #${issue} is not being evaluated`);
+  if (!experiment?.pullRequest || !experiment.headSha || experiment.state !== 'evaluating') return ignore(flow, `workflow run ${workflowRun.id}: experiment ${k} of run #${issue} is not being evaluated`);
   const why = await unbound(flow, workflowRun, experiment.pullRequest);
   if (why) return ignore(flow, `workflow run ${workflowRun.id}: not the evaluation of experiment ${k} (#${experiment.pullRequest}): ${why}`);
+  // What counts is the evaluation of the commit the App opened the pull request with (recorded at the proposal), measured
+  // against the run branch head it was proposed on: no read of the pull request needed, and a run on any other head (a
+  // later push to the branch) is not this experiment's evaluation.
+  if (workflowRun.headSha !== experiment.headSha) {
+    return ignore(flow, `workflow run ${workflowRun.id}: ran on ${workflowRun.headSha.slice(0, 7)}, experiment ${k} was proposed as ${experiment.headSha.slice(0, 7)}`);
+  }
+  const pull: ExperimentPull = { number: experiment.pullRequest, headSha: experiment.headSha, baseSha: experiment.parentSha, runBranch: run.state.runBranch };
   const { config, file } = await runConfig(flow.gateway, run.state);
-  const pull = await flow.gateway.getPullRequest(experiment.pullRequest);
   // Protected files never change along the run branch (the scope forbids it): the hash taken at the start holds.
   const judged = await judgeEvaluation(flow, workflowRun, pull, config, file, run.state.protectedHash);
   const { document, artifact } = judged;
@@ -173,8 +194,7 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   // the gate, the comment and the decision all see the candidate marked suspicious.
   const runBase = judged.verification.ok ? againstRunBase(judged.verification.judgement, runBaseline(run.state), config) : null;
   const verification: Verification = runBase ? { ok: true, judgement: runBase.judgement } : judged.verification;
-  await setGate(flow, pull.head.sha, document, verification, workflowRun.htmlUrl);
-  if (!verification.ok && verification.reason === 'changed after evaluation') return;
+  const gate = await setGate(flow, pull.headSha, document, verification, workflowRun.htmlUrl);
 
   const judgement = verification.ok ? verification.judgement : null;
   const outcome = await decide(flow, pull, experiment, judgement, verification, runBase?.beyond ?? null);
@@ -196,20 +216,25 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
     ...(verification.ok ? {} : { verdictOverride: `verification failed: ${verification.reason}` }),
     links: { proposalRun: experiment.proposalRun, evaluationRun: workflowRun.htmlUrl, ...(artifact ? { artifact } : {}) },
   });
-  // One sticky comment per experiment pull request: created once, then edited by the id the state keeps.
+  // One sticky comment per experiment pull request: created once, then edited by the id the state keeps. The App writes
+  // it only after the gate on the same head, so when this event found no gate of the App's there (it created one), no
+  // earlier attempt at this evaluation got as far as the comment: there is none to look for. Otherwise (a redelivery
+  // after a partial failure) it is looked for by its marker, and edited.
   const commentId =
     experiment.commentId !== undefined && (await flow.gateway.updateComment(experiment.commentId, comment))
       ? experiment.commentId
-      : await flow.gateway.upsertComment(pull.number, EXPERIMENT_MARKER, comment);
+      : gate === 'created'
+        ? await flow.gateway.createComment(pull.number, comment)
+        : await flow.gateway.upsertComment(pull.number, EXPERIMENT_MARKER, comment);
   await advance(flow, run, withExperiment(state, k, { commentId }), config, outcome.head);
 }
 
-async function setGate(flow: Flow, sha: string, document: ResultDocument | null, verification: Verification, detailsUrl: string): Promise<void> {
+async function setGate(flow: Flow, sha: string, document: ResultDocument | null, verification: Verification, detailsUrl: string): Promise<CheckRunWritten> {
   const gate = renderGateOutput({
     document,
     ...(verification.ok ? { judgement: verification.judgement } : { verificationFailure: verification.reason, scopeViolations: verification.scopeViolations }),
   });
-  await flow.gateway.setCheckRun({ name: GATE_CHECK_NAME, sha, status: 'completed', conclusion: gate.conclusion, output: { title: gate.title, summary: gate.summary }, detailsUrl });
+  return flow.gateway.setCheckRun({ name: GATE_CHECK_NAME, sha, status: 'completed', conclusion: gate.conclusion, output: { title: gate.title, summary: gate.summary }, detailsUrl });
 }
 
 /** Why a kept improvement was discarded after all: the run branch is no longer the head it was measured on. */
@@ -221,7 +246,7 @@ export const NOT_FAST_FORWARD_REASON = 'the run branch moved since it was measur
  */
 async function decide(
   flow: Flow,
-  pull: PullRequestInfo,
+  pull: ExperimentPull,
   experiment: AppExperiment,
   judgement: Judgement | null,
   verification: Verification,
@@ -232,11 +257,11 @@ async function decide(
   if (decision === 'keep') {
     // The run branch moves to the very commit that was measured (no merge commit, no merge method): what lands is
     // what was measured, and GitHub marks the experiment pull request merged.
-    const landed = await gateway.fastForward(pull.base.ref, pull.head.sha);
-    if (landed !== 'not-fast-forward') return { state: 'kept', head: pull.head.sha };
+    const landed = await gateway.fastForward(pull.runBranch, pull.headSha);
+    if (landed !== 'not-fast-forward') return { state: 'kept', head: pull.headSha };
     await gateway.setCheckRun({
       name: GATE_CHECK_NAME,
-      sha: pull.head.sha,
+      sha: pull.headSha,
       status: 'completed',
       conclusion: 'failure',
       output: { title: 'not kept: the run branch moved', summary: 'The improvement was measured against a run branch head that has since moved (another experiment was kept); the run branch cannot be fast-forwarded to it, so it was discarded.' },

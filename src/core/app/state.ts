@@ -40,11 +40,15 @@ export const appExperimentSchema = z.strictObject({
   /** The run branch head the experiment started from. */
   parentSha: sha,
   dispatchedAt: z.string().min(1),
+  /** How often its proposal was dispatched: the sweep dispatches a lost one once more. Missing: once. */
+  dispatches: count.optional(),
   hypothesis: z.string().optional(),
   /** Experiment branch and pull request, once proposed. */
   branch: z.string().min(1).optional(),
   pullRequest: count.optional(),
   headSha: sha.optional(),
+  /** When its pull request was opened (ISO 8601): the sweep gives its evaluation that long to start. */
+  openedAt: z.string().min(1).optional(),
   /** Measured figures, once evaluated. */
   baseline: figure,
   candidate: figure,

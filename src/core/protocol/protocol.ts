@@ -21,7 +21,12 @@ export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** The run branch that accumulates kept experiments: `autoloop/<run>/run`. */
 export function runBranch(run: string | number): string {
-  return `${BRANCH_PREFIX}${run}/run`;
+  return `${runBranchesPrefix(run)}run`;
+}
+
+/** What every branch of run `run` starts with (its run branch and its experiments'): `autoloop/<run>/`. */
+export function runBranchesPrefix(run: string | number): string {
+  return `${BRANCH_PREFIX}${run}/`;
 }
 
 /**

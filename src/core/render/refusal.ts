@@ -13,6 +13,8 @@ export interface RefusalDetails {
   config: { file: string; issues: ConfigIssue[] };
   /** A run is already active. */
   busy: { issue: number; pullRequest: number | null; url?: string };
+  /** The previous run finished and its pull request is still open for review. */
+  'awaiting-review': { issue: number; pullRequest: number | null; url?: string };
 }
 
 /** The kinds of {@link renderRefusal}. */
@@ -51,6 +53,14 @@ export function renderRefusal<K extends RefusalKind>(kind: K, details: RefusalDe
       return (
         `A run is already active here${named} started on #${d.issue}. ` +
         `Wait for it to finish, or comment \`/optimize stop\` on #${d.issue} to stop it, then ask again.\n`
+      );
+    }
+    case 'awaiting-review': {
+      const d = details as RefusalDetails['awaiting-review'];
+      const label = `run pull request #${d.pullRequest}`;
+      return (
+        `The previous run on #${d.issue} has finished, and its ${d.url ? link(label, d.url) : label} is open for review. ` +
+        'Merge it or close it, then comment `/optimize` again to start a new run.\n'
       );
     }
   }
