@@ -3,11 +3,16 @@
  * the false-keep rate) and one that is truly better by 2 noise standard deviations (A/B, the
  * power), at repeats 1, 3 and 5, side by side with the previous judge (two-sided 95% paired t) and
  * with autoresearch's rule (keep if the candidate's run beat the baseline's run; at repeats > 1,
- * if its mean did). Every rule sees the same seeded draws.
+ * if its mean did). Every rule sees the same seeded draws. Then the default, sequential measurement (`repeats: auto`),
+ * against fixed repeats 3 and 5: false keeps, power and runs per side at no effect, a true effect of 1σ and 2σ, and a
+ * regression, each through the functions the evaluator calls.
  *
  *   npx tsx bench/judge-calibration.ts [trials]
  */
-import { judgeExperiment, type JudgeInput } from '../src/core/judge/judge.js';
+import { configSchema, type Config } from '../src/core/config/config-schema.js';
+import { decideExperiment } from '../src/core/judge/decision.js';
+import { judgeExperiment, judgeUnderConfig, ONE_SIDED_ALPHA, sequentialStop, type JudgeInput } from '../src/core/judge/judge.js';
+import { alphaAt, measurementPlan, SEQUENTIAL_METHOD } from '../src/core/judge/sequential.js';
 import { mean, pairedTInterval } from '../src/core/judge/stats.js';
 import { formatRate, mulberry32, normalSampler, printTable } from './simulate.js';
 
@@ -99,3 +104,61 @@ console.log(
 );
 console.log(`target: power ≥ ${POWER_TARGET * 100}% at repeats 5: ${power5 >= POWER_TARGET ? 'met' : 'NOT met'} (${(power5 * 100).toFixed(1)}%)`);
 console.log(`(${(elapsed / 1000).toFixed(1)} s)`);
+
+// Sequential measurement (`evaluate.repeats: auto`, the default) against fixed repeats, through the functions the
+// evaluator calls: pairs until `sequentialStop`, then the judge at the level of the look measuring stopped at.
+const configOf = (evaluate: Record<string, unknown>): Config =>
+  configSchema.parse({
+    metric: { name: 'ms', goal: 'minimize' },
+    evaluate: { command: 'bench', ...evaluate },
+    scope: { edit: ['x'] },
+    proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+  });
+const designs: Array<[string, Config]> = [
+  ['fixed 3', configOf({ repeats: 3 })],
+  ['fixed 5', configOf({ repeats: 5 })],
+  ['auto (default: 3..8)', configOf({})],
+  ['auto, max_repeats 12', configOf({ max_repeats: 12 })],
+];
+const SEQUENTIAL_TRIALS = Math.min(TRIALS, 20_000);
+/** Keeps and runs per side of `cfg` when the candidate is truly better by `trueGain`. */
+function measureDesign(cfg: Config, trueGain: number, seed: number): { keeps: number; runs: number } {
+  const normal = normalSampler(mulberry32(seed));
+  const plan = measurementPlan(cfg);
+  let keeps = 0;
+  let runs = 0;
+  for (let trial = 0; trial < SEQUENTIAL_TRIALS; trial++) {
+    const baseline: number[] = [];
+    const candidate: number[] = [];
+    const values = (side: 'baseline' | 'candidate') => (side === 'baseline' ? baseline : candidate);
+    do {
+      baseline.push(MU + SIGMA * normal());
+      candidate.push(MU - trueGain + SIGMA * normal());
+    } while (plan ? !sequentialStop(cfg, plan, baseline.length, values) : baseline.length < cfg.evaluate.repeats);
+    if (decideExperiment(judgeUnderConfig(cfg, values, true, plan ? alphaAt(plan, baseline.length) : ONE_SIDED_ALPHA)) === 'keep') keeps++;
+    runs += baseline.length;
+  }
+  return { keeps, runs: runs / SEQUENTIAL_TRIALS };
+}
+const effects: Array<[string, number]> = [
+  ['no effect', 0],
+  ['better by 1σ', 1],
+  ['better by 2σ', 2],
+  ['worse by 2σ', -2],
+];
+const measuredDesigns = designs.map(([name, cfg]) => ({ name, cells: effects.map(([, gain], i) => measureDesign(cfg, gain * SIGMA, SEED * 7_000 + i)) }));
+console.log(`\nSequential measurement (${SEQUENTIAL_METHOD}), ${SEQUENTIAL_TRIALS.toLocaleString('en')} trials per cell: keep rate, mean runs per side.\n`);
+printTable(
+  ['design', ...effects.flatMap(([label]) => [`${label}: keep`, 'runs'])],
+  measuredDesigns.map(({ name, cells }) => [name, ...cells.flatMap((cell) => [formatRate(cell.keeps, SEQUENTIAL_TRIALS), cell.runs.toFixed(2)])]),
+);
+const [, fixed5, auto] = measuredDesigns;
+const mix = [0.7, 0.1, 0.1, 0.1];
+const mixRuns = (cells: Array<{ runs: number }>) => cells.reduce((sum, cell, i) => sum + mix[i]! * cell.runs, 0);
+console.log('');
+console.log(`target: auto keeps ≤ ${FALSE_KEEP_TARGET * 100}% with no effect: ${auto!.cells[0]!.keeps / SEQUENTIAL_TRIALS <= FALSE_KEEP_TARGET ? 'met' : 'NOT met'} (${formatRate(auto!.cells[0]!.keeps, SEQUENTIAL_TRIALS)})`);
+console.log(`target: auto's power at 2σ ≥ fixed 5's: ${auto!.cells[2]!.keeps >= fixed5!.cells[2]!.keeps ? 'met' : 'NOT met'} (${formatRate(auto!.cells[2]!.keeps, SEQUENTIAL_TRIALS)} vs ${formatRate(fixed5!.cells[2]!.keeps, SEQUENTIAL_TRIALS)})`);
+console.log(
+  `runs per side, auto / fixed 5: ${(auto!.cells[0]!.runs / 5).toFixed(2)} with no effect, ${(mixRuns(auto!.cells) / mixRuns(fixed5!.cells)).toFixed(2)} over a loop's mix ` +
+    '(70% no effect, 10% each of 1σ better, 2σ better, 2σ worse)',
+);

@@ -2,16 +2,17 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
+import { CONFIG_PATH, DEFAULT_MAX_REPEATS, type Config } from '../core/config/config-schema.js';
 import { AutoloopError, EXIT } from '../core/errors.js';
 import { LEDGER_TRAILER } from '../core/ledger/kept-commit.js';
 import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
 import { renderProgressChart } from '../core/render/chart.js';
-import { configWarnings, inProcessNote, metricSource } from '../core/render/config-summary.js';
+import { configWarnings, inProcessNote, metricSource, runsPerSideText } from '../core/render/config-summary.js';
 import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdown.js';
 import { confirmationSentence, renderMarkdownReport, summarizeRun } from '../core/render/report.js';
 import { plural } from '../core/render/markdown.js';
 import { describeViolations } from '../core/scope/scope.js';
+import { DETECTION_POWER, noiseReport } from '../core/judge/noise.js';
 import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/config/units.js';
 import { loadConfigFile } from '../engine/config-file.js';
 import { prepareDemoRepo } from '../engine/demo.js';
@@ -47,6 +48,7 @@ Usage:
   autoloop run [--config PATH] [--tag TAG] [--base REF] [--experiments N] [--goal TEXT] [--resume]
                [--accept-suspicious] [--json]
   autoloop eval [HEAD] [--base REF] [--config PATH] [--repeats N] [--json]
+  autoloop eval --aa [REF] [--repeats N]      measure REF against itself: the benchmark's noise
   autoloop validate [--config PATH] [--json]
   autoloop report [RUN_DIR] [--tag TAG] [--chart FILE] [--verify] [--json]
   autoloop verify [RUN_DIR] [--tag TAG] [--json]
@@ -151,15 +153,21 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
   return exitFor(result);
 }
 
+/** Pairs an A/A measurement (`autoloop eval --aa`) takes unless `--repeats` says otherwise: enough for a first noise estimate. */
+const AA_REPEATS = 5;
+
 async function commandEval(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, base: { type: 'string' }, repeats: { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { ...COMMON, base: { type: 'string' }, repeats: { type: 'string' }, aa: { type: 'boolean' } }, 1);
   if (values.help) return help(io);
+  if (values.aa && values.base !== undefined) throw new UsageError('--aa measures one commit against itself: give the commit (autoloop eval --aa REF), not --base');
+  // A/A: the commit against itself, a fixed number of pairs (a sequential measurement would stop before the noise shows).
+  const aaRef = values.aa ? (positionals[0] ?? 'HEAD') : undefined;
   const result = await evalRefs({
     cwd: io.cwd,
     configPath: values.config,
-    base: values.base,
-    head: positionals[0],
-    repeats: positiveInt(values.repeats, '--repeats'),
+    base: aaRef ?? values.base,
+    head: aaRef ?? positionals[0],
+    repeats: positiveInt(values.repeats, '--repeats') ?? (values.aa ? AA_REPEATS : undefined),
     signal: io.signal,
   });
   const { measurement: m, config } = result;
@@ -168,7 +176,7 @@ async function commandEval(args: string[], io: CliIO): Promise<number> {
     json(io, result.document);
     return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
   }
-  const out: string[] = [`${result.headLabel} (${shortSha(result.headCommit)}) against ${values.base ?? 'HEAD'} (${shortSha(result.baseCommit)}), ${config.evaluate.repeats} run(s) per side, interleaved`];
+  const out: string[] = [`${result.headLabel} (${shortSha(result.headCommit)}) against ${values.base ?? 'HEAD'} (${shortSha(result.baseCommit)}), ${runsPerSideText(config)}, interleaved`];
   if (result.sameTree) out.push('A/A: head and base hold the same files, so the delta is your benchmark\'s own noise; a verdict other than no-change here is a false one');
   const j = m.judgement;
   if (j) {
@@ -181,12 +189,35 @@ async function commandEval(args: string[], io: CliIO): Promise<number> {
       out.push(`guard ${guard.name}: ${formatNumber(guard.baseline)} → ${formatNumber(guard.candidate)} (${guard.held ? 'held' : 'REGRESSED'})`);
     }
     out.push(`verdict: ${j.verdict}${j.suspicious ? ' (suspicious: needs a human)' : ''}`, ...j.reasons.map((r) => `  ${r}`));
+    if (result.sameTree) out.push(...noiseLines(result.configured, j.baseline.samples, j.candidate.samples));
   } else {
     out.push(`verdict: invalid — ${m.scopeViolations.length ? describeViolations(m.scopeViolations) : m.reason}`);
   }
   out.push(`traces: ${relative(result.repo, result.traceDir)}/`);
   io.stdout.write(`${out.join('\n')}\n`);
   return io.signal?.aborted ? EXIT.interrupted : valid ? EXIT.ok : EXIT.failed;
+}
+
+/** What an A/A measurement says about the benchmark's noise, and the smallest effect each way of measuring finds. */
+function noiseLines(config: Config, baseline: number[], candidate: number[]): string[] {
+  const report = noiseReport(baseline, candidate, config.evaluate.sequential ? config.evaluate.repeats : DEFAULT_MAX_REPEATS);
+  if (!report) return ['noise: needs at least 2 runs per side (--repeats 5)'];
+  const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
+  const lines = [
+    `noise: CV ${percent(report.cv.baseline)} (base) and ${percent(report.cv.candidate)} (head) per run; paired differences vary by ${formatNumber(report.sdDifference, 4)}`,
+    `smallest effect found ${Math.round(DETECTION_POWER * 100)}% of the time (about):`,
+    ...report.detectable.map((d) => `  ${d.label.padEnd(14)} ${formatNumber(d.effect, 4)} (${percent(d.relative)})`),
+  ];
+  // The row of the config's own setting: auto, or fixed 3 or 5 (another fixed number has no row).
+  const chosen = config.evaluate.sequential ? report.detectable.at(-1)! : report.detectable.find((d) => d.label === `fixed ${config.evaluate.repeats}`) ?? null;
+  lines.push(
+    report.cv.baseline === 0 && report.cv.candidate === 0 && report.sdDifference === 0
+      ? 'the metric did not vary: it is deterministic, and one run per side measures it'
+      : report.sdDifference === 0
+        ? 'the runs varied, but both sides of each pair alike: pairing removes this noise'
+      : `with your settings, ${runsPerSideText(config)}, gains smaller than ${chosen ? `${formatNumber(chosen.effect, 4)} (${percent(chosen.relative)})` : 'these'} are mostly missed; more runs per side (evaluate.max_repeats, or repeats) find smaller ones`,
+  );
+  return lines;
 }
 
 function describeProposer(config: Config): string {
@@ -220,7 +251,7 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
       `${file} is valid.`,
       `  metric:   ${config.metric.name}, ${config.metric.goal}, keep when better by more than ${formatEffect(config.metric.min_effect)} (suspicious beyond ${formatEffect(config.metric.suspicious_effect)})`,
       ...config.guards.map((g) => `  guard:    ${g.name}, ${g.goal}, may regress at most ${formatEffect(g.max_regression)}`),
-      `  evaluate: ${config.evaluate.command} (timeout ${formatDuration(config.evaluate.timeout)}, ${config.evaluate.repeats} run(s) per side)`,
+      `  evaluate: ${config.evaluate.command} (timeout ${formatDuration(config.evaluate.timeout)}, ${runsPerSideText(config)})`,
       `  scope:    edit ${config.scope.edit.join(', ')}; protect ${['.github/**', ...config.scope.protect].join(', ')}`,
       `  proposer: ${describeProposer(config)}`,
       `  budget:   ${config.budget.experiments} experiments, stop after ${config.budget.max_failures} failures in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,

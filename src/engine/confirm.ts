@@ -16,9 +16,9 @@ import { bestOf, type RunState } from './open-run.js';
 /** The trace folder of the confirmation, beside the experiments' `exp-NNNN` folders. */
 export const CONFIRMATION_TRACE = 'confirmation';
 
-/** Runs per side of the confirmation: `evaluate.repeats`, or the number `evaluate.confirm` gives. */
-export function confirmationRepeats(confirm: boolean | number, repeats: number): number {
-  return typeof confirm === 'number' ? confirm : repeats;
+/** Runs per side of the confirmation: the number `evaluate.confirm` gives, or undefined to measure as every experiment is (fixed `repeats`, or sequentially). */
+export function confirmationRepeats(confirm: boolean | number): number | undefined {
+  return typeof confirm === 'number' ? confirm : undefined;
 }
 
 /** Confirmed when measured again the head is better than the base (`improved`) and every guard held. */
@@ -62,9 +62,8 @@ export async function confirmRun(state: RunState, onStart: () => void = () => un
       reason: `the run branch ${run.branch} ${where}, not at the ledger's best ${best.commit.slice(0, 12)}: something other than autoloop moved it, so nothing was confirmed`,
     });
   }
-  const measured = await measureCandidate(state.measure, run.baseCommit, best.commit, trace, {
-    repeats: confirmationRepeats(config.evaluate.confirm, config.evaluate.repeats),
-  });
+  const repeats = confirmationRepeats(config.evaluate.confirm);
+  const measured = await measureCandidate(state.measure, run.baseCommit, best.commit, trace, repeats === undefined ? {} : { repeats });
   const { judgement, samples } = measured;
   if (!judgement || judgement.verdict === 'invalid') {
     return finish({ status: 'invalid', judgement, samples, reason: measured.reason ?? judgement?.reasons.join('; ') ?? 'the confirmation could not be measured' });

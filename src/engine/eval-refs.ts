@@ -31,7 +31,10 @@ export interface EvalOptions {
 
 export interface EvalResult {
   repo: string;
+  /** The config measured with (`repeats` as the caller asked). */
   config: Config;
+  /** The config as the file says, before the caller's `repeats`: the settings an A/A measurement speaks to. */
+  configured: Config;
   baseCommit: string;
   headCommit: string;
   /** What was measured, for people: a ref name or "working tree". */
@@ -68,7 +71,7 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
   const baseCommit = await resolveRef(options.base ?? 'HEAD');
   const headCommit = options.head ? await resolveRef(options.head) : await snapshotWorkingTree(repo, 'autoloop eval: working tree');
   const loaded = options.configFromBase ? await loadConfigAt(repo, baseCommit, configFile) : await loadConfigFile(configPath, configFile || configPath);
-  const config: Config = options.repeats ? { ...loaded.config, evaluate: { ...loaded.config.evaluate, repeats: options.repeats } } : loaded.config;
+  const config: Config = options.repeats ? { ...loaded.config, evaluate: { ...loaded.config.evaluate, repeats: options.repeats, sequential: false } } : loaded.config;
 
   const directories = await autoloopDirectories(repo);
   // The repository, its git directory (where the worktrees live) and the run files are out of every command's sight.
@@ -110,7 +113,7 @@ export async function evalRefs(options: EvalOptions): Promise<EvalResult> {
     });
     await writeFile(join(traceDir, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
     const sameTree = measurement.changedFiles.length === 0 && measurement.scopeViolations.length === 0;
-    return { repo, config, baseCommit, headCommit, headLabel: options.head ?? 'working tree', sameTree, measurement, document, traceDir };
+    return { repo, config, configured: loaded.config, baseCommit, headCommit, headLabel: options.head ?? 'working tree', sameTree, measurement, document, traceDir };
   } finally {
     await removeWorktree(repo, worktrees.baseline);
     await removeWorktree(repo, worktrees.candidate);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { CPU_METRIC, isReservedMetric, METRICS_FILE_ENV, readMetrics } from '../core/judge/metrics.js';
-import { hasVaried, isDeterministic } from '../core/judge/judge.js';
+import { hasVaried, isDeterministic, sampleValues, sequentialStop } from '../core/judge/judge.js';
+import { FIRST_LOOK, measurementPlan } from '../core/judge/sequential.js';
 import type { CommandOutcome, RunSample } from '../core/ledger/records.js';
 import { allowlistEnvironment, createRedactor } from '../core/env/secrets.js';
 import { stripControl } from '../core/render/text.js';
@@ -390,10 +391,14 @@ export class Evaluator {
     return this.measureRuns(checkout, traceDir);
   }
 
-  /** `evaluate.repeats` runs of one checkout, stopping at the first that fails. */
+  /**
+   * Runs of one checkout alone, stopping at the first that fails: `evaluate.repeats` of them, or with `repeats: auto`
+   * the first look's number (the base of a run is measured alone; the sequential design needs pairs).
+   */
   async measureRuns(checkout: Checkout, traceDir: string): Promise<{ samples: RunSample[]; failure: MeasureFailure | null }> {
     const samples: RunSample[] = [];
-    for (let i = 0; i < this.config.evaluate.repeats; i++) {
+    const runs = this.config.evaluate.sequential ? Math.min(FIRST_LOOK, this.config.evaluate.repeats) : this.config.evaluate.repeats;
+    for (let i = 0; i < runs; i++) {
       const sample = await this.measure(checkout, i, traceDir);
       samples.push(sample);
       if (!sample.ok) return { samples, failure: sampleFailure(sample) };
@@ -403,23 +408,28 @@ export class Evaluator {
   }
 
   /**
-   * Paired, interleaved measurement: B C B C … for `evaluate.repeats` runs per side (fewer when every run so far
-   * gave each side one value: see `isDeterministic`), so that drift of
-   * the machine hits both sides alike (`repeats` runs per side for the run's confirmation). Stops early once a
-   * run fails: the comparison is already invalid.
+   * Paired, interleaved measurement: B C B C …, so that drift of the machine hits both sides alike. `repeats` pairs
+   * when given (a fixed number), else as the config says: `evaluate.repeats` pairs, or with `repeats: auto` the
+   * sequential design of ../core/judge/sequential.ts (stopping at a look once the verdict is decided or futile). Fewer
+   * when every run so far gave each side one value (see `isDeterministic`). Stops early once a run fails: the
+   * comparison is already invalid.
    */
-  async measurePair(baseline: Checkout, candidate: Checkout, traceDir: string, repeats = this.config.evaluate.repeats): Promise<RunSample[]> {
+  async measurePair(baseline: Checkout, candidate: Checkout, traceDir: string, repeats?: number): Promise<RunSample[]> {
     const samples: RunSample[] = [];
     const names = this.metricNames;
-    for (let i = 0; i < repeats; i++) {
+    const plan = repeats === undefined ? measurementPlan(this.config) : null;
+    const pairs = repeats ?? this.config.evaluate.repeats;
+    for (let i = 0; i < pairs; i++) {
       for (const checkout of [baseline, candidate]) {
         const sample = await this.measure(checkout, i, traceDir);
         samples.push(sample);
         if (!sample.ok || this.signal?.aborted) return samples;
       }
+      if (i + 1 === pairs) break;
       // A metric that has never moved gains nothing from more runs (the judge says so). A time autoloop measures
       // is never taken as deterministic: CPU time comes in 10 ms steps, and equal steps are chance.
-      if (i + 1 < repeats && !this.varied && !names.some(isReservedMetric) && isDeterministic(samples, names)) return samples;
+      if (!this.varied && !names.some(isReservedMetric) && isDeterministic(samples, names)) return samples;
+      if (plan && sequentialStop(this.config, plan, i + 1, (side, name) => sampleValues(samples, side, name))) break;
     }
     if (hasVaried(samples, names)) this.varied = true;
     return samples;

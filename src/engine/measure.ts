@@ -2,7 +2,8 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { decideExperiment, LEDGER_STATUS } from '../core/judge/decision.js';
-import { deterministicNote, judgeUnderConfig, sampleValues } from '../core/judge/judge.js';
+import { deterministicNote, judgeUnderConfig, ONE_SIDED_ALPHA, sampleValues } from '../core/judge/judge.js';
+import { alphaAt, FIRST_LOOK, measurementPlan, sequentialNote } from '../core/judge/sequential.js';
 import type { ExperimentStatus, Judgement, RunSample, ScopeViolation } from '../core/ledger/records.js';
 import { describeViolations } from '../core/scope/scope.js';
 import { sampleFailure, type Evaluator, type Checkout } from './evaluator.js';
@@ -138,11 +139,15 @@ async function measureChanges(
     const failure = sampleFailure(failed);
     return result(failure.status, failure.reason, { samples, evaluateMs });
   }
-  const judged = judgeUnderConfig(config, (side, name) => sampleValues(samples, side, name), !cachedBaseline);
   const wanted = repeats ?? config.evaluate.repeats;
   const runsPerSide = sampleValues(samples, 'candidate', config.metric.name).length;
-  // The evaluator stopped early on a metric that did not move: every output says why there are fewer runs.
-  const judgement = !cachedBaseline && runsPerSide < wanted ? { ...judged, reasons: [...judged.reasons, deterministicNote(runsPerSide, wanted)] } : judged;
+  // Sequentially measured: judged at the level of the look measuring stopped at (each look spends its share of 5%).
+  const plan = cachedBaseline || repeats !== undefined ? null : measurementPlan(config);
+  const judged = judgeUnderConfig(config, (side, name) => sampleValues(samples, side, name), !cachedBaseline, plan ? alphaAt(plan, runsPerSide) : ONE_SIDED_ALPHA);
+  // Every output says why there are as many runs as there are: a metric that did not move, or the sequential design.
+  const deterministic = !cachedBaseline && runsPerSide < Math.min(wanted, plan ? FIRST_LOOK : wanted);
+  const note = deterministic ? deterministicNote(runsPerSide, wanted) : plan ? sequentialNote(plan, runsPerSide) : null;
+  const judgement = note ? { ...judged, reasons: [...judged.reasons, note] } : judged;
   const status = LEDGER_STATUS[decideExperiment(judgement, { acceptSuspicious: context.acceptSuspicious ?? false })];
   // A suspicious gain is not kept without consent; its reason must travel with the record so a human sees why.
   const reason = status === 'invalid' || judgement.suspicious ? judgement.reasons.join('; ') : null;

@@ -10,7 +10,7 @@ import { recordingArtifacts, runAction } from '../fixtures/drivers/runner.js';
 import { webhookExample } from '../fixtures/events/webhooks.js';
 
 function repoWithOrigin(): { repo: string; origin: string } {
-  const repo = makeQuadraticRepo('{ experiments: 3 }');
+  const repo = makeQuadraticRepo('{ experiments: 3 }', {}, 6);
   const origin = join(mkdtempSync(join(tmpdir(), 'autoloop-origin-')), 'origin.git');
   execFileSync('git', ['clone', '--quiet', '--bare', repo, origin]);
   gitSync(repo, 'remote', 'add', 'origin', origin);

@@ -100,7 +100,7 @@ describe('autoloop CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('baseline 10.5 → candidate 1.5');
     expect(result.stdout).toContain('verdict: improved');
-    expect(result.stdout).toContain('3 run(s) per side');
+    expect(result.stdout).toContain('3 runs per side');
     // The user's files and index are as they were.
     expect(gitSync(repo, 'status', '--porcelain')).toBe('M params.json');
     const json = await runCli(['eval', '--json', '--repeats', '2'], repo);
@@ -130,6 +130,24 @@ describe('autoloop CLI', () => {
     expect(result.stdout).toContain('verdict: no-change');
     const json = JSON.parse((await runCli(['eval', 'HEAD', '--base', 'HEAD', '--json', '--repeats', '2'], repo)).stdout);
     expect(json).toMatchObject({ status: 'discard', changedFiles: [], samples: { baseline: { loss: [10.5, 10.5] }, candidate: { loss: [10.5, 10.5] } } });
+  });
+
+  it('eval --aa measures a commit against itself and reports the noise and the smallest effect each setting finds', async () => {
+    // A noisy benchmark: the same code, a different number every run.
+    const repo = makeQuadraticRepo(undefined, { 'eval.mjs': 'const r = Number(process.env.AUTOLOOP_RUN) * 7 + (process.env.AUTOLOOP_SIDE === "candidate" ? 3 : 0);\nconsole.log("METRIC loss=" + (10 + (r % 5) * 0.1))\n' });
+    const result = await runCli(['eval', '--aa'], repo);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^HEAD \([0-9a-f]{7}\) against HEAD \([0-9a-f]{7}\), 5 runs per side, interleaved/);
+    expect(result.stdout).toMatch(/noise: CV [\d.]+% \(base\) and [\d.]+% \(head\) per run; paired differences vary by 0\.\d+/);
+    expect(result.stdout).toMatch(/ {2}fixed 3 +[\d.]+ \([\d.]+%\)\n {2}fixed 5 +[\d.]+ \([\d.]+%\)\n {2}auto \(3 to 8\) +[\d.]+/);
+    // The quadratic fixture measures one run per side (repeats: 1): no row for it, and the advice says so.
+    expect(result.stdout).toContain('with your settings, 1 run per side, gains smaller than these are mostly missed');
+    // A deterministic benchmark is told so.
+    const steady = await runCli(['eval', '--aa', 'HEAD', '--repeats', '2'], makeQuadraticRepo());
+    expect(steady.stdout).toContain('the metric did not vary: it is deterministic, and one run per side measures it');
+    const both = await runCli(['eval', '--aa', '--base', 'HEAD'], repo);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--aa measures one commit against itself');
   });
 
   it('eval reports out-of-scope changes as invalid with exit code 4', async () => {

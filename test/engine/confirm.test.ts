@@ -26,7 +26,7 @@ function flatteringRepo(confirm: string): string {
     'eval.mjs': FIRST_RUN_FLATTERS,
     'params.json': '{ "x": 0 }\n',
     '.github/autoloop.yml': `metric: { name: loss, goal: minimize, suspicious_effect: 100% }
-evaluate: { command: node eval.mjs, timeout: 20s, confirm: ${confirm} }
+evaluate: { command: node eval.mjs, timeout: 20s, repeats: 1, confirm: ${confirm} }
 scope: { edit: [params.json], protect: [eval.mjs] }
 proposer: { kind: tune, tune: { file: params.json, seed: 1, params: { x: { min: -10, max: 10 } } } }
 budget: { experiments: 3 }
@@ -83,7 +83,7 @@ describe('the confirmation of a run', () => {
   });
 
   it('does not measure a run branch that something other than autoloop moved, and says so', async () => {
-    const repo = makeQuadraticRepo('{ experiments: 3 }');
+    const repo = makeQuadraticRepo('{ experiments: 3 }', {}, 6);
     const result = await runLoop({
       proposer: createProposer,
       cwd: repo,

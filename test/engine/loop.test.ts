@@ -133,7 +133,7 @@ describe('runLoop', () => {
 
   it('with evaluate.baseline: cached, measures only the candidate and says the comparison is unpaired', async () => {
     const repo = makeQuadraticRepo();
-    const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('timeout: 20s }', 'timeout: 20s, repeats: 2, baseline: cached }');
+    const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('timeout: 20s, repeats: 1 }', 'timeout: 20s, repeats: 2, baseline: cached }');
     await writeFile(join(repo, '.github/autoloop.yml'), config);
     const result = await runLoop({
       cwd: repo,
@@ -222,7 +222,7 @@ describe('runLoop', () => {
 
   it('measures a deterministic metric twice per side, not evaluate.repeats times, and the judge says why', async () => {
     const repo = makeQuadraticRepo('{ experiments: 2 }');
-    const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('timeout: 20s }', 'timeout: 20s, repeats: 5 }');
+    const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('timeout: 20s, repeats: 1 }', 'timeout: 20s, repeats: 5 }');
     await writeFile(join(repo, '.github/autoloop.yml'), config);
     const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'det' });
     const measured = result.experiments.filter((e) => e.experiment > 0 && e.judgement);

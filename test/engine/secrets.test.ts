@@ -29,8 +29,8 @@ ${QUADRATIC_EVAL}`;
 
 function leakyRepo(extraEvaluate = ''): string {
   const config = quadraticConfig('{ experiments: 2 }').replace(
-    'evaluate: { command: node eval.mjs, timeout: 20s }',
-    `evaluate: { command: env && node eval.mjs, setup: env, timeout: 20s${extraEvaluate} }`,
+    'evaluate: { command: node eval.mjs, timeout: 20s, repeats: 1 }',
+    `evaluate: { command: env && node eval.mjs, setup: env, timeout: 20s, repeats: 1${extraEvaluate} }`,
   );
   return makeQuadraticRepo(undefined, { 'eval.mjs': LEAKY_EVAL, '.github/autoloop.yml': config });
 }

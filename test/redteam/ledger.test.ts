@@ -134,7 +134,7 @@ describe('red team: a finished ledger re-chained end to end', () => {
   let result: RunResult;
   let kept: number[];
   beforeEach(async () => {
-    repo = makeQuadraticRepo('{ experiments: 6 }');
+    repo = makeQuadraticRepo('{ experiments: 6 }', {}, 6);
     result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'books' });
     kept = result.experiments.filter((e) => e.experiment > 0 && e.status === 'keep').map((e) => e.experiment);
     expect(kept.length).toBeGreaterThanOrEqual(2);

@@ -179,7 +179,7 @@ describe.skipIf(!linux)('red team: candidate code inside the sandbox', () => {
 
   it('kills a setsid daemon, a double-forked child and a nohup child when the command ends', async () => {
     const marker = `redteam-daemon-${hex()}`;
-    const arena = await openArena('{ command: sh attack.sh, timeout: 20s }', {
+    const arena = await openArena('{ command: sh attack.sh, timeout: 20s, repeats: 1 }', {
       'attack.sh': `setsid sh -c 'sleep 1; echo late > late-setsid.txt; sleep 30; :' ${marker}-setsid </dev/null >/dev/null 2>&1 &
 ( sh -c 'sleep 1; echo late > late-fork.txt; sleep 30; :' ${marker}-fork </dev/null >/dev/null 2>&1 & ) &
 nohup sh -c 'trap "" TERM HUP; sleep 1; echo late > late-nohup.txt; sleep 30; :' ${marker}-nohup </dev/null >/dev/null 2>&1 &
@@ -197,7 +197,7 @@ echo METRIC loss=1
 
   it('ends a command that ignores SIGTERM and forks, at its budget, with everything it started', async () => {
     const marker = `redteam-budget-${hex()}`;
-    const arena = await openArena('{ command: sh attack.sh, timeout: 1s }', {
+    const arena = await openArena('{ command: sh attack.sh, timeout: 1s, repeats: 1 }', {
       'attack.sh': `trap '' TERM
 sh -c 'trap "" TERM; sleep 60; :' ${marker} &
 setsid sh -c 'trap "" TERM; sleep 60; :' ${marker} &
@@ -227,7 +227,7 @@ sleep 60
     });
 
     it('sees neither autoloop\'s processes nor their /proc/<pid>/environ', async () => {
-      const arena = await openArena('{ command: sh attack.sh, timeout: 20s }', {
+      const arena = await openArena('{ command: sh attack.sh, timeout: 20s, repeats: 1 }', {
         'attack.sh': `for pid in ${process.pid} ${standIn.pid}; do
   if cat /proc/$pid/environ >/dev/null 2>&1; then echo "environ $pid: readable"; else echo "environ $pid: unreadable"; fi
   if kill -0 $pid 2>/dev/null; then echo "kill $pid: reachable"; else echo "kill $pid: unreachable"; fi
@@ -251,7 +251,7 @@ echo METRIC loss=1
     });
 
     it('sandbox: none still measures, says "unsandboxed", keeps the allowlist, and shows what the sandbox stops', async () => {
-      const arena = await openArena('{ command: sh attack.sh, timeout: 20s }', {
+      const arena = await openArena('{ command: sh attack.sh, timeout: 20s, repeats: 1 }', {
         'attack.sh': `if cat /proc/${standIn.pid}/environ >/dev/null 2>&1; then echo "environ: readable"; else echo "environ: unreadable"; fi
 echo "home: $HOME"
 echo "GH_PAT=\${GH_PAT:-absent}"
@@ -274,7 +274,7 @@ echo METRIC loss=2
   });
 
   it('passes only the allowlisted environment: no GH_PAT, DATABASE_URL, SSH_AUTH_SOCK or tokens', async () => {
-    const arena = await openArena('{ command: node env.mjs, setup: node env.mjs, timeout: 20s, env: [REDTEAM_ALLOWED_SETTING] }', {
+    const arena = await openArena('{ command: node env.mjs, setup: node env.mjs, timeout: 20s, env: [REDTEAM_ALLOWED_SETTING], repeats: 1 }', {
       'env.mjs': `import { readdirSync, writeFileSync } from 'node:fs';
 console.log('names: ' + Object.keys(process.env).sort().join(','));
 console.log('values: ' + JSON.stringify(process.env));
@@ -320,7 +320,7 @@ console.log('METRIC loss=1');
     });
 
     it('is refused to the command unless evaluate.network allows it, and then it works', async () => {
-      const closed = await openArena('{ command: node connect.mjs, check: node connect.mjs, timeout: 20s }', { 'connect.mjs': connectScript(host.port) });
+      const closed = await openArena('{ command: node connect.mjs, check: node connect.mjs, timeout: 20s, repeats: 1 }', { 'connect.mjs': connectScript(host.port) });
       expect(closed.evaluator.network).toBe(false);
       const check = await closed.evaluator.check(closed.candidate.worktree, closed.trace, 'candidate');
       expect(check?.ok).toBe(true);
@@ -331,7 +331,7 @@ console.log('METRIC loss=1');
       expect(runLog(closed, 'candidate-1')).toContain('sandboxed (bwrap), no network ---');
       expect(host.connections()).toBe(0);
 
-      const open = await openArena('{ command: node connect.mjs, timeout: 20s, network: true }', { 'connect.mjs': connectScript(host.port) });
+      const open = await openArena('{ command: node connect.mjs, timeout: 20s, network: true, repeats: 1 }', { 'connect.mjs': connectScript(host.port) });
       expect(open.evaluator.isolation).toBe('sandboxed (bwrap), network allowed');
       const opened = await open.evaluator.measure(open.candidate, 0, open.trace);
       expect(opened.ok, runLog(open, 'candidate-1')).toBe(true);
@@ -341,7 +341,7 @@ console.log('METRIC loss=1');
 
     it('is the agent\'s (it calls its model), in a sandbox that still hides the user\'s .git and the trace, and the trace says so', async () => {
       const agentTraceFile = `${FROM_WORKTREE.repo}/.autoloop/${TAG}/traces/exp-0002/secret-of-the-trace.txt`;
-      const arena = await openArena('{ command: node eval.mjs, timeout: 20s }', {
+      const arena = await openArena('{ command: node eval.mjs, timeout: 20s, repeats: 1 }', {
         'agent.mjs': `import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 ${connectScript(host.port).replace("function finish() { console.log('METRIC loss=1'); }", '')}
 function finish() {
@@ -397,7 +397,7 @@ if git rev-parse HEAD >/dev/null 2>&1; then echo "git: works"; else echo "git: n
 git config core.fsmonitor /tmp/evil 2>/dev/null
 echo mine > inside.txt && echo "worktree: written"
 `;
-    const arena = await openArena('{ command: node eval.mjs, check: sh attack.sh, timeout: 20s }', { 'attack.sh': attack });
+    const arena = await openArena('{ command: node eval.mjs, check: sh attack.sh, timeout: 20s, repeats: 1 }', { 'attack.sh': attack });
     const onHost = (file: string) => resolve(arena.candidate.worktree, file);
     const existing = Object.fromEntries(Object.entries(targets).filter(([, file]) => existsSync(onHost(file))).map(([name, file]) => [name, sha256(onHost(file))]));
     // The attack is real: these are the host's files, and they are there.
@@ -422,7 +422,7 @@ echo mine > inside.txt && echo "worktree: written"
 describe('red team: the candidate cannot read the baseline\'s metrics or trace', () => {
   it.skipIf(!linux)('keeps the trace folder hidden and gives each run a fresh metrics file', async () => {
     const trace = `${FROM_WORKTREE.repo}/.autoloop/${TAG}/traces/exp-0001`;
-    const arena = await openArena('{ command: sh attack.sh, setup: sh setup.sh, timeout: 20s, report: file }', {
+    const arena = await openArena('{ command: sh attack.sh, setup: sh setup.sh, timeout: 20s, report: file, repeats: 1 }', {
       // The baseline's secret is made when it runs, so that it is in no file the candidate could read but the trace.
       'attack.sh': `if [ "$AUTOLOOP_SIDE" = baseline ]; then
   secret="baseline-only-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
@@ -465,7 +465,7 @@ echo "setup's metrics file: \${AUTOLOOP_METRICS_FILE:-unset}"
     const secret = `-----BEGIN REDTEAM KEY ${hex()}-----`;
     writeFileSync(secretFile, `{"loss": 0.001, "key": "${secret}"}`);
     try {
-      const arena = await openArena('{ command: sh attack.sh, timeout: 5s, report: file }', {
+      const arena = await openArena('{ command: sh attack.sh, timeout: 5s, report: file, repeats: 1 }', {
         'attack.sh': `if [ "$AUTOLOOP_SIDE" = candidate ]; then
   ln -s '${secretFile}' "$AUTOLOOP_METRICS_FILE" && echo linked
   echo METRIC loss=4
@@ -499,7 +499,7 @@ for f in '${FROM_WORKTREE.otherSide('candidate')}/params.json' '${FROM_WORKTREE.
 echo "setup done"
 `,
     });
-    writeFileSync(join(repo, '.github/autoloop.yml'), readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('evaluate: { command: node eval.mjs, timeout: 20s }', 'evaluate: { command: node eval.mjs, setup: sh setup.sh, timeout: 20s }'));
+    writeFileSync(join(repo, '.github/autoloop.yml'), readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('evaluate: { command: node eval.mjs, timeout: 20s, repeats: 1 }', 'evaluate: { command: node eval.mjs, setup: sh setup.sh, timeout: 20s, repeats: 1 }'));
     gitSync(repo, 'commit', '--quiet', '-am', 'setup that attacks');
     const base = gitSync(repo, 'rev-parse', 'HEAD');
     writeFileSync(join(repo, 'params.json'), '{\n  "x": 1,\n  "y": 0\n}\n');

@@ -86,6 +86,9 @@ export const guardSchema = z
   })
   .describe('A metric that must not regress past its tolerance.');
 
+/** The most runs per side a sequential measurement takes unless `evaluate.max_repeats` says otherwise. */
+export const DEFAULT_MAX_REPEATS = 8;
+
 export const evaluateSchema = z
   .strictObject({
     command: z.string().min(1).describe('The command that measures a checkout and reports the metrics (see `report`); autoloop times it (`autoloop.wall_ms`, `autoloop.cpu_ms`).'),
@@ -108,7 +111,22 @@ export const evaluateSchema = z
         + 'With it, only the scorer reports (on the channel `report` names): `command` gets no metrics file and its METRIC lines are not read, so code loaded by `command` cannot write its own score.',
       ),
     timeout: duration.prefault('5m').describe('Hard time budget for one run of `command` (and for `setup` and `check` each).'),
-    repeats: z.number().int().min(1).max(100).default(1).describe('Runs per side; baseline and candidate alternate B C B C.'),
+    repeats: z
+      .union([z.literal('auto'), z.number().int().min(1).max(100)], {
+        error: (issue) => `expected auto or a whole number of runs per side from 1 to 100, got ${JSON.stringify(issue.input)}`,
+      })
+      .default('auto')
+      .describe(
+        'Runs per side; baseline and candidate alternate B C B C. `auto` (the default) measures sequentially: 3 pairs, then more only while the verdict is undecided, '
+        + 'up to `max_repeats`, each look at its share of the 5% error rate. A number measures exactly that many pairs.',
+      ),
+    max_repeats: z
+      .number()
+      .int()
+      .min(3)
+      .max(100)
+      .default(DEFAULT_MAX_REPEATS)
+      .describe('With `repeats: auto`, the most runs per side a measurement may take (looks after 3, 5, then every 3 more, and at this number).'),
     baseline: z
       .enum(['paired', 'cached'])
       .default('paired')
@@ -133,6 +151,13 @@ export const evaluateSchema = z
         + '`true` with `repeats` runs per side, a number for more, `false` to skip it.',
       ),
   })
+  .superRefine((evaluate, ctx) => {
+    if (typeof evaluate.repeats === 'number' && evaluate.max_repeats !== DEFAULT_MAX_REPEATS) {
+      ctx.addIssue({ code: 'custom', path: ['max_repeats'], message: `max_repeats applies only with repeats: auto; with repeats: ${evaluate.repeats} every measurement takes ${evaluate.repeats} runs per side` });
+    }
+  })
+  // One number for "how many runs per side at most" everywhere (`repeats`), and whether measuring stops early (`sequential`).
+  .transform(({ repeats, ...rest }) => ({ ...rest, repeats: repeats === 'auto' ? rest.max_repeats : repeats, sequential: repeats === 'auto' }))
   .describe('How a checkout is measured.');
 
 export const scopeSchema = z

@@ -3,6 +3,7 @@ import type { GuardJudgement, Judgement, RunSample, Verdict } from '../ledger/re
 import { decideExperiment, effectInUnits } from './decision.js';
 import { mean, pairedTInterval, welchTInterval } from './stats.js';
 import { formatEffect, formatNumber, formatPercent, type Effect } from '../config/units.js';
+import { alphaAt, isInterimLook, stopAtLook, type LookEvidence, type SequentialPlan } from './sequential.js';
 
 /**
  * Error rate of each one-sided decision. A candidate with no true effect is called `improved` (a
@@ -14,11 +15,18 @@ export const ONE_SIDED_ALPHA = 0.05;
  * each end is a one-sided 95% bound and "the interval clears zero" is a one-sided 5% test.
  */
 export const CONFIDENCE_LEVEL = 1 - 2 * ONE_SIDED_ALPHA;
-/** Names the interval's method, as shown next to it. */
-export const INTERVAL_METHOD = {
-  paired: `paired t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
-  welch: `Welch's t; each end a one-sided ${Math.round((1 - ONE_SIDED_ALPHA) * 100)}% bound`,
-} as const;
+/** Names the interval's method, as shown next to it, for a test at one-sided level `alpha`. */
+export function intervalMethod(kind: 'paired' | 'welch', alpha = ONE_SIDED_ALPHA): string {
+  return `${kind === 'paired' ? 'paired t' : "Welch's t"}; each end a one-sided ${formatLevelPercent(1 - alpha)} bound`;
+}
+/** The methods at the default level. */
+export const INTERVAL_METHOD = { paired: intervalMethod('paired'), welch: intervalMethod('welch') } as const;
+
+/** A confidence level as a percentage: whole when it is one (95%), else to one decimal (99.3%). */
+export function formatLevelPercent(level: number): string {
+  const percent = level * 100;
+  return Math.abs(percent - Math.round(percent)) < 0.05 ? `${Math.round(percent)}%` : `${percent.toFixed(1)}%`;
+}
 /** Said wherever a verdict rests on baseline samples measured earlier, not beside the candidate. */
 export const UNPAIRED_NOTE = 'unpaired: baseline samples cached from an earlier measurement';
 /** Said wherever a verdict rests on one run per side. */
@@ -46,6 +54,11 @@ export interface JudgeInput {
    * index pairs share no machine state.
    */
   paired?: boolean;
+  /**
+   * The one-sided level of the test, ONE_SIDED_ALPHA unless a sequential design gives this look a smaller share of it
+   * (see ./sequential.ts); the reported interval is the two-sided 1 − 2·alpha one.
+   */
+  alpha?: number;
 }
 
 /**
@@ -54,14 +67,15 @@ export interface JudgeInput {
  * with fewer than two runs on a side. The method follows from how the runs were measured, never from
  * the data, so the false-keep rate stays at ONE_SIDED_ALPHA.
  */
-function deltaInterval(baseline: number[], candidate: number[], paired: boolean): Judgement['interval'] {
+function deltaInterval(baseline: number[], candidate: number[], paired: boolean, alpha: number): Judgement['interval'] {
+  const level = 1 - 2 * alpha;
   if (paired && baseline.length === candidate.length && baseline.length >= 2) {
-    const { low, high } = pairedTInterval(baseline, candidate, CONFIDENCE_LEVEL);
-    return { low, high, level: CONFIDENCE_LEVEL, method: INTERVAL_METHOD.paired };
+    const { low, high } = pairedTInterval(baseline, candidate, level);
+    return { low, high, level, method: intervalMethod('paired', alpha) };
   }
   if (baseline.length >= 2 && candidate.length >= 2) {
-    const { low, high } = welchTInterval(baseline, candidate, CONFIDENCE_LEVEL);
-    return { low, high, level: CONFIDENCE_LEVEL, method: INTERVAL_METHOD.welch };
+    const { low, high } = welchTInterval(baseline, candidate, level);
+    return { low, high, level, method: intervalMethod('welch', alpha) };
   }
   return null;
 }
@@ -121,7 +135,8 @@ export function judgeExperiment(input: JudgeInput): Judgement {
   const gain = direction * delta;
   const threshold = effectInUnits(input.minEffect, baselineMean);
   const paired = input.paired ?? true;
-  const interval = deltaInterval(input.baseline, input.candidate, paired);
+  const alpha = input.alpha ?? ONE_SIDED_ALPHA;
+  const interval = deltaInterval(input.baseline, input.candidate, paired, alpha);
   const singleRun = interval === null;
   const reasons: string[] = paired ? [] : [UNPAIRED_NOTE];
 
@@ -138,7 +153,7 @@ export function judgeExperiment(input: JudgeInput): Judgement {
     if (verdict === 'no-change') {
       reasons.push(
         gainLow <= 0 && gainHigh >= 0
-          ? `the ${Math.round(CONFIDENCE_LEVEL * 100)}% interval of the delta includes zero (one-sided ${Math.round(ONE_SIDED_ALPHA * 100)}% test): within the noise`
+          ? `the ${formatLevelPercent(1 - 2 * alpha)} interval of the delta includes zero (one-sided ${formatLevelPercent(alpha)} test): within the noise`
           : `the effect ${formatPercent(deltaRelative)} is smaller than min_effect ${formatEffect(input.minEffect)}`,
       );
     }
@@ -204,9 +219,10 @@ export function deterministicNote(runsPerSide: number, repeats: number): string 
  * guards' `max_regression`) to the judge's input. `values` gives one metric's samples of one side; `paired`
  * says whether the sides were measured interleaved (B C B C …).
  */
-export function judgeUnderConfig(config: Config, values: (side: RunSample['side'], name: string) => number[], paired: boolean): Judgement {
+export function judgeUnderConfig(config: Config, values: (side: RunSample['side'], name: string) => number[], paired: boolean, alpha = ONE_SIDED_ALPHA): Judgement {
   return judgeExperiment({
     paired,
+    alpha,
     goal: config.metric.goal,
     minEffect: config.metric.min_effect,
     suspiciousEffect: config.metric.suspicious_effect,
@@ -220,4 +236,27 @@ export function judgeUnderConfig(config: Config, values: (side: RunSample['side'
       candidate: values('candidate', g.name),
     })),
   });
+}
+
+/**
+ * What an interim look of a sequential measurement found (see ./sequential.ts): the verdict at the look's level
+ * `alpha`, and the primary metric's estimated gain (positive is better), its standard error and `min_effect` in its units.
+ */
+export function lookEvidence(config: Config, values: (side: RunSample['side'], name: string) => number[], alpha: number): LookEvidence {
+  const judgement = judgeUnderConfig(config, values, true, alpha);
+  const baseline = values('baseline', config.metric.name);
+  const candidate = values('candidate', config.metric.name);
+  const direction = config.metric.goal === 'minimize' ? -1 : 1;
+  const se = baseline.length === candidate.length && baseline.length >= 2 ? pairedTInterval(baseline, candidate, 0.9).se : 0;
+  return { verdict: judgement.verdict, gain: direction * judgement.delta, se, threshold: effectInUnits(config.metric.min_effect, judgement.baseline.mean) };
+}
+
+/**
+ * Whether a sequential measurement under `plan` stops after `pairs` pairs: at an interim look where the verdict is
+ * decided or futile ({@link stopAtLook}), or at the last look. The evaluator asks it after each pair; so do the
+ * calibration benchmark and tests, so what they measure is what runs.
+ */
+export function sequentialStop(config: Config, plan: SequentialPlan, pairs: number, values: (side: RunSample['side'], name: string) => number[]): boolean {
+  if (pairs >= plan.looks.at(-1)!) return true;
+  return isInterimLook(plan, pairs) && stopAtLook(lookEvidence(config, values, alphaAt(plan, pairs)));
 }

@@ -2,15 +2,23 @@ import type { Config } from '../config/config-schema.js';
 import { CPU_METRIC, isReservedMetric, METRICS_FILE_ENV, WALL_METRIC } from '../judge/metrics.js';
 import { formatDuration, formatEffect } from '../config/units.js';
 import { code } from './markdown.js';
+import { FIRST_LOOK } from '../judge/sequential.js';
 
 /** One line per setting of a run's config worth showing on its dashboard and in `/optimize help`. */
 export function configSummary(config: Config): string[] {
   return [
     `metric: ${code(config.metric.name)}, ${config.metric.goal}, keep gains beyond ${formatEffect(config.metric.min_effect)}`,
-    `evaluate: ${code(config.evaluate.command)}, ${config.evaluate.repeats} run(s) per side, ${config.evaluate.baseline}, timeout ${formatDuration(config.evaluate.timeout)}`,
+    `evaluate: ${code(config.evaluate.command)}, ${runsPerSideText(config)}, ${config.evaluate.baseline}, timeout ${formatDuration(config.evaluate.timeout)}`,
     `scope: edit ${config.scope.edit.map(code).join(', ')}`,
     `proposer: ${config.proposer.kind}`,
   ];
+}
+
+/** How many runs per side a measurement takes: `3 runs per side`, or `3 to 8 runs per side (sequential)` with `repeats: auto`. */
+export function runsPerSideText(config: Pick<Config, 'evaluate'>): string {
+  const { repeats, sequential } = config.evaluate;
+  if (sequential) return `${Math.min(FIRST_LOOK, repeats)} to ${repeats} runs per side (sequential)`;
+  return `${repeats} ${repeats === 1 ? 'run' : 'runs'} per side`;
 }
 
 /**
@@ -53,11 +61,11 @@ export function inProcessNote(config: Config): string[] {
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = [];
   const { min_effect: minEffect } = config.metric;
-  if (config.evaluate.repeats === 1 && minEffect.value === 0) {
+  if (!config.evaluate.sequential && config.evaluate.repeats === 1 && minEffect.value === 0) {
     // bench/judge-calibration.ts: at repeats 1 and min_effect 0 the judge keeps 50% of no-effect candidates.
     warnings.push(
       'evaluate.repeats is 1 and metric.min_effect is 0: with one run per side there is no noise estimate, so on a noisy metric about half of all changes that do nothing are kept. '
-      + 'Set evaluate.repeats to 3 or more, or metric.min_effect above the noise (autoloop eval HEAD --base HEAD --repeats 5 shows how large it is); a deterministic metric (same value every run) needs neither.',
+      + 'Leave evaluate.repeats out (auto: sequential, 3 to 8 runs per side), set it to 3 or more, or set metric.min_effect above the noise (autoloop eval HEAD --base HEAD --repeats 5 shows how large it is); a deterministic metric (same value every run) needs none of these.',
     );
   }
   return warnings;

@@ -43,7 +43,8 @@ describe('parseConfig: valid files', () => {
       suspicious_effect: { kind: 'relative', value: 0.5 },
     });
     expect(config.guards).toEqual([]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 1, report: 'stdout', baseline: 'paired', env: [], network: false, confirm: true });
+    // `repeats` left out: sequential, at most max_repeats runs per side.
+    expect(config.evaluate).toEqual({ command: 'node eval.js', timeout: 300_000, repeats: 8, max_repeats: 8, sequential: true, report: 'stdout', baseline: 'paired', env: [], network: false, confirm: true });
     expect(config.scope).toEqual({ edit: ['params.json'], protect: [] });
     expect(config.proposer.kind).toBe('tune');
     expect(config.proposer.instructions).toBe('.github/autoloop.md');
@@ -57,7 +58,7 @@ describe('parseConfig: valid files', () => {
     const config = parseConfig(fixture('valid-full.yml'), 'valid-full.yml');
     expect(config.metric.min_effect).toEqual({ kind: 'relative', value: 0.01 });
     expect(config.guards).toEqual([{ name: 'peak_mem_mb', goal: 'minimize', max_regression: { kind: 'relative', value: 0.1 } }]);
-    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3, report: 'stdout', baseline: 'paired', env: [], network: false, confirm: true });
+    expect(config.evaluate).toEqual({ command: 'node eval.js', setup: 'npm ci', check: 'npm test', timeout: 300_000, repeats: 3, max_repeats: 8, sequential: false, report: 'stdout', baseline: 'paired', env: [], network: false, confirm: true });
     expect(config.scope).toEqual({ edit: ['src/model/**', 'params.json'], protect: ['eval/**'] });
     expect(config.budget).toEqual({ experiments: 20, parallel: 1, max_failures: 5, wall_time: 28_800_000 });
     expect(config.review).toEqual({ reviewers: ['octocat'], approve_each: true });
@@ -121,7 +122,7 @@ describe('parseConfig: errors name the file, key and line', () => {
       file: 'unknown-key.yml',
       path: 'evaluate.colour',
       line: 6,
-      message: 'unknown key "colour" (allowed: command, report, setup, check, score, timeout, repeats, baseline, env, network, confirm)',
+      message: 'unknown key "colour" (allowed: command, report, setup, check, score, timeout, repeats, max_repeats, baseline, env, network, confirm)',
     });
   });
 
@@ -136,7 +137,7 @@ describe('parseConfig: errors name the file, key and line', () => {
       file: 'wrong-type.yml',
       path: 'evaluate.repeats',
       line: 6,
-      message: 'expected a number, got string "abc"',
+      message: 'expected auto or a whole number of runs per side from 1 to 100, got "abc"',
     });
   });
 

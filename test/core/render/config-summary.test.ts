@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, type ConfigInput } from '../../../src/core/config/config-schema.js';
-import { configWarnings, inProcessNote, metricSource } from '../../../src/core/render/config-summary.js';
+import { configWarnings, inProcessNote, metricSource, runsPerSideText } from '../../../src/core/render/config-summary.js';
 
 function config(metric: string, evaluate: Partial<ConfigInput['evaluate']> = {}, guards: string[] = []) {
   return configSchema.parse({
@@ -33,11 +33,18 @@ describe('metricSource', () => {
 
 describe('configWarnings', () => {
   it('warns of a config that can only keep noise: one run per side and no min_effect', () => {
-    const [warning] = configWarnings(config('loss'));
-    expect(warning).toMatch(/^evaluate\.repeats is 1 and metric\.min_effect is 0: .* about half of all changes that do nothing are kept\. Set evaluate\.repeats to 3 or more, or metric\.min_effect above the noise/);
+    const [warning] = configWarnings(config('loss', { repeats: 1 }));
+    expect(warning).toMatch(/^evaluate\.repeats is 1 and metric\.min_effect is 0: .* about half of all changes that do nothing are kept\. Leave evaluate\.repeats out \(auto: sequential/);
     expect(configWarnings(config('loss', { repeats: 3 }))).toEqual([]);
-    const withEffect = configSchema.parse({ ...config('loss'), metric: { name: 'loss', goal: 'minimize', min_effect: '1%' } });
+    const withEffect = configSchema.parse({ metric: { name: 'loss', goal: 'minimize', min_effect: '1%' }, evaluate: { command: 'node bench.js', repeats: 1 }, scope: { edit: ['src/**'] }, proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } } });
     expect(configWarnings(withEffect)).toEqual([]);
+  });
+
+  it('has nothing to say about the default: sequential measurement keeps at most 5% of changes that do nothing', () => {
+    expect(config('loss').evaluate).toMatchObject({ sequential: true, repeats: 8, max_repeats: 8 });
+    expect(configWarnings(config('loss'))).toEqual([]);
+    expect(runsPerSideText(config('loss'))).toBe('3 to 8 runs per side (sequential)');
+    expect(runsPerSideText(config('loss', { repeats: 1 }))).toBe('1 run per side');
   });
 });
 
