@@ -30,7 +30,9 @@ type Format = 'json' | 'yaml';
 
 /**
  * Creates the `tune` proposer from a validated config (`proposer.tune` must be present).
- * Each proposal edits `tune.file` in the worktree and records the full point in `notes.params`.
+ * Each proposal edits `tune.file` in the worktree and records the full point in `notes.params` and the
+ * point it started from in `notes.from`. Its memory is the run's history (`context.history`, the ledger
+ * records, so a resumed run continues where it stopped): what was measured, the judge's verdicts and deltas.
  */
 export function createTuneProposer(config: Config): Proposer {
   const tune = config.proposer.tune;
@@ -53,13 +55,21 @@ export function createTuneProposer(config: Config): Proposer {
         seed: tune.seed,
         experiment: context.experiment,
         explore: tune.explore,
+        goal: config.metric.goal,
       });
       if (!result) return null;
       const updates = new Map<string, ParamValue>(result.changed.map((key) => [key, result.point[key]!]));
       await writeFile(file, writeValues(text, format, data, updates), 'utf8');
       return {
         hypothesis: describeChange(best, result.point),
-        notes: { params: result.point, from: best, changed: result.changed, sigma: result.sigma, mode: result.mode },
+        notes: {
+          params: result.point,
+          from: best,
+          changed: result.changed,
+          sigma: result.sigma,
+          mode: result.mode,
+          ...(result.screened !== undefined ? { screened: result.screened } : {}),
+        },
       };
     },
   };

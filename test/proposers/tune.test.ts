@@ -4,10 +4,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type ConfigInput } from '../../src/core/config/config-schema.js';
-import type { ExperimentRecord, ExperimentStatus } from '../../src/core/ledger/records.js';
-import type { Proposal, ProposalContext } from '../../src/core/propose/proposer.js';
+import { experimentRecordSchema, type ExperimentRecord, type ExperimentStatus } from '../../src/core/ledger/records.js';
+import type { Proposal, ProposalContext, Proposer } from '../../src/core/propose/proposer.js';
+import { FLOAT_RESOLUTION, SIGMA_INITIAL } from '../../src/core/propose/tune-search.js';
 import { TuneError, createTuneProposer } from '../../src/proposers/tune.js';
-import { makeExperiment } from '../fixtures/records/ledger.js';
+import { makeExperiment, makeJudgement } from '../fixtures/records/ledger.js';
 
 type TuneInput = NonNullable<NonNullable<ConfigInput['proposer']>['tune']>;
 
@@ -217,6 +218,87 @@ describe('createTuneProposer: a run over a tiny space', () => {
       if (keep) best = await readFile(file, 'utf8');
     }
     expect.unreachable('the space was never exhausted');
+  });
+});
+
+describe('createTuneProposer: memory of the run', () => {
+  // A plateau like a random forest's maxDepth: nothing below 12 makes a difference, and `rate` never does.
+  const tune: TuneInput = { file: 'params.json', params: { maxDepth: { min: 1, max: 20, type: 'int' }, rate: { min: 0, max: 1 } }, seed: 2 };
+  const plateau = (point: { maxDepth: number; rate: number }) => (point.maxDepth < 12 ? 0.3 : 0.2 - 0.001 * point.maxDepth);
+  const baseText = '{ "maxDepth": 3, "rate": 0.5 }\n';
+
+  interface RunState {
+    history: ExperimentRecord[];
+    /** The best point's file, as the worktree holds it before each proposal. */
+    bestText: string;
+    proposals: Proposal[];
+  }
+
+  /** Experiments `from`..`to` of a run judged by a noise-free judge (val_loss, minimised): ties are `no-change`. */
+  async function continueRun(proposer: Proposer, config: ReturnType<typeof configFor>, state: RunState, from: number, to: number): Promise<RunState> {
+    let { bestText } = state;
+    const history = [...state.history];
+    const proposals = [...state.proposals];
+    const file = path.join(worktree, 'params.json');
+    for (let experiment = from; experiment <= to; experiment++) {
+      await writeFile(file, bestText);
+      const proposal = (await proposer.propose(context(config, experiment, history)))!;
+      proposals.push(proposal);
+      const text = await readFile(file, 'utf8');
+      const judgement = makeJudgement(plateau(JSON.parse(bestText)), plateau(JSON.parse(text)));
+      history.push(makeExperiment({ experiment, status: judgement.keep ? 'keep' : 'discard', judgement, proposer: { kind: 'tune', notes: proposal.notes } }));
+      if (judgement.keep) bestText = text;
+    }
+    return { history, bestText, proposals };
+  }
+
+  const start = (): RunState => ({ history: [], bestText: baseText, proposals: [] });
+  const pointOf = (proposal: Proposal) => proposal.notes.params as { maxDepth: number; rate: number };
+  /** The earlier point (the base included) that `point` repeats: the same maxDepth and a rate within 1% of the range. */
+  const repeatOf = (earlier: readonly { maxDepth: number; rate: number }[], point: { maxDepth: number; rate: number }) =>
+    [{ maxDepth: 3, rate: 0.5 }, ...earlier].find((other) => other.maxDepth === point.maxDepth && Math.abs(other.rate - point.rate) < FLOAT_RESOLUTION);
+
+  it('never measures a point twice, not even nearly, while every step ties, and finds the edge of the plateau in 15', async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const config = configFor({ ...tune, seed });
+      const run = await continueRun(createTuneProposer(config), config, start(), 1, 15);
+      const points = run.proposals.map(pointOf);
+      points.forEach((point, index) => expect(repeatOf(points.slice(0, index), point), `seed ${seed}, experiment ${index + 1}`).toBeUndefined());
+      expect(run.history.filter((record) => record.judgement?.verdict === 'no-change').length).toBeGreaterThan(1);
+      expect(JSON.parse(run.bestText).maxDepth, `seed ${seed}`).toBeGreaterThanOrEqual(12);
+    }
+  });
+
+  it('grows its step after ties, and shrinks it only after regressions', async () => {
+    const config = configFor(tune);
+    await writeFile(path.join(worktree, 'params.json'), baseText);
+    const judged = (experiment: number, candidate: number, maxDepth: number) =>
+      makeExperiment({
+        experiment,
+        status: 'discard',
+        judgement: makeJudgement(0.3, candidate),
+        proposer: { kind: 'tune', notes: { params: { maxDepth, rate: 0.5 }, from: { maxDepth: 3, rate: 0.5 }, mode: 'local' } },
+      });
+    const ties = [judged(1, 0.3, 2), judged(2, 0.3, 4), judged(3, 0.3, 1)];
+    const regressions = [judged(1, 0.4, 2), judged(2, 0.4, 4), judged(3, 0.4, 1)];
+    const sigmaAfter = async (history: ExperimentRecord[]) => (await createTuneProposer(config).propose(context(config, 4, history)))!.notes.sigma as number;
+    expect(await sigmaAfter(ties)).toBeGreaterThan(SIGMA_INITIAL);
+    expect(await sigmaAfter(regressions)).toBeLessThan(SIGMA_INITIAL);
+  });
+
+  it('continues a resumed run from its ledger exactly where it left off, repeating nothing', async () => {
+    const config = configFor(tune);
+    const whole = await continueRun(createTuneProposer(config), config, start(), 1, 12);
+    const first = await continueRun(createTuneProposer(config), config, start(), 1, 6);
+    // What --resume reads back: the ledger's JSON lines, parsed by the record schema, and a new proposer.
+    const reread = first.history.map((record) => experimentRecordSchema.parse(JSON.parse(JSON.stringify(record))));
+    const resumed = await continueRun(createTuneProposer(config), config, { ...first, history: reread }, 7, 12);
+    expect(resumed.proposals.map((proposal) => proposal.notes)).toEqual(whole.proposals.map((proposal) => proposal.notes));
+    const points = resumed.proposals.map(pointOf);
+    points.slice(6).forEach((point, index) => expect(repeatOf(points.slice(0, 6 + index), point)).toBeUndefined());
+    // The ties before the interruption count after it: the step the resumed run takes has grown.
+    expect(first.history.some((record) => record.judgement?.verdict === 'no-change')).toBe(true);
+    expect(resumed.proposals[6]!.notes.sigma).toBeGreaterThan(SIGMA_INITIAL);
   });
 });
 

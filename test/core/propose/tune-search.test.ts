@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRecord, ExperimentStatus } from '../../../src/core/ledger/records.js';
 import {
+  FLOAT_RESOLUTION,
+  SIGMA_FAILURE,
   SIGMA_INITIAL,
+  SIGMA_SUCCESS,
   describeChange,
+  measuredPoints,
   nextPoint,
   pointKey,
   readTuneHistory,
@@ -13,7 +17,7 @@ import {
   type Point,
   type SearchInput,
 } from '../../../src/core/propose/tune-search.js';
-import { makeExperiment } from '../../fixtures/records/ledger.js';
+import { makeExperiment, makeJudgement } from '../../fixtures/records/ledger.js';
 
 /** Runs the loop against an objective (minimised): keep strictly better points, as the engine does. */
 function simulate(
@@ -45,6 +49,34 @@ function simulate(
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * Runs the loop with a noise-free judge (minimise): a change smaller than `tie` is `no-change`, a better
+ * point is kept. The history carries what the ledger carries: parent, verdict and delta.
+ */
+function simulateJudged(
+  params: ParamSpecs,
+  start: Point,
+  objective: (point: Point) => number,
+  options: { seed: number; explore: number; steps: number; tie: number; goal?: 'minimize' },
+): { bestValue: number; history: MeasuredPoint[] } {
+  let best = start;
+  let bestValue = objective(start);
+  const history: MeasuredPoint[] = [];
+  for (let experiment = 1; experiment <= options.steps; experiment++) {
+    const result = nextPoint({ params, best, history, visited: [start], seed: options.seed, experiment, explore: options.explore, ...(options.goal ? { goal: options.goal } : {}) });
+    if (!result) break;
+    const value = objective(result.point);
+    const delta = value - bestValue;
+    const verdict = Math.abs(delta) <= options.tie ? 'no-change' : delta < 0 ? 'improved' : 'regressed';
+    history.push({ experiment, point: result.point, from: best, status: verdict === 'improved' ? 'keep' : 'discard', verdict, delta, mode: result.mode });
+    if (verdict === 'improved') {
+      best = result.point;
+      bestValue = value;
+    }
+  }
+  return { bestValue, history };
 }
 
 const SMALL: ParamSpecs = {
@@ -198,6 +230,75 @@ describe('nextPoint', () => {
     expect(median(search)).toBeLessThan(0.75 * median(random));
     expect(search.filter((value, index) => value < random[index]!).length).toBeGreaterThanOrEqual(5);
   });
+
+  it('never proposes a point within 1% of a measured one, however small the step has become', () => {
+    const params: ParamSpecs = { depth: { min: 1, max: 20, scale: 'linear', type: 'int' }, rate: { min: 0, max: 1, scale: 'linear', type: 'float' } };
+    const best: Point = { depth: 3, rate: 0.5 };
+    // 40 regressions in a row have brought the step size down to its floor.
+    const history: MeasuredPoint[] = [];
+    for (let experiment = 1; experiment <= 80; experiment++) {
+      const result = nextPoint({ params, best, history, seed: 4, experiment, explore: 0 })!;
+      const nearby = [best, ...history.map((entry) => entry.point)].find(
+        (point) => point.depth === result.point.depth && Math.abs((point.rate as number) - (result.point.rate as number)) < FLOAT_RESOLUTION,
+      );
+      expect(nearby, `experiment ${experiment}: ${JSON.stringify(result.point)} repeats ${JSON.stringify(nearby)}`).toBeUndefined();
+      history.push({ experiment, point: result.point, from: best, status: 'discard', verdict: 'regressed', mode: result.mode });
+    }
+    expect(replaySigma(history)).toBeLessThan(0.02);
+  });
+
+  it('mirrors a local step that regressed, once', () => {
+    const params: ParamSpecs = { x: { min: 0, max: 1, scale: 'linear', type: 'float' }, y: { min: 0, max: 1, scale: 'linear', type: 'float' }, act: { choices: ['a', 'b'] } };
+    const best: Point = { x: 0.5, y: 0.5, act: 'a' };
+    const step: MeasuredPoint = { experiment: 1, point: { x: 0.62, y: 0.45, act: 'b' }, from: best, status: 'discard', verdict: 'regressed', mode: 'local' };
+    const mirror = nextPoint({ params, best, history: [step], seed: 1, experiment: 2, explore: 0 })!;
+    expect(mirror.mode).toBe('mirror');
+    expect(mirror.point).toEqual({ x: 0.38, y: 0.55, act: 'a' });
+    // A tie is no direction to turn away from; a mirror that regressed too is not mirrored back.
+    expect(nextPoint({ params, best, history: [{ ...step, verdict: 'no-change' }], seed: 1, experiment: 2, explore: 0 })!.mode).toBe('local');
+    const again: MeasuredPoint = { experiment: 2, point: mirror.point, from: best, status: 'discard', verdict: 'regressed', mode: 'mirror' };
+    expect(nextPoint({ params, best, history: [step, again], seed: 1, experiment: 3, explore: 0 })!.mode).toBe('local');
+    // Only from the parent the step was measured against.
+    expect(nextPoint({ params, best: { x: 0.7, y: 0.5, act: 'a' }, history: [step], seed: 1, experiment: 2, explore: 0 })!.mode).toBe('local');
+  });
+
+  it('learns from measured gains: with the goal, its model picks better steps than the plain strategy', () => {
+    const params: ParamSpecs = {
+      lr: { min: 1e-4, max: 1, scale: 'log', type: 'float' },
+      hidden: { min: 1, max: 256, scale: 'linear', type: 'int' },
+      shift: { min: -5, max: 5, scale: 'linear', type: 'float' },
+      norm: { choices: ['none', 'batch', 'layer'] },
+    };
+    const objective = (point: Point) =>
+      ((Math.log10(point.lr as number) + 2) / 4) ** 2 + (((point.hidden as number) - 37) / 255) ** 2 + (((point.shift as number) - 1.3) / 10) ** 2 + (point.norm === 'layer' ? 0 : 0.05);
+    const start: Point = { lr: 0.5, hidden: 200, shift: -4, norm: 'none' };
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const run = (goal?: 'minimize') => seeds.map((seed) => simulateJudged(params, start, objective, { seed, explore: 0.15, steps: 15, tie: 1e-4, goal }).bestValue);
+    const withModel = run('minimize');
+    const without = run();
+    expect(median(withModel)).toBeLessThan(0.5 * median(without));
+    expect(withModel.filter((value, index) => value < without[index]!).length).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('measuredPoints', () => {
+  it('knows a point again after rounding, and one whose floats all lie within 1% of their range of it', () => {
+    const params: ParamSpecs = {
+      depth: { min: 1, max: 20, scale: 'linear', type: 'int' },
+      lr: { min: 1e-4, max: 1, scale: 'log', type: 'float' },
+      rate: { min: 0, max: 10, scale: 'linear', type: 'float' },
+      act: { choices: ['relu', 'gelu'] },
+    };
+    const measured = measuredPoints(params, [{ depth: 3, lr: 0.01, rate: 5, act: 'relu' }]);
+    expect(measured({ depth: 3.2, lr: 0.010001, rate: 5.00001, act: 'relu' })).toBe(true);
+    // 1% of the log range of lr (4 decades) is a factor of 10^0.04 ≈ 1.096; 1% of rate's is 0.1.
+    expect(measured({ depth: 3, lr: 0.0105, rate: 5.09, act: 'relu' })).toBe(true);
+    expect(measured({ depth: 3, lr: 0.0112, rate: 5, act: 'relu' })).toBe(false);
+    expect(measured({ depth: 3, lr: 0.01, rate: 5.11, act: 'relu' })).toBe(false);
+    // Ints and choices are compared exactly: maxDepth 3 → 2 is another experiment.
+    expect(measured({ depth: 2, lr: 0.01, rate: 5, act: 'relu' })).toBe(false);
+    expect(measured({ depth: 3, lr: 0.01, rate: 5, act: 'gelu' })).toBe(false);
+  });
 });
 
 describe('replaySigma', () => {
@@ -213,9 +314,22 @@ describe('replaySigma', () => {
     expect(replaySigma([entry('keep', 'local')])).toBeGreaterThan(SIGMA_INITIAL);
     expect(replaySigma([entry('discard', 'local')])).toBeLessThan(SIGMA_INITIAL);
     expect(replaySigma([entry('crash')])).toBeLessThan(SIGMA_INITIAL);
+    expect(replaySigma([{ ...entry('discard', 'mirror'), verdict: 'regressed' }])).toBeCloseTo(SIGMA_INITIAL * SIGMA_FAILURE, 12);
     // One success in five keeps the step size where it was.
     const balanced = ['keep', 'discard', 'discard', 'discard', 'discard'].map((status) => entry(status as ExperimentStatus, 'local'));
     expect(replaySigma(balanced)).toBeCloseTo(SIGMA_INITIAL, 10);
+  });
+
+  it('counts a tie as "not worse": it grows the step like a gain, and only a regression shrinks it', () => {
+    const judged = (verdict: MeasuredPoint['verdict']): MeasuredPoint => ({ ...entry('discard', 'local'), verdict });
+    expect(replaySigma([judged('no-change')])).toBeCloseTo(SIGMA_INITIAL * SIGMA_SUCCESS, 12);
+    expect(replaySigma([judged('no-change')])).toBe(replaySigma([entry('keep', 'local')]));
+    expect(replaySigma([judged('regressed')])).toBeCloseTo(SIGMA_INITIAL * SIGMA_FAILURE, 12);
+    // A gain the loop did not keep (suspicious, or a guard regressed) was not worse either; an invalid run was.
+    expect(replaySigma([judged('improved')])).toBeGreaterThan(SIGMA_INITIAL);
+    expect(replaySigma([{ ...entry('invalid', 'local'), verdict: 'invalid' }])).toBeLessThan(SIGMA_INITIAL);
+    // A run of ties on a plateau (maxDepth 3 → 2, 3 → 4, …) ends at the largest step, not the smallest.
+    expect(replaySigma(Array.from({ length: 10 }, () => judged('no-change')))).toBeGreaterThan(replaySigma([]));
   });
 
   it('ignores exploration and enumeration, and stays within its bounds', () => {
@@ -243,17 +357,17 @@ describe('readTuneHistory', () => {
     return makeExperiment({ experiment, status, proposer: { kind: 'tune', notes } });
   }
 
-  it('reads proposals with their status, and baseline and start points as visited', () => {
+  it('reads proposals with their parent, status, verdict and delta, and baseline and start points as visited', () => {
     const records = [
-      record(2, 'discard', { params: { x: 3 }, from: { x: 2 }, mode: 'explore' }),
+      makeExperiment({ experiment: 2, status: 'discard', judgement: makeJudgement(0.45, 0.45), proposer: { kind: 'tune', notes: { params: { x: 3 }, from: { x: 2 }, mode: 'explore' } } }),
       record(0, 'keep', {}),
-      record(1, 'keep', { params: { x: 2 }, from: { x: 1 }, mode: 'local', sigma: 0.2 }),
-      record(3, 'crash', { params: { x: 4, junk: { nested: true } } }),
+      makeExperiment({ experiment: 1, status: 'keep', judgement: makeJudgement(0.5, 0.45), proposer: { kind: 'tune', notes: { params: { x: 2 }, from: { x: 1 }, mode: 'mirror', sigma: 0.2 } } }),
+      record(3, 'crash', { params: { x: 4, junk: { nested: true } }, mode: 'pattern' }),
     ];
     const { history, visited } = readTuneHistory(records);
     expect(history).toEqual([
-      { experiment: 1, point: { x: 2 }, status: 'keep', mode: 'local' },
-      { experiment: 2, point: { x: 3 }, status: 'discard', mode: 'explore' },
+      { experiment: 1, point: { x: 2 }, from: { x: 1 }, status: 'keep', verdict: 'improved', delta: expect.closeTo(-0.05, 12), mode: 'mirror' },
+      { experiment: 2, point: { x: 3 }, from: { x: 2 }, status: 'discard', verdict: 'no-change', delta: 0, mode: 'explore' },
       { experiment: 3, point: { x: 4 }, status: 'crash' },
     ]);
     expect(visited).toEqual([{ x: 1 }, { x: 2 }]);
