@@ -5,7 +5,7 @@
  */
 import { Octokit } from '@octokit/rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clearImmutableReads, OctokitGateway } from '../../src/app/octokit-gateway.js';
+import { OctokitGateway } from '../../src/app/octokit-gateway.js';
 import { LABELS } from '../../src/core/protocol/protocol.js';
 import { INSTALLATION_TOKEN } from '../fixtures/api/github/model.js';
 import type { FakeGitHub } from '../fixtures/api/github/server.js';
@@ -18,8 +18,6 @@ let fake: FakeGitHub;
 let app: AppHarness;
 
 beforeEach(async () => {
-  // Each test's fake GitHub numbers its commits afresh: no file read at a SHA in one test may answer for another's.
-  clearImmutableReads();
   ({ fake, app } = await AppHarness.started());
 });
 

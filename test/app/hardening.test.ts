@@ -4,7 +4,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app/state-codec.js';
-import { clearImmutableReads } from '../../src/app/octokit-gateway.js';
 import { APP_BOT } from '../fixtures/api/github/model.js';
 import type { FakeGitHub } from '../fixtures/api/github/server.js';
 import { AppHarness } from '../fixtures/drivers/harness.js';
@@ -18,8 +17,6 @@ let fake: FakeGitHub;
 let app: AppHarness;
 
 beforeEach(async () => {
-  // Each test's fake GitHub numbers its commits afresh: no file read at a SHA in one test may answer for another's.
-  clearImmutableReads();
   ({ fake, app } = await AppHarness.started());
 });
 

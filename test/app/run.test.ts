@@ -18,7 +18,7 @@ let fake: FakeGitHub;
 let app: AppHarness;
 
 beforeEach(async () => {
-  // Every test's fake GitHub numbers its commits from 1: a SHA of one test's fake is not the same commit in the next one's.
+  // Each test starts as a fresh App process would, with nothing read at a SHA remembered: its request counts are a new process's.
   clearImmutableReads();
   fake = new FakeGitHub({ files: repositoryFiles() }).start();
   fake.permissions.set(MAINTAINER, 'write');
