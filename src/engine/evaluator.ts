@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { CPU_METRIC, isReservedMetric, METRICS_FILE_ENV, readMetrics } from '../core/judge/metrics.js';
-import { hasVaried, isDeterministic, sampleValues, sequentialStop } from '../core/judge/judge.js';
+import { DETERMINISTIC_AFTER, hasVaried, isDeterministic, sampleValues, sequentialStop } from '../core/judge/judge.js';
+import { effectInUnits } from '../core/judge/decision.js';
 import { FIRST_LOOK, measurementPlan } from '../core/judge/sequential.js';
 import type { CommandOutcome, RunSample } from '../core/ledger/records.js';
 import { allowlistEnvironment, createRedactor } from '../core/env/secrets.js';
@@ -130,6 +131,12 @@ export class Evaluator {
    * is never taken as deterministic again (two equal runs of a coarsely quantised timing are chance, not proof).
    */
   private varied = false;
+  /**
+   * Set once a measurement showed every metric giving one value per checkout over several runs (the base measured
+   * alone, or a pair stopped as deterministic) and nothing has varied since: from then on a candidate that is not
+   * better after its first pair is not measured again (see measurePair).
+   */
+  private steady = false;
 
   /** Only the variables the allowlist passes: the base and those `evaluate.env` names. */
   private readonly env: Record<string, string>;
@@ -404,6 +411,7 @@ export class Evaluator {
       if (!sample.ok) return { samples, failure: sampleFailure(sample) };
     }
     if (hasVaried(samples, this.metricNames, [checkout.side])) this.varied = true;
+    else if (samples.length >= DETERMINISTIC_AFTER && !this.metricNames.some(isReservedMetric)) this.steady = true;
     return { samples, failure: null };
   }
 
@@ -428,10 +436,26 @@ export class Evaluator {
       if (i + 1 === pairs) break;
       // A metric that has never moved gains nothing from more runs (the judge says so). A time autoloop measures
       // is never taken as deterministic: CPU time comes in 10 ms steps, and equal steps are chance.
-      if (!this.varied && !names.some(isReservedMetric) && isDeterministic(samples, names)) return samples;
+      if (!this.varied && !names.some(isReservedMetric) && isDeterministic(samples, names)) {
+        this.steady = true;
+        return samples;
+      }
+      // A deterministic metric that is not better after one pair is discarded whatever more runs would show. Only a
+      // discard is shortened this way: a candidate that looks better gets a second pair, which must repeat its values.
+      if (i === 0 && this.steady && !this.varied && !this.betterOnFirstPair(samples)) return samples;
       if (plan && sequentialStop(this.config, plan, i + 1, (side, name) => sampleValues(samples, side, name))) break;
     }
     if (hasVaried(samples, names)) this.varied = true;
     return samples;
+  }
+
+  /** Whether the candidate's first run beats the baseline's by more than `min_effect` on the primary metric. */
+  private betterOnFirstPair(samples: readonly RunSample[]): boolean {
+    const { name, goal, min_effect: minEffect } = this.config.metric;
+    const [baseline] = sampleValues(samples, 'baseline', name);
+    const [candidate] = sampleValues(samples, 'candidate', name);
+    if (baseline === undefined || candidate === undefined) return true;
+    const gain = goal === 'minimize' ? baseline - candidate : candidate - baseline;
+    return gain > effectInUnits(minEffect, baseline);
   }
 }

@@ -66,4 +66,48 @@ describe('Evaluator.measurePair', () => {
     }
     expect(new Set(cpu.map((sample) => sample.metrics['autoloop.cpu_ms'])).size).toBe(1);
   });
+
+  it('once the base gave one value, measures a candidate that is not better once per side, and one that looks better until it repeats or varies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'autoloop-steady-'));
+    // The candidate's value comes from a file, so one evaluator sees several candidates in turn.
+    const value = join(dir, 'candidate-value');
+    const config = configSchema.parse({
+      metric: { name: 'loss', goal: 'minimize' },
+      evaluate: { command: `if [ "$AUTOLOOP_SIDE" = candidate ]; then echo METRIC loss=$(sh ${value}); else echo METRIC loss=3; fi`, repeats: 5 },
+      scope: { edit: ['x'] },
+      proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+    });
+    const evaluator = new Evaluator(config);
+    const baseline = { side: 'baseline' as const, worktree: dir, commit: 'a'.repeat(40) };
+    const candidate = { side: 'candidate' as const, worktree: dir, commit: 'b'.repeat(40) };
+    const trace = join(dir, 'trace');
+    // Not yet seen to be deterministic: two pairs before stopping.
+    writeFileSync(value, 'echo 4');
+    expect(await evaluator.measurePair(baseline, candidate, trace)).toHaveLength(4);
+    // Now it is: a worse candidate is measured once per side.
+    expect(await evaluator.measurePair(baseline, candidate, trace)).toHaveLength(2);
+    // A better one is measured again, and stops once its second run repeats the first.
+    writeFileSync(value, 'echo 2');
+    expect(await evaluator.measurePair(baseline, candidate, trace)).toHaveLength(4);
+    // A candidate that is better once by chance and then moves gets every pair: the shortcut never keeps anything.
+    writeFileSync(value, 'echo $((AUTOLOOP_RUN + 1))');
+    expect(await evaluator.measurePair(baseline, candidate, trace)).toHaveLength(10);
+    // And from then on nothing is taken as deterministic.
+    writeFileSync(value, 'echo 4');
+    expect(await evaluator.measurePair(baseline, candidate, trace)).toHaveLength(10);
+  });
+
+  it('takes the base measured alone as proof of a deterministic metric', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'autoloop-steady-base-'));
+    const config = configSchema.parse({
+      metric: { name: 'loss', goal: 'minimize' },
+      evaluate: { command: 'echo METRIC loss=3', repeats: 5 },
+      scope: { edit: ['x'] },
+      proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+    });
+    const evaluator = new Evaluator(config);
+    const baseline = { side: 'baseline' as const, worktree: dir, commit: 'a'.repeat(40) };
+    expect((await evaluator.measureAlone(baseline, join(dir, 'trace'))).samples).toHaveLength(5);
+    expect(await evaluator.measurePair(baseline, { side: 'candidate', worktree: dir, commit: 'b'.repeat(40) }, join(dir, 'trace'))).toHaveLength(2);
+  });
 });

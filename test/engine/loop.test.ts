@@ -220,16 +220,27 @@ describe('runLoop', () => {
     expect(starts[1]).toMatchObject({ budget: 3, budgetWas: 2 });
   });
 
-  it('measures a deterministic metric twice per side, not evaluate.repeats times, and the judge says why', async () => {
-    const repo = makeQuadraticRepo('{ experiments: 2 }');
+  it('recognises a deterministic metric from the base, then measures a discard once per side and a keep twice', async () => {
+    const repo = makeQuadraticRepo('{ experiments: 4 }');
     const config = readFileSync(join(repo, '.github/autoloop.yml'), 'utf8').replace('timeout: 20s, repeats: 1 }', 'timeout: 20s, repeats: 5 }');
     await writeFile(join(repo, '.github/autoloop.yml'), config);
     const result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'det' });
     const measured = result.experiments.filter((e) => e.experiment > 0 && e.judgement);
-    expect(measured.length).toBeGreaterThan(0);
+    expect(measured.length).toBeGreaterThan(1);
     for (const e of measured) {
-      expect(e.samples).toHaveLength(4);
-      expect(e.judgement!.reasons).toContain('deterministic: every run of each side gave the same value, so 2 runs per side were enough (evaluate.repeats is 5)');
+      if (e.judgement!.delta < 0) {
+        // Better (a minimised metric fell): a second pair shows the candidate gives one value too.
+        expect(e.samples).toHaveLength(4);
+        expect(e.judgement!.reasons).toContain('deterministic: every run of each side gave the same value, so 2 runs per side were enough (evaluate.repeats is 5)');
+      } else {
+        // Not better after one run per side: more runs of a metric that never moved cannot make it better.
+        expect(e.samples).toHaveLength(2);
+        expect(e.judgement!.reasons).toContain(
+          'deterministic: the metric has not moved in any run so far and the candidate is not better after one run per side, so one was enough (evaluate.repeats is 5)',
+        );
+        expect(e.status).not.toBe('keep');
+      }
     }
+    expect(measured.some((e) => e.samples.length === 2)).toBe(true);
   });
 });

@@ -209,8 +209,14 @@ export function isDeterministic(samples: readonly RunSample[], names: readonly s
   return enough && !hasVaried(samples, names, sides);
 }
 
-/** The judge's reason when a measurement stopped early on a deterministic metric. */
+/**
+ * The judge's reason when a measurement stopped early on a deterministic metric: after one run per side when the
+ * metric never moved before and the candidate was not better, else once each side repeated its value.
+ */
 export function deterministicNote(runsPerSide: number, repeats: number): string {
+  if (runsPerSide === 1) {
+    return `deterministic: the metric has not moved in any run so far and the candidate is not better after one run per side, so one was enough (evaluate.repeats is ${repeats})`;
+  }
   return `deterministic: every run of each side gave the same value, so ${runsPerSide} runs per side were enough (evaluate.repeats is ${repeats})`;
 }
 

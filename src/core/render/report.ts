@@ -96,11 +96,11 @@ export function sortExperiments(experiments: readonly ExperimentRecord[]): Exper
 }
 
 /**
- * Summarises a run: baseline → best, the change, and how many experiments were kept, discarded or invalid.
- * Experiment 0 is the baseline; it sets `baseline` and counts as kept for `best`, but not in `counts`.
+ * Summarises a run: baseline → best, the change, and how many experiments were kept, discarded or invalid. `best`
+ * is the run head's value as measured when it was kept (the last kept experiment's). Experiment 0 is the baseline;
+ * it sets `baseline` and counts as kept for `best`, but not in `counts`.
  */
 export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRecord[], confirmation: ConfirmationRecord | null = null): RunSummary {
-  const goal = run.metric.goal;
   const counts: Record<ExperimentStatus, number> = { keep: 0, discard: 0, crash: 0, invalid: 0 };
   let baseline: number | null = null;
   let best: number | null = null;
@@ -114,7 +114,9 @@ export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRec
       total += 1;
       counts[record.status] += 1;
     }
-    if (record.status === 'keep' && value !== null && (best === null || isBetter(value, best, goal))) {
+    // The run head: each kept experiment is built on the one before, so the last kept is what the run branch holds,
+    // the `best` of the progress lines and the chart, even when an earlier step happened to measure better.
+    if (record.status === 'keep' && value !== null) {
       best = value;
       bestExperiment = record.experiment;
     }

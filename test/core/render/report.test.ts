@@ -23,15 +23,17 @@ describe('summarizeRun', () => {
     expect(summarizeRun(run, [...experiments].reverse())).toEqual(summarizeRun(run, experiments));
   });
 
-  it('takes the larger value as best when maximizing, and the first experiment that reached it', () => {
+  it('takes the run head as best: the last kept experiment, whatever an earlier step measured', () => {
     const run = makeRun({ metric: { name: 'accuracy', goal: 'maximize' } });
     const summary = summarizeRun(run, [
       makeExperiment({ experiment: 0, metric: -2 }),
       makeExperiment({ experiment: 1, metric: -1 }),
       makeExperiment({ experiment: 2, status: 'discard', metric: 5 }),
-      makeExperiment({ experiment: 3, metric: -1 }),
+      // Kept against its own parent, measured again lower: it is still what the run branch holds.
+      makeExperiment({ experiment: 3, metric: -1.5 }),
+      makeExperiment({ experiment: 4, status: 'discard', metric: -1.2 }),
     ]);
-    expect(summary).toMatchObject({ baseline: -2, best: -1, bestExperiment: 1, improvement: 1, improvementRelative: 0.5, keepRate: 2 / 3 });
+    expect(summary).toMatchObject({ baseline: -2, best: -1.5, bestExperiment: 3, improvement: 0.5, improvementRelative: 0.25, keepRate: 2 / 4 });
   });
 
   it('handles an empty ledger and a failed baseline', () => {
