@@ -6,6 +6,7 @@ import type {
   CheckRunWritten,
   FastForward,
   GatewayAction,
+  IssueUpdated,
   ListedWorkflowRun,
   Permission,
   PullRequestInfo,
@@ -178,8 +179,13 @@ export class DryRunGateway implements RepoGateway {
     this.record('addLabels', { issueNumber, labels: [...labels] }, `label #${issueNumber} ${names}`);
   }
 
-  async closePullRequest(number: number): Promise<void> {
-    this.record('closePullRequest', { number }, `close pull request #${number}`);
+  async updateIssue(issueNumber: number, fields: { state?: 'open' | 'closed'; labels?: string[] }): Promise<IssueUpdated> {
+    const labels = fields.labels === undefined ? null : fields.labels.map((label) => `\`${label}\``).join(', ') || 'none';
+    const state = fields.state === undefined ? null : `${fields.state === 'closed' ? 'close' : 'reopen'} #${issueNumber}`;
+    const line = state === null ? `set the labels of #${issueNumber} to ${labels ?? 'what they are'}` : labels === null ? state : `${state}, its labels set to ${labels}`;
+    this.record('updateIssue', { issueNumber, ...fields, ...(fields.labels === undefined ? {} : { labels: [...fields.labels] }) }, line);
+    // Nothing was read: the cautious answer (someone may have commented), so that a caller looks before it writes.
+    return { comments: 1 };
   }
 
   async fastForward(branch: string, sha: string): Promise<FastForward> {
@@ -210,7 +216,7 @@ export class DryRunGateway implements RepoGateway {
       `set check \`${options.name}\` on ${short(options.sha)}: ${state}, "${options.output.title}"`,
     );
     // Nothing was looked up: the cautious answer, so that a caller that creates only after a fresh check run looks first.
-    return 'updated';
+    return { written: 'updated', id: 0 };
   }
 
   async dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void> {

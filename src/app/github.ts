@@ -70,9 +70,12 @@ export interface WorkflowRunOrigin {
 
 /**
  * What {@link RepoGateway.setCheckRun} did: `created` a check run, the App having none of that name on the commit
- * (so nothing of it was there before), or `updated` the App's own.
+ * (so nothing of it was there before), or `updated` the App's own; and the check run's id.
  */
-export type CheckRunWritten = 'created' | 'updated';
+export interface CheckRunWritten {
+  written: 'created' | 'updated';
+  id: number;
+}
 
 /** A check run to create or update. */
 export interface CheckRunOptions {
@@ -82,6 +85,19 @@ export interface CheckRunOptions {
   conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required';
   output: CheckRunOutput;
   detailsUrl?: string;
+  /**
+   * What the caller knows of the App's check run of this name on `sha`, so that it is not looked up: its id (from the
+   * answer that created it; updated directly, and looked up after all if GitHub no longer knows it), or `none` when
+   * the caller knows that none can exist (no earlier attempt of its step got as far as writing one), so it is created.
+   * Unset: looked up.
+   */
+  known?: number | 'none';
+}
+
+/** The part of an issue (or pull request: every pull request is an issue) {@link RepoGateway.updateIssue} reads from GitHub's answer. */
+export interface IssueUpdated {
+  /** How many comments the issue has (`comments` in GitHub's answer): 0 means no comment of anyone's, the App's included. */
+  comments: number;
 }
 
 /**
@@ -198,7 +214,12 @@ export interface RepoGateway {
   markReadyForReview(number: number): Promise<void>;
   requestReviewers(number: number, reviewers: string[]): Promise<void>;
   addLabels(issueNumber: number, labels: string[]): Promise<void>;
-  closePullRequest(number: number): Promise<void>;
+  /**
+   * Closes and labels issue (or pull request) `issueNumber` in one request (`PATCH /repos/{owner}/{repo}/issues/{issue_number}`):
+   * `labels` REPLACE its labels. Answers with what the issue holds now that the request cannot have changed (its number
+   * of comments), which tells the caller whether an earlier attempt of its step can have commented.
+   */
+  updateIssue(issueNumber: number, fields: { state?: 'open' | 'closed'; labels?: string[] }): Promise<IssueUpdated>;
   /**
    * Fast-forwards `branch` to `sha` (never forced): what lands is exactly that commit, and GitHub marks an open pull
    * request into `branch` whose head is `sha` merged. `moved`: done now; `already`: the branch was at `sha` already
@@ -212,8 +233,9 @@ export interface RepoGateway {
   /** Edits a comment the App wrote and knows the id of; false when it no longer exists. */
   updateComment(commentId: number, body: string): Promise<boolean>;
   /**
-   * Creates or updates the App's check run `name` on `sha` (looked up first, unless this gateway set it already), so
-   * that one commit carries one gate of the App's, whatever GitHub makes of several runs of one name on one commit.
+   * Creates or updates the App's check run `name` on `sha` (looked up first, unless this gateway set it already or the
+   * caller says what it knows: `options.known`), so that one commit carries one gate of the App's, whatever GitHub makes
+   * of several runs of one name on one commit.
    */
   setCheckRun(options: CheckRunOptions): Promise<CheckRunWritten>;
   /** Starts the workflow `workflowFile` (e.g. `autoloop.yml`) on `ref` with `inputs`. */

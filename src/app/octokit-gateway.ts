@@ -8,6 +8,7 @@ import {
   type CheckRunOptions,
   type CheckRunWritten,
   type FastForward,
+  type IssueUpdated,
   type Permission,
   type RulesetInfo,
   type Unknown,
@@ -464,8 +465,19 @@ export class OctokitGateway implements RepoGateway {
     await this.write('addLabels', () => this.octokit.rest.issues.addLabels({ ...this.ref, issue_number: issueNumber, labels }));
   }
 
-  async closePullRequest(number: number): Promise<void> {
-    await this.write('closePullRequest', () => this.octokit.rest.pulls.update({ ...this.ref, pull_number: number, state: 'closed' }));
+  async updateIssue(issueNumber: number, fields: { state?: 'open' | 'closed'; labels?: string[] }): Promise<IssueUpdated> {
+    // Every pull request is an issue, and the issues endpoint sets state and labels together, replacing the labels
+    // (https://docs.github.com/en/rest/issues/issues#update-an-issue: "Pass one or more labels to replace the set of
+    // labels on this issue"); its answer is the issue, with the number of its comments.
+    const { data } = await this.write('updateIssue', () =>
+      this.octokit.rest.issues.update({
+        ...this.ref,
+        issue_number: issueNumber,
+        ...(fields.state === undefined ? {} : { state: fields.state }),
+        ...(fields.labels === undefined ? {} : { labels: fields.labels }),
+      }),
+    );
+    return { comments: data.comments };
   }
 
   async fastForward(branch: string, sha: string): Promise<FastForward> {
@@ -514,19 +526,7 @@ export class OctokitGateway implements RepoGateway {
 
   async setCheckRun(options: CheckRunOptions): Promise<CheckRunWritten> {
     const operation = 'setCheckRun';
-    const { appSlug } = this.options;
     const key = `${options.name}\u0000${options.sha}`;
-    // Set once already in this event: its id is known, no need to look it up again.
-    let existing = this.checkRunsSet.get(key);
-    if (existing === undefined) {
-      // `all`, not `latest`: every run of the name on the commit, so that a newer one of another app cannot hide ours.
-      const { data } = await this.write(operation, () =>
-        this.octokit.rest.checks.listForRef({ ...this.ref, ref: options.sha, check_name: options.name, filter: 'all', per_page: 100 }),
-      );
-      // Another app's run of the same name cannot be updated by this one (and is not ours to touch); of ours, the newest.
-      const ours = data.check_runs.filter((run) => run.app?.slug === appSlug).map((run) => run.id);
-      existing = ours.length === 0 ? undefined : Math.max(...ours);
-    }
     const fields = {
       ...this.ref,
       status: options.status,
@@ -538,15 +538,36 @@ export class OctokitGateway implements RepoGateway {
       },
       ...(options.detailsUrl === undefined ? {} : { details_url: options.detailsUrl }),
     };
+    // Its id is known (set once already in this event, or by the caller): updated directly, with no lookup.
+    const known = this.checkRunsSet.get(key) ?? (typeof options.known === 'number' ? options.known : undefined);
+    if (known !== undefined) {
+      const updated = await this.write(operation, () => this.octokit.rest.checks.update({ ...fields, check_run_id: known }), { when: notFound, value: null });
+      if (updated !== null) {
+        this.checkRunsSet.set(key, known);
+        return { written: 'updated', id: known };
+      }
+      // GitHub does not know that id (any more): look the check run up after all.
+    }
+    const existing = known === undefined && options.known === 'none' ? undefined : await this.findCheckRun(options.name, options.sha);
     if (existing === undefined) {
       const { data } = await this.write(operation, () => this.octokit.rest.checks.create({ ...fields, name: options.name, head_sha: options.sha }));
       this.checkRunsSet.set(key, data.id);
-      return 'created';
+      return { written: 'created', id: data.id };
     }
-    const id = existing;
-    await this.write(operation, () => this.octokit.rest.checks.update({ ...fields, check_run_id: id }));
-    this.checkRunsSet.set(key, id);
-    return 'updated';
+    await this.write(operation, () => this.octokit.rest.checks.update({ ...fields, check_run_id: existing }));
+    this.checkRunsSet.set(key, existing);
+    return { written: 'updated', id: existing };
+  }
+
+  /** The newest check run of the App's named `name` on `sha`, or undefined when it has none there. */
+  private async findCheckRun(name: string, sha: string): Promise<number | undefined> {
+    // `all`, not `latest`: every run of the name on the commit, so that a newer one of another app cannot hide ours.
+    const { data } = await this.write('setCheckRun', () =>
+      this.octokit.rest.checks.listForRef({ ...this.ref, ref: sha, check_name: name, filter: 'all', per_page: 100 }),
+    );
+    // Another app's run of the same name cannot be updated by this one (and is not ours to touch); of ours, the newest.
+    const ours = data.check_runs.filter((run) => run.app?.slug === this.options.appSlug).map((run) => run.id);
+    return ours.length === 0 ? undefined : Math.max(...ours);
   }
 
   async dispatchWorkflow(workflowFile: string, ref: string, inputs: Record<string, string>): Promise<void> {

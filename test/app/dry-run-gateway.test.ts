@@ -62,11 +62,11 @@ describe('DryRunGateway', () => {
     await github.markReadyForReview(7);
     await github.requestReviewers(7, ['alice', 'octo/perf']);
     await github.addLabels(8, ['autoloop:discarded']);
-    await github.closePullRequest(8);
+    const issue = await github.updateIssue(8, { state: 'closed', labels: ['autoloop', 'autoloop:discarded'] });
     const landed = await github.fastForward('autoloop/12/run', SHA);
     const stickyId = await github.upsertComment(12, '<!-- autoloop:status -->', 'status');
     const commentId = await github.createComment(12, 'refused');
-    await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'success', output: { title: 'keep: -12.5%', summary: 's' } });
+    const gate = await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'success', output: { title: 'keep: -12.5%', summary: 's' } });
     await github.dispatchWorkflow('autoloop.yml', 'autoloop/12/run', { mode: 'propose', experiment: '1' });
 
     expect(pull).toStrictEqual({
@@ -82,6 +82,8 @@ describe('DryRunGateway', () => {
     });
     expect([start, landed]).toStrictEqual([SHA, 'moved']);
     expect([stickyId, commentId]).toStrictEqual([0, 0]);
+    // The cautious answers: as if someone had commented, and as if a check run was there; a caller then looks before it writes.
+    expect([issue, gate]).toStrictEqual([{ comments: 1 }, { written: 'updated', id: 0 }]);
     expect(github.actions().map((action) => action.operation)).toStrictEqual([
       'reactToComment',
       'createRunBranch',
@@ -90,7 +92,7 @@ describe('DryRunGateway', () => {
       'markReadyForReview',
       'requestReviewers',
       'addLabels',
-      'closePullRequest',
+      'updateIssue',
       'fastForward',
       'upsertComment',
       'createComment',
@@ -111,7 +113,7 @@ describe('DryRunGateway', () => {
         '- mark pull request #7 ready for review',
         '- request reviews on #7 from @alice, @octo/perf',
         '- label #8 `autoloop:discarded`',
-        '- close pull request #8',
+        '- close #8, its labels set to `autoloop`, `autoloop:discarded`',
         '- fast-forward `autoloop/12/run` to `abc1234`',
         '- create or update the `<!-- autoloop:status -->` comment on #12',
         '- comment on #12',

@@ -461,12 +461,18 @@ describe('branches and pull requests', () => {
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
-  it('updates only the fields given, and closes', async () => {
+  it('updates only the fields given', async () => {
     api().patch(`${REPO}/pulls/7`, { body: 'new dashboard' }).reply(200, pullPayload());
-    api().patch(`${REPO}/pulls/7`, { state: 'closed' }).reply(200, pullPayload({ state: 'closed' }));
+    await gateway().updatePullRequest(7, { body: 'new dashboard' });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('closes and labels a pull request in one request to its issue, and says how many comments it has', async () => {
+    api().patch(`${REPO}/issues/7`, { state: 'closed', labels: ['autoloop', 'autoloop:discarded'] }).reply(200, { number: 7, state: 'closed', comments: 0 });
+    api().patch(`${REPO}/issues/8`, { labels: ['autoloop'] }).reply(200, { number: 8, state: 'closed', comments: 2 });
     const github = gateway();
-    await github.updatePullRequest(7, { body: 'new dashboard' });
-    await github.closePullRequest(7);
+    expect(await github.updateIssue(7, { state: 'closed', labels: ['autoloop', 'autoloop:discarded'] })).toStrictEqual({ comments: 0 });
+    expect(await github.updateIssue(8, { labels: ['autoloop'] })).toStrictEqual({ comments: 2 });
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
@@ -619,7 +625,7 @@ describe('checks and workflows', () => {
       output: { ...output, text: 'details' },
       detailsUrl: 'https://github.com/octo/repo/pull/7',
     });
-    expect(written).toBe('updated');
+    expect(written).toStrictEqual({ written: 'updated', id: 5 });
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
@@ -631,7 +637,23 @@ describe('checks and workflows', () => {
     api()
       .post(`${REPO}/check-runs`, { name: 'autoloop/gate', head_sha: SHA, status: 'in_progress', output })
       .reply(201, { id: 3 });
-    expect(await gateway().setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'in_progress', output })).toBe('created');
+    expect(await gateway().setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'in_progress', output })).toStrictEqual({ written: 'created', id: 3 });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('creates the check run without a lookup when the caller knows there is none, and updates one by the id it knows', async () => {
+    api().post(`${REPO}/check-runs`, { name: 'autoloop/gate', head_sha: SHA, status: 'completed', conclusion: 'failure', output }).reply(201, { id: 3 });
+    api().patch(`${REPO}/check-runs/11`, { status: 'in_progress', output }).reply(200, { id: 11 });
+    expect(await gateway().setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'failure', output, known: 'none' })).toStrictEqual({ written: 'created', id: 3 });
+    expect(await gateway().setCheckRun({ name: 'autoloop/gate', sha: BASE_SHA, status: 'in_progress', output, known: 11 })).toStrictEqual({ written: 'updated', id: 11 });
+    expect(nock.pendingMocks()).toStrictEqual([]);
+  });
+
+  it('looks the check run up after all when GitHub does not know the id it was given', async () => {
+    api().patch(`${REPO}/check-runs/11`).reply(404, { message: 'Not Found' });
+    api().get(`${REPO}/commits/${SHA}/check-runs`).query(true).reply(200, { total_count: 1, check_runs: [{ id: 12, name: 'autoloop/gate', app: { slug: 'autoloop' } }] });
+    api().patch(`${REPO}/check-runs/12`, { status: 'in_progress', output }).reply(200, { id: 12 });
+    expect(await gateway().setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'in_progress', output, known: 11 })).toStrictEqual({ written: 'updated', id: 12 });
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 
@@ -642,9 +664,9 @@ describe('checks and workflows', () => {
     api().get(`${REPO}/commits/${BASE_SHA}/check-runs`).query(true).once().reply(200, { total_count: 0, check_runs: [] });
     api().post(`${REPO}/check-runs`, { name: 'autoloop/gate', head_sha: BASE_SHA, status: 'completed', conclusion: 'failure', output }).reply(201, { id: 4 });
     const github = gateway();
-    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'success', output })).toBe('created');
-    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'failure', output })).toBe('updated');
-    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: BASE_SHA, status: 'completed', conclusion: 'failure', output })).toBe('created');
+    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'success', output })).toMatchObject({ written: 'created' });
+    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: SHA, status: 'completed', conclusion: 'failure', output })).toMatchObject({ written: 'updated' });
+    expect(await github.setCheckRun({ name: 'autoloop/gate', sha: BASE_SHA, status: 'completed', conclusion: 'failure', output })).toMatchObject({ written: 'created' });
     expect(nock.pendingMocks()).toStrictEqual([]);
   });
 

@@ -4,6 +4,7 @@
  * simulated between webhooks. Each test asserts the requests the App made, above all its writes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LABELS } from '../../src/core/protocol/protocol.js';
 import { APP_BOT, type FakeRequest } from '../fixtures/api/github/model.js';
 import { clearImmutableReads } from '../../src/app/octokit-gateway.js';
 import { FakeGitHub } from '../fixtures/api/github/server.js';
@@ -56,12 +57,14 @@ function describeWrite(request: FakeRequest): string {
       return `edit comment on #${fake.comments.find((c) => String(c.id) === segments[2])?.issue}`;
     case 'POST /repos/{owner}/{repo}/issues/{number}/labels':
       return `label #${number} ${(body.labels as string[]).join(', ')}`;
+    case 'PATCH /repos/{owner}/{repo}/issues/{number}':
+      return `${body.state === 'closed' ? 'close' : 'update'} #${number}${body.labels ? `, labels ${(body.labels as string[]).join(', ')}` : ''}`;
     case 'POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches':
       return `dispatch ${segments[2]} exp ${(body.inputs as Record<string, string>).experiment}`;
     case 'POST /repos/{owner}/{repo}/check-runs':
-      return `gate ${String(body.conclusion)} on ${short(String(body.head_sha))}`;
+      return `gate ${String(body.conclusion ?? body.status)} on ${short(String(body.head_sha))}`;
     case 'PATCH /repos/{owner}/{repo}/check-runs/{id}':
-      return `gate update ${String(body.conclusion)}`;
+      return `gate update ${String(body.conclusion ?? body.status)}`;
     case 'PUT /repos/{owner}/{repo}/pulls/{number}/merge':
       return `merge #${number}`;
     case 'POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers':
@@ -100,8 +103,8 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
   it('keeps an improvement, discards a regression, marks a crashed evaluation invalid, and finishes', async () => {
     const main = fake.refs.get('main')!;
 
-    // 1. /optimize: one branch with an empty commit of its own, one draft run PR, one status comment, the first
-    //    dispatch, the state saved.
+    // 1. /optimize: one branch with an empty commit of its own, one draft run PR, one status comment (written once:
+    //    the dispatch changes nothing it shows), the first dispatch, the state saved.
     const started = await writesOf(() => app.comment('/optimize lower the loss'));
     const run = fake.pullByHead(RUN_BRANCH)!.number;
     const runStart = fake.refs.get(RUN_BRANCH)!;
@@ -112,7 +115,6 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
       `open draft PR ${RUN_BRANCH} -> main`,
       `comment on #${ISSUE}`,
       `update #${run} body`,
-      `edit comment on #${ISSUE}`,
       'dispatch autoloop.yml exp 1',
     ]);
     // The run's start commit changes nothing (main's tree, main its parent); experiments start from it, the state
@@ -123,25 +125,33 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect(fake.pull(run)).toMatchObject({ draft: true, base: { ref: 'main', sha: main }, head: { ref: RUN_BRANCH, sha: runStart } });
     expect(runState()).toMatchObject({ status: 'running', baseSha: main, pullRequest: run, commandComment: 4_000_001, experiments: [{ k: 1, state: 'proposing', parentSha: runStart }] });
 
-    // 2. Experiment 1 proposed: its PR (labelled, hypothesis from the commit message), the dashboard refreshed.
+    // 2. Experiment 1 proposed: its PR (hypothesis from the commit message; labelled when decided), the dashboard refreshed.
     const proposed1 = await writesOf(() => app.propose(1, { hypothesis: 'raise lr to 0.02' }));
     const exp1 = fake.pullByHead(`autoloop/${ISSUE}/exp-1`)!;
-    expect(proposed1).toStrictEqual([`open PR autoloop/${ISSUE}/exp-1 -> ${RUN_BRANCH}`, `label #${exp1.number} autoloop`, `update #${run} body`]);
+    expect(proposed1).toStrictEqual([`open PR autoloop/${ISSUE}/exp-1 -> ${RUN_BRANCH}`, `update #${run} body`]);
     expect(exp1.title).toBe('autoloop #12, experiment 1: raise lr to 0.02');
     expect(exp1.body).toMatch(/\*\*Hypothesis:\*\* raise lr to 0\.02/);
     expect(exp1.body).toMatch(/\[this workflow run\]\(https:\/\/github\.com\/octo\/model\/actions\/runs\/\d+\)/);
     expect(runState().experiments[0]).toMatchObject({ state: 'evaluating', pullRequest: exp1.number, headSha: exp1.head.sha, hypothesis: 'raise lr to 0.02' });
 
-    // 3. Experiment 1 improved: gate success, the run branch fast-forwarded to the measured head (no merge commit),
-    //    experiment 2 dispatched.
+    // 3. Experiment 1 improved: the run branch fast-forwarded to the measured head (no merge commit), labelled, its
+    //    comment, gate success, experiment 2 dispatched from the head the state now records. Nothing is looked up: the
+    //    pull request had no comment, so no earlier attempt wrote one (or, after it, a gate). The status comment is not
+    //    rewritten: the dashboard shows the experiment.
     const evaluated1 = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved }));
     expect(evaluated1).toStrictEqual([
-      `gate success on ${short(exp1.head.sha)}`,
       `fast-forward ${RUN_BRANCH} to ${short(exp1.head.sha)}`,
+      `update #${exp1.number}, labels autoloop`,
       `comment on #${exp1.number}`,
+      `gate success on ${short(exp1.head.sha)}`,
       `update #${run} body`,
-      `edit comment on #${ISSUE}`,
       'dispatch autoloop.yml exp 2',
+    ]);
+    expect(fake.requests().filter((r) => r.method === 'GET').map((r) => r.route)).toStrictEqual([
+      'GET /repos/{owner}/{repo}/pulls',
+      'GET /repos/{owner}/{repo}/actions/runs/{id}/artifacts',
+      'GET /repos/{owner}/{repo}/actions/artifacts/{id}/{format}',
+      'GET https://artifacts.example/blobs/{file}',
     ]);
     expect(fake.writes().find((w) => w.route === 'PATCH /repos/{owner}/{repo}/git/refs/{ref}')!.body).toStrictEqual({ sha: exp1.head.sha, force: false });
     const afterMerge = fake.refs.get(RUN_BRANCH)!;
@@ -151,33 +161,32 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     // GitHub then tells the App about its own fast-forward (experiment 1 closed as merged, a push to the run PR): nothing more happens.
     expect(await echoes()).toStrictEqual({ delivered: 2, writes: [] });
 
-    // 4. Experiment 2 regressed: gate failure, closed and labelled discarded, experiment 3 dispatched from the same head.
+    // 4. Experiment 2 regressed: closed and labelled discarded in one request, its comment, gate failure, experiment 3
+    //    dispatched from the same head, which the state knows: the run branch is not read.
     await app.propose(2);
     const exp2 = fake.pullByHead(`autoloop/${ISSUE}/exp-2`)!;
     expect(exp2.base).toStrictEqual({ ref: RUN_BRANCH, sha: afterMerge });
     const evaluated2 = await writesOf(() => app.evaluateExperiment(2, { samples: SAMPLES.regressed }));
     expect(evaluated2).toStrictEqual([
-      `gate failure on ${short(exp2.head.sha)}`,
-      `close #${exp2.number}`,
-      `label #${exp2.number} autoloop:discarded`,
+      `close #${exp2.number}, labels autoloop, autoloop:discarded`,
       `comment on #${exp2.number}`,
+      `gate failure on ${short(exp2.head.sha)}`,
       `update #${run} body`,
-      `edit comment on #${ISSUE}`,
       'dispatch autoloop.yml exp 3',
     ]);
+    expect(fake.requests().filter((r) => r.route === 'GET /repos/{owner}/{repo}/git/ref/{ref}')).toStrictEqual([]);
     expect(fake.dispatches[2]!.inputs).toStrictEqual({ run: '12', experiment: '3', 'parent-sha': afterMerge });
     expect(await echoes()).toStrictEqual({ delivered: 1, writes: [] });
 
     // 5. Experiment 3's evaluation crashed (no result artifact): invalid, closed; the budget is spent, so the
-    //    run finishes: the run PR is ready for review and the configured reviewers are asked.
+    //    run finishes: the status comment says so, the run PR is ready for review and the reviewers are asked.
     await app.propose(3);
     const exp3 = fake.pullByHead(`autoloop/${ISSUE}/exp-3`)!;
     const evaluated3 = await writesOf(() => app.evaluateExperiment(3, { noArtifact: true }));
     expect(evaluated3).toStrictEqual([
-      `gate failure on ${short(exp3.head.sha)}`,
-      `close #${exp3.number}`,
-      `label #${exp3.number} autoloop:discarded`,
+      `close #${exp3.number}, labels autoloop, autoloop:discarded`,
       `comment on #${exp3.number}`,
+      `gate failure on ${short(exp3.head.sha)}`,
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
       'graphql markPullRequestReadyForReview',
@@ -220,10 +229,15 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect(state.experiments[2]!.reason).toBe('the evaluation workflow ended: failure');
     expect(fake.pull(run).body).toContain('**Status:** finished: budget spent: 3 experiments.');
 
-    // Ready for review, CI measures the whole run against main: the gate on the run head reports the cumulative delta.
-    // The run head is experiment 1's measured commit itself (fast-forwarded), so its one gate is updated in place.
+    // Ready for review, CI measures the whole run against main: the gate on the run head reports the cumulative delta,
+    // and the dashboard shows it as the run's result, with its interval. The run head is experiment 1's measured commit
+    // itself (fast-forwarded), so its one gate is updated in place, by the id the state keeps (no lookup).
     const cumulative = await writesOf(() => app.evaluate(RUN_BRANCH, { samples: SAMPLES.improved }));
-    expect(cumulative).toStrictEqual(['gate update success']);
+    expect(cumulative).toStrictEqual(['gate update success', `update #${run} body`, `edit comment on #${ISSUE}`]);
+    expect(fake.requests().some((r) => r.route === 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs')).toBe(false);
+    expect(runState().confirmation).toMatchObject({ headSha: afterMerge, baseSha: main, verdict: 'improved', baseline: 0.5, candidate: 0.45 });
+    expect(fake.pull(run).body).toMatch(/\*\*Result against `main`:\*\* \*\*−0\.05 \(−10%\)\*\*, 90% \[−0\.\d+, −0\.\d+\] \(improved\)/);
+    expect(fake.commentsOn(ISSUE).find((c) => c.id === state.statusComment)!.body).toContain('Against `main`, as CI measured the run: **−0.05 (−10%)**');
     expect(fake.checkRunsFor(afterMerge).map((c) => [c.conclusion, c.output.title, c.detailsUrl])).toStrictEqual([
       ['success', 'val_loss −10% (improved)', app.lastDelivery().payload.workflow_run && (app.lastDelivery().payload.workflow_run as { html_url: string }).html_url],
     ]);
@@ -240,7 +254,7 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
   it('marks an experiment invalid when its proposal workflow fails, and dispatches the next', async () => {
     await app.comment('/optimize');
     const writes = await writesOf(() => app.propose(1, { conclusion: 'failure' }));
-    expect(writes).toStrictEqual([`update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`, 'dispatch autoloop.yml exp 2']);
+    expect(writes).toStrictEqual([`update #${runState().pullRequest} body`, 'dispatch autoloop.yml exp 2']);
     expect(fake.pullByHead(`autoloop/${ISSUE}/exp-1`)).toBeUndefined();
     expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
       [1, 'invalid', 'the proposal workflow ended: failure'],
@@ -305,9 +319,10 @@ describe('/optimize stop', () => {
 
     const evaluated = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved }));
     expect(evaluated).toStrictEqual([
-      `gate success on ${short(fake.pull(exp1).head.sha)}`,
       `fast-forward ${RUN_BRANCH} to ${short(fake.pull(exp1).head.sha)}`,
+      `update #${exp1}, labels autoloop`,
       `comment on #${exp1}`,
+      `gate success on ${short(fake.pull(exp1).head.sha)}`,
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
       'graphql markPullRequestReadyForReview',
@@ -372,17 +387,18 @@ describe('redelivered webhooks', () => {
     fake.failures.push({ method: 'PATCH', path: new RegExp(`/pulls/${run}$`), status: 502, times: 1 });
     fake.clearRequests();
     await app.evaluateExperiment(1, { samples: SAMPLES.improved });
-    // The first attempt found no gate of the App's on the head, so no earlier attempt had commented: it did not list the comments.
+    // The first attempt found the pull request without comments, so no earlier attempt had commented: it did not list them.
     expect(fake.requests().filter((r) => r.route.includes('/comments')).map((r) => r.route)).toStrictEqual([
       'POST /repos/{owner}/{repo}/issues/{number}/comments',
     ]);
     expect(fake.commentsOn(exp1).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
     expect(runState().experiments[0]!.state).toBe('evaluating');
 
-    // Redelivered: its gate is there, so the comment is looked for and edited in place, not posted again.
+    // Redelivered: the pull request has a comment now, so the comment is looked for and edited in place, not posted again,
+    // and the gate is looked up and updated.
     const { id, payload } = app.lastDelivery();
     const writes = await writesOf(() => app.receive('workflow_run', payload, id));
-    expect(writes.slice(0, 3)).toStrictEqual(['gate update success', `fast-forward ${RUN_BRANCH} to ${short(head)}`, `edit comment on #${exp1}`]);
+    expect(writes.slice(0, 4)).toStrictEqual([`fast-forward ${RUN_BRANCH} to ${short(head)}`, `update #${exp1}, labels autoloop`, `edit comment on #${exp1}`, 'gate update success']);
     expect(fake.commentsOn(exp1).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
     expect(fake.checkRunsFor(head)).toHaveLength(1);
     expect(runState().experiments.map((e) => [e.k, e.state, e.commentId])).toStrictEqual([
@@ -390,6 +406,74 @@ describe('redelivered webhooks', () => {
       [2, 'proposing', undefined],
     ]);
     expect(fake.dispatches.map((d) => d.inputs.experiment)).toStrictEqual(['1', '2']);
+  });
+
+  it('writes one sticky comment and one gate when a discard is redelivered after its comment was posted but the state was not saved', async () => {
+    const exp1 = await startAndPropose();
+    const head = fake.pull(exp1).head.sha;
+    const run = runState().pullRequest!;
+    fake.failures.push({ method: 'PATCH', path: new RegExp(`/pulls/${run}$`), status: 502, times: 1 });
+    await app.evaluateExperiment(1, { samples: SAMPLES.regressed });
+    expect(runState().experiments[0]!.state).toBe('evaluating');
+    expect(fake.checkRunsFor(head)).toHaveLength(1);
+
+    const { id, payload } = app.lastDelivery();
+    const writes = await writesOf(() => app.receive('workflow_run', payload, id));
+    // Closing it again changes nothing; its answer says the pull request has a comment: both are looked for, and edited.
+    expect(writes.slice(0, 3)).toStrictEqual([`close #${exp1}, labels autoloop, autoloop:discarded`, `edit comment on #${exp1}`, 'gate update failure']);
+    expect(fake.commentsOn(exp1).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
+    expect(fake.checkRunsFor(head)).toHaveLength(1);
+    expect(runState().experiments.map((e) => [e.k, e.state])).toStrictEqual([
+      [1, 'discarded'],
+      [2, 'proposing'],
+    ]);
+  });
+
+  it("looks for its comment and gate when someone commented on the experiment pull request, and writes each once", async () => {
+    const exp1 = await startAndPropose();
+    const head = fake.pull(exp1).head.sha;
+    fake.addComment(exp1, 'looks promising', { login: MAINTAINER, type: 'User' });
+    fake.clearRequests();
+    await app.evaluateExperiment(1, { samples: SAMPLES.improved });
+    expect(fake.requests().filter((r) => r.method === 'GET' && /\/comments$|\/check-runs$/.test(r.route)).map((r) => r.route)).toStrictEqual([
+      'GET /repos/{owner}/{repo}/issues/{number}/comments',
+      'GET /repos/{owner}/{repo}/commits/{ref}/check-runs',
+    ]);
+    expect(fake.commentsOn(exp1).map((c) => c.user.login)).toStrictEqual([MAINTAINER, APP_BOT]);
+    expect(fake.checkRunsFor(head).map((c) => c.conclusion)).toStrictEqual(['success']);
+  });
+});
+
+describe('the run branch head the state records', () => {
+  it('is forgotten when someone else pushes to the run branch: the next experiment starts from the pushed head, read once', async () => {
+    const exp1 = await startAndPropose();
+    const runStart = fake.refs.get(RUN_BRANCH)!;
+    expect(runState().runHead).toStrictEqual({ sha: runStart });
+    const pushed = fake.commit(runStart, { 'README.md': '# model, by hand\n' });
+    fake.push(RUN_BRANCH, pushed, { login: MAINTAINER, type: 'User' });
+    const synchronized = await echoes();
+    // The pushed head's gate fails (it was not measured), and the state no longer claims to know the head.
+    expect(synchronized.writes).toStrictEqual([`gate failure on ${short(pushed)}`, `update #${runState().pullRequest} body`]);
+    expect(runState().runHead).toBeUndefined();
+
+    fake.clearRequests();
+    await app.evaluateExperiment(1, { samples: SAMPLES.regressed });
+    expect(fake.requests().filter((r) => r.route === 'GET /repos/{owner}/{repo}/git/ref/{ref}')).toHaveLength(1);
+    expect(fake.dispatches.at(-1)!.inputs).toMatchObject({ experiment: '2', 'parent-sha': pushed });
+    expect(runState().runHead).toStrictEqual({ sha: pushed });
+    expect(fake.pull(exp1).state).toBe('closed');
+  });
+
+  it('is what a dispatch after a discard starts from, with no read of the branch; after a keep, the kept head', async () => {
+    await startAndPropose();
+    await app.evaluateExperiment(1, { samples: SAMPLES.improved });
+    const kept = fake.refs.get(RUN_BRANCH)!;
+    expect(runState().runHead).toMatchObject({ sha: kept, gate: fake.checkRunsFor(kept)[0]!.id });
+    await app.propose(2);
+    fake.clearRequests();
+    await app.evaluateExperiment(2, { samples: SAMPLES.regressed });
+    expect(fake.requests().filter((r) => r.route === 'GET /repos/{owner}/{repo}/git/ref/{ref}')).toStrictEqual([]);
+    expect(fake.dispatches.at(-1)!.inputs).toMatchObject({ experiment: '3', 'parent-sha': kept });
   });
 });
 
@@ -416,12 +500,25 @@ describe('the gate holds what was not measured', () => {
 
     // The evaluation of the proposed commit is the experiment's: what lands is exactly that commit, never the push on top.
     const measured = await writesOf(() => app.evaluateExperiment(1, { headSha: proposed, samples: SAMPLES.improved }));
-    expect(measured.slice(0, 2)).toStrictEqual([`gate success on ${short(proposed)}`, `fast-forward ${RUN_BRANCH} to ${short(proposed)}`]);
+    expect(measured.slice(0, 4)).toStrictEqual([`fast-forward ${RUN_BRANCH} to ${short(proposed)}`, `update #${exp1}, labels autoloop`, `comment on #${exp1}`, `gate success on ${short(proposed)}`]);
     expect(fake.refs.get(RUN_BRANCH)).toBe(proposed);
     expect(runState().experiments[0]).toMatchObject({ state: 'kept', headSha: proposed });
     // The pushed commit was never measured: it stays on its pull request, for a human (GitHub does not mark it merged).
     expect(fake.pull(exp1)).toMatchObject({ state: 'open', merged: false, head: { sha: pushed } });
     expect(fake.checkRunsFor(pushed).map((c) => c.conclusion)).toStrictEqual(['failure']);
+  });
+
+  it('leaves the gate of the proposed commit to its evaluation when a person pushes the experiment back to it: one gate', async () => {
+    const exp1 = await startAndPropose();
+    const proposed = fake.pull(exp1).head.sha;
+    const pushed = fake.commit(proposed, { 'params.json': '{ "lr": 0.5 }\n' });
+    fake.push(`autoloop/${ISSUE}/exp-1`, pushed, { login: MAINTAINER, type: 'User' });
+    expect((await echoes()).writes).toStrictEqual([`gate failure on ${short(pushed)}`]);
+    fake.push(`autoloop/${ISSUE}/exp-1`, proposed, { login: MAINTAINER, type: 'User' });
+    expect(await echoes()).toStrictEqual({ delivered: 1, writes: [] });
+    await app.evaluateExperiment(1, { samples: SAMPLES.improved });
+    expect(fake.checkRunsFor(proposed).map((c) => c.conclusion)).toStrictEqual(['success']);
+    expect(runState().experiments[0]).toMatchObject({ state: 'kept', headSha: proposed });
   });
 
   it('rejects a result whose head SHA is not the pull request head: gate failure naming it, invalid, closed, not merged', async () => {
@@ -431,12 +528,10 @@ describe('the gate holds what was not measured', () => {
 
     const writes = await writesOf(() => app.evaluateExperiment(1, { document: { head: other } }));
     expect(writes).toStrictEqual([
-      `gate failure on ${short(head)}`,
-      `close #${exp1}`,
-      `label #${exp1} autoloop:discarded`,
+      `close #${exp1}, labels autoloop, autoloop:discarded`,
       `comment on #${exp1}`,
+      `gate failure on ${short(head)}`,
       `update #${runState().pullRequest} body`,
-      `edit comment on #${ISSUE}`,
       'dispatch autoloop.yml exp 2',
     ]);
     const reason = `the result measured ${short(other)}, but the pull request head is ${short(head)}`;
@@ -466,7 +561,7 @@ describe('the gate holds what was not measured', () => {
     // evaluates it against the run branch head it was opened on.
     Object.assign(fake.pulls.find((p) => p.number === exp1)!, { base: { ref: 'main', sha: main } });
     const writes = await writesOf(() => app.evaluateExperiment(1, { samples: SAMPLES.improved, document: { base: runStart } }));
-    expect(writes.slice(0, 2)).toStrictEqual([`gate success on ${short(head)}`, `fast-forward ${RUN_BRANCH} to ${short(head)}`]);
+    expect(writes.slice(0, 4)).toStrictEqual([`fast-forward ${RUN_BRANCH} to ${short(head)}`, `update #${exp1}, labels autoloop`, `comment on #${exp1}`, `gate success on ${short(head)}`]);
     // The default branch never moves: the App fast-forwards only its own run branch.
     expect(fake.refs.get('main')).toBe(main);
     expect(fake.refs.get(RUN_BRANCH)).toBe(head);
@@ -489,20 +584,18 @@ describe('experiments in parallel, and people closing them', () => {
 
     const first = await writesOf(() => app.evaluateExperiment(1));
     const head1 = fake.pull(exp1).head.sha;
-    expect(first).toStrictEqual([`gate success on ${short(head1)}`, `fast-forward ${RUN_BRANCH} to ${short(head1)}`, `comment on #${exp1}`, `update #${run} body`, `edit comment on #${ISSUE}`]);
+    expect(first).toStrictEqual([`fast-forward ${RUN_BRANCH} to ${short(head1)}`, `update #${exp1}, labels autoloop`, `comment on #${exp1}`, `gate success on ${short(head1)}`, `update #${run} body`]);
 
     // Experiment 2 was measured on the run start, which the run branch has left: GitHub refuses the fast-forward
     // (422), so the App discards it rather than land a tree that was never measured.
     const head2 = fake.pull(exp2).head.sha;
     const second = await writesOf(() => app.evaluateExperiment(2));
     expect(second).toStrictEqual([
-      `gate success on ${short(head2)}`,
       `fast-forward ${RUN_BRANCH} to ${short(head2)}`,
-      // The gate no longer claims success for what was not kept.
-      'gate update failure',
-      `close #${exp2}`,
-      `label #${exp2} autoloop:discarded`,
+      `close #${exp2}, labels autoloop, autoloop:discarded`,
       `comment on #${exp2}`,
+      // One gate, and it does not claim success for what was not kept (a completed check run is never rewritten).
+      `gate failure on ${short(head2)}`,
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
       'graphql markPullRequestReadyForReview',
@@ -535,7 +628,8 @@ describe('experiments in parallel, and people closing them', () => {
     const exp1 = await startAndPropose();
     fake.close(exp1, { login: MAINTAINER, type: 'User' });
     const closed = await echoes();
-    expect(closed).toStrictEqual({ delivered: 1, writes: [`update #${runState().pullRequest} body`, `edit comment on #${ISSUE}`, 'dispatch autoloop.yml exp 2'] });
+    expect(closed).toStrictEqual({ delivered: 1, writes: [`label #${exp1} autoloop, autoloop:discarded`, `update #${runState().pullRequest} body`, 'dispatch autoloop.yml exp 2'] });
+    expect(fake.pull(exp1).labels).toStrictEqual([LABELS.experiment, LABELS.discarded]);
     expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
       [1, 'discarded', 'closed by a human'],
       [2, 'proposing', undefined],

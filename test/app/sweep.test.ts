@@ -112,6 +112,65 @@ describe('lost webhooks', () => {
   });
 });
 
+describe("the run pull request's own evaluation, whose webhook never came", () => {
+  /** A run of one experiment, finished: its pull request ready for review, for CI to evaluate it against main. */
+  async function finishedRun(samples = SAMPLES.improved): Promise<{ run: number; head: string }> {
+    await fake.stop();
+    await started(configYaml({ experiments: 1 }));
+    await app.comment('/optimize');
+    await app.propose(1);
+    await app.evaluateExperiment(1, { samples });
+    const pull = fake.pullByHead(RUN_BRANCH)!;
+    expect(runState().status).toBe('finished');
+    expect(pull.draft).toBe(false);
+    return { run: pull.number, head: pull.head.sha };
+  }
+
+  const gates = (sha: string) => fake.checkRunsFor(sha).map((c) => [c.status, c.conclusion, c.detailsUrl]);
+  const urlOf = (id: number) => String(fake.workflowRuns.get(id)!.html_url);
+
+  it('is looked up and judged as its webhook would be: the gate of the run head concludes, the dashboard shows the result', async () => {
+    const { run, head } = await finishedRun();
+    // The run head is experiment 1's commit: its gate is the experiment's, measured against its parent only.
+    const experimentGate = [['completed', 'success', runState().experiments[0]!.evaluationRun]];
+    expect(gates(head)).toStrictEqual(experimentGate);
+    const id = await app.evaluate(RUN_BRANCH, { samples: SAMPLES.improved, lost: true });
+    // The webhook never came: the gate does not report the run's own evaluation.
+    expect(gates(head)).toStrictEqual(experimentGate);
+
+    await app.sweep();
+    expect(gates(head)).toStrictEqual([['completed', 'success', urlOf(id)]]);
+    expect(runState().confirmation).toMatchObject({ headSha: head, verdict: 'improved', baseline: 0.5, candidate: 0.45, evaluationRun: urlOf(id) });
+    expect(fake.pull(run).body).toContain('**Result against `main`:** **−0.05 (−10%)**');
+    // A second sweep finds nothing left to do.
+    fake.clearRequests();
+    await app.sweep();
+    expect(fake.writes()).toStrictEqual([]);
+  });
+
+  it('concludes the gate of a run that kept nothing (its head the run start commit)', async () => {
+    const { head } = await finishedRun(SAMPLES.regressed);
+    expect(head).toBe(runState().startSha);
+    // No gate at all on the run head: a required check would wait for it for ever.
+    expect(gates(head)).toStrictEqual([]);
+    const id = await app.evaluate(RUN_BRANCH, { samples: SAMPLES.regressed, lost: true });
+    await app.sweep();
+    expect(gates(head)).toStrictEqual([['completed', 'failure', urlOf(id)]]);
+    expect(runState().confirmation).toMatchObject({ headSha: head, verdict: 'regressed' });
+  });
+
+  it('waits for an evaluation still in progress, and binds a completed one as its webhook would: a fork\'s run changes nothing', async () => {
+    const { head } = await finishedRun(SAMPLES.regressed);
+    const running = await app.evaluate(RUN_BRANCH, { samples: SAMPLES.improved, lost: true });
+    Object.assign(fake.workflowRuns.get(running)!, { status: 'in_progress', conclusion: null });
+    await app.evaluate(RUN_BRANCH, { samples: SAMPLES.improved, lost: true, headRepository: 'mallory/model' });
+    later(120);
+    await app.sweep();
+    expect(gates(head)).toStrictEqual([]);
+    expect(runState().confirmation).toBeUndefined();
+  });
+});
+
 describe('lost dispatches and lost answers', () => {
   it('dispatches a proposal again when no workflow run started, then gives up on it', async () => {
     fake.failures.push({ method: 'POST', path: /\/dispatches$/, status: 502, times: 1 });

@@ -1,7 +1,7 @@
 /** `/optimize` comments: help, status, doctor, stop and start. */
 import { newRunState } from '../../core/app/state.js';
 import { renderRefusal } from '../../core/render/refusal.js';
-import { renderStatusComment } from '../../core/render/status-comment.js';
+import { renderRunStatus, renderStatusComment } from '../../core/render/status-comment.js';
 import { runBranch, runBranchesPrefix, runStartCommitMessage, STATUS_MARKER } from '../../core/protocol/protocol.js';
 import { COMMAND_HELP, parseCommand, type OptimizeCommand } from '../../core/app/command.js';
 import { ConfigError, formatConfigIssue } from '../../core/config/config.js';
@@ -126,9 +126,9 @@ async function status(flow: Flow, event: CommentEvent): Promise<void> {
   const latest = await flow.gateway.findPullRequest(runBranch(event.issue));
   if (latest?.state === 'open') await reconcileRun(flow, event.issue);
   const run = latest?.state === 'open' ? await findRun(flow, event.issue) : null;
-  // The reply shows what the status comment shows, without its marker: only the status comment carries that.
+  // Where the run stands now (the status comment, found by its marker, says only what changes at a step of the run).
   const reply = run
-    ? renderStatusComment(run.state, run.pull.url).replace(`${STATUS_MARKER}\n`, '')
+    ? renderRunStatus(run.state, run.pull.url)
     : latest
       ? `The last autoloop run on this issue is over: its pull request #${latest.number} was ${latest.merged ? 'merged' : 'closed'}. Start a new run with \`/optimize\`.\n`
       : 'There is no autoloop run on this issue. Start one with `/optimize`.\n';
@@ -261,7 +261,8 @@ async function start(flow: Flow, event: CommentEvent, command: Extract<OptimizeC
   // ahead of the default branch. The state keeps `baseSha`, the default branch's commit, where the config and the
   // protected files are read, and `startSha`, that empty commit: the first experiments start from it, and measuring
   // against it is measuring against the base (same tree), which the run's baseline relies on.
-  state = { ...state, startSha: await gateway.createRunBranch(state.runBranch, branch.sha, runStartCommitMessage(event.issue)) };
+  const startSha = await gateway.createRunBranch(state.runBranch, branch.sha, runStartCommitMessage(event.issue));
+  state = { ...state, startSha, runHead: { sha: startSha } };
   const pull = await gateway.createPullRequest({
     head: state.runBranch,
     base: branch.name,

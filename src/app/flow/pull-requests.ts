@@ -1,7 +1,7 @@
 /** Pushes to and closings of autoloop's pull requests by anyone but the App. */
 import { withExperiment } from '../../core/app/state.js';
-import { GATE_CHECK_NAME, parseExperimentBranch, parseRunBranch } from '../../core/protocol/protocol.js';
-import { advance, findRun, ignore, isThisRepository, requireAppIdentity, RunPausedError, runConfig, type Flow } from './run.js';
+import { GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseRunBranch } from '../../core/protocol/protocol.js';
+import { advance, findRun, ignore, isThisRepository, requireAppIdentity, RunPausedError, runConfig, saveRun, type Flow } from './run.js';
 
 /** The part of a `pull_request` payload the App reads. */
 export interface PullRequestEvent {
@@ -46,6 +46,9 @@ export async function handlePullRequestEvent(flow: Flow, event: PullRequestEvent
       return ignore(flow, `pull request #${event.number} from ${event.headRef}: run #${issue} records ${recorded === undefined ? 'no pull request' : `#${recorded}`} for it`);
     }
     if (synchronized) {
+      // Pushed back to the very commit the App proposed: that is the experiment again, and only its evaluation writes the
+      // gate of that commit (so that an evaluation finding its pull request without comments may create it unlooked-for).
+      if (experiment && event.headSha === experiment.headSha) return ignore(flow, `pull request #${event.number}: pushed back to the proposed commit ${event.headSha.slice(0, 7)}`);
       await flow.gateway.setCheckRun({
         name: GATE_CHECK_NAME,
         sha: event.headSha,
@@ -53,10 +56,19 @@ export async function handlePullRequestEvent(flow: Flow, event: PullRequestEvent
         conclusion: 'failure',
         output: { title: 'changed after evaluation', summary: 'This pull request changed after autoloop measured it. The gate holds until CI evaluates the new head.' },
       });
+      // The run branch moved under the run: the App no longer knows its head, and reads it when it next dispatches (from
+      // GitHub, so that webhooks of several pushes arriving out of order cannot leave an older head in the state).
+      if (runOf && run.state.runHead !== undefined) {
+        const { runHead: _forgotten, ...forgetting } = run.state;
+        const { config } = await runConfig(flow.gateway, run.state);
+        await saveRun(flow, run, forgetting, config, { status: false });
+      }
       return;
     }
     if (!experiment || (experiment.state !== 'evaluating' && experiment.state !== 'needs-review')) return;
     const { config } = await runConfig(flow.gateway, run.state);
+    // Labelled as every decided experiment is (added to what the person left on it).
+    await flow.gateway.addLabels(event.number, [LABELS.experiment, LABELS.discarded]);
     await advance(flow, run, withExperiment(run.state, experiment.k, { state: 'discarded', reason: 'closed by a human' }), config);
   } catch (error) {
     if (error instanceof RunPausedError) return flow.log.warn(`autoloop: pull request #${event.number} not acted on: ${error.message}`);

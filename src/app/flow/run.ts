@@ -1,5 +1,5 @@
 /** An App run as GitHub holds it: its config, its pull request and state, and the step that saves and advances it. */
-import { finishIfDone, MAX_EXPERIMENTS, shouldDispatch, withNewExperiment, type AppRunState } from '../../core/app/state.js';
+import { finishIfDone, MAX_EXPERIMENTS, shouldDispatch, withNewExperiment, type AppRunState, type RunHead } from '../../core/app/state.js';
 import { deriveStateKey, openState, sealState, StateError, type StateKey, type StateSeal } from '../../core/app/state-codec.js';
 import { DASHBOARD_LIMIT, MIN_DASHBOARD_ROOM, renderDashboard } from '../../core/render/dashboard.js';
 import { GITHUB_BODY_LIMIT } from '../../core/render/truncate.js';
@@ -192,11 +192,17 @@ export async function findRun(flow: Flow, issue: number): Promise<LoadedRun | nu
   return state ? { pull, state } : null;
 }
 
-/** Writes the state, signed, into the run pull request and refreshes the status comment. */
+/**
+ * Writes the state, signed, into the run pull request, and the status comment when what it shows changed. The status
+ * comment says what changes at a step of the run (started, stopping, finished, confirmed), the dashboard every experiment
+ * (see renderStatusComment): a state it renders as the one loaded does not rewrite it, whatever else changed.
+ */
 export async function saveRun(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, options: { status?: boolean; statusSuffix?: string } = {}): Promise<void> {
   await flow.gateway.updatePullRequest(run.pull.number, { body: runPullRequestBody(flow, { ...state, pullRequest: run.pull.number }, config) });
   if (options.status === false) return;
-  const body = renderStatusComment(state, run.pull.url) + (options.statusSuffix ?? '');
+  const rendered = renderStatusComment(state, run.pull.url);
+  if (state.statusComment !== null && state.statusComment === run.state.statusComment && rendered === renderStatusComment(run.state, run.pull.url)) return;
+  const body = rendered + (options.statusSuffix ?? '');
   // Its id is in the state: edit it directly, and look for it by its marker only if it was deleted.
   if (state.statusComment === null || !(await flow.gateway.updateComment(state.statusComment, body))) {
     await flow.gateway.upsertComment(state.issue, STATUS_MARKER, body);
@@ -244,11 +250,23 @@ export async function finalize(flow: Flow, pull: PullRequestInfo, config: Config
 }
 
 /**
- * Saves the state after a change, with the experiments it now allows recorded before they are dispatched; finishes
- * the run when it is done.
+ * The state with the run branch head in it: the state's own when it has one (the App's start commit and its
+ * fast-forwards), so that nothing is read; read from GitHub when it has none (a push by someone else made the App
+ * forget it, see ./pull-requests.ts, or the state was written before it recorded one).
  */
-export async function advance(flow: Flow, run: LoadedRun, state: AppRunState, config: Config, knownHead?: string, statusSuffix?: string): Promise<void> {
-  const head = knownHead ?? (shouldDispatch(finishIfDone(state)) > 0 ? ((await flow.gateway.branchSha(state.runBranch)) ?? state.baseSha) : state.baseSha);
+async function withRunHead(flow: Flow, state: AppRunState): Promise<AppRunState & { runHead: RunHead }> {
+  if (state.runHead) return { ...state, runHead: state.runHead };
+  return { ...state, runHead: { sha: (await flow.gateway.branchSha(state.runBranch)) ?? state.baseSha } };
+}
+
+/**
+ * Saves the state after a change, with the experiments it now allows recorded before they are dispatched; finishes
+ * the run when it is done. `knownHead`: the run branch head, when the caller just moved it or read it.
+ */
+export async function advance(flow: Flow, run: LoadedRun, given: AppRunState, config: Config, knownHead?: string, statusSuffix?: string): Promise<void> {
+  const dispatching = shouldDispatch(finishIfDone(given)) > 0;
+  const state = knownHead === undefined && dispatching ? await withRunHead(flow, given) : given;
+  const head = knownHead ?? (dispatching ? state.runHead!.sha : state.baseSha);
   const planned = planDispatches(flow, finishIfDone(state), head);
   const finished = finishIfDone(planned.state);
   await saveRun(flow, run, finished, config, statusSuffix ? { statusSuffix } : {});

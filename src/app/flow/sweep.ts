@@ -2,8 +2,9 @@
  * Reconciliation: what lost webhooks, crashes between two requests and racing replicas left undone, found on GitHub
  * and done. Every step of a run records its intent (the state) before its side effect, and every side effect is
  * idempotent, so redoing a step completes it: a workflow run whose `workflow_run` webhook never arrived is looked up
- * through the Actions API and handled as its webhook would have been; a dispatch that never started a run marks its
- * experiment invalid; a stop or a spent budget finishes the run; a finished run is made ready for review.
+ * through the Actions API and handled as its webhook would have been (the run pull request's own evaluation too, so that
+ * its gate reports the run); a dispatch that never started a run marks its experiment invalid; a stop or a spent budget
+ * finishes the run; a finished run is made ready for review.
  */
 import { finishIfDone, isInFlight, shouldDispatch, withExperiment, type AppExperiment } from '../../core/app/state.js';
 import { LABELS, parseRunBranch, proposalRunName, WORKFLOW_FILE } from '../../core/protocol/protocol.js';
@@ -46,12 +47,16 @@ function olderThan(flow: Flow, since: string, ms: number): boolean {
   return !Number.isFinite(at) || flow.now().getTime() - at > ms;
 }
 
+/** A listed run of this repository on a head of this repository (a fork's is never acted on, as its webhook would not be). */
+function ours(flow: Flow, run: ListedWorkflowRun): boolean {
+  return isThisRepository(run.repository, flow.gateway.ref) && isThisRepository(run.headRepository, flow.gateway.ref);
+}
+
 /** What one in-flight experiment needs, found on GitHub: a completed run to handle, a lost one to give up on, or nothing yet. */
 async function lookUp(flow: Flow, issue: number, runBranch: string, experiment: AppExperiment): Promise<{ run: ListedWorkflowRun } | { lost: string } | { redispatch: true } | null> {
-  const ours = (run: ListedWorkflowRun) => isThisRepository(run.repository, flow.gateway.ref) && isThisRepository(run.headRepository, flow.gateway.ref);
   if (experiment.state === 'proposing') {
     const runs = (await flow.gateway.listWorkflowRuns(WORKFLOW_FILE, { branch: runBranch, event: 'workflow_dispatch', headSha: experiment.parentSha }))
-      .filter((run) => ours(run) && run.displayTitle === proposalRunName(issue, experiment.k));
+      .filter((run) => ours(flow, run) && run.displayTitle === proposalRunName(issue, experiment.k));
     const completed = runs.find((run) => run.status === 'completed');
     if (completed) return { run: completed };
     if (runs.length > 0 || !olderThan(flow, experiment.dispatchedAt, DISPATCH_GRACE_MS)) return null;
@@ -59,7 +64,7 @@ async function lookUp(flow: Flow, issue: number, runBranch: string, experiment: 
     return { lost: `its proposal workflow never started, dispatched ${MAX_DISPATCHES} times (the dispatches were lost)` };
   }
   if (!experiment.branch || !experiment.headSha) return null;
-  const runs = (await flow.gateway.listWorkflowRuns(WORKFLOW_FILE, { branch: experiment.branch, event: 'pull_request', headSha: experiment.headSha })).filter(ours);
+  const runs = (await flow.gateway.listWorkflowRuns(WORKFLOW_FILE, { branch: experiment.branch, event: 'pull_request', headSha: experiment.headSha })).filter((run) => ours(flow, run));
   const completed = runs.find((run) => run.status === 'completed');
   if (completed) return { run: completed };
   if (runs.length > 0 || !olderThan(flow, experiment.openedAt ?? experiment.dispatchedAt, EVALUATION_GRACE_MS)) return null;
@@ -95,10 +100,8 @@ export async function reconcileRun(flow: Flow, issue: number): Promise<string[]>
       done.push(`experiment ${current.k}: dispatched again, no workflow run had started`);
       continue;
     }
-    if (current.pullRequest !== undefined) {
-      await flow.gateway.closePullRequest(current.pullRequest);
-      await flow.gateway.addLabels(current.pullRequest, [LABELS.discarded]);
-    }
+    // Closed and labelled in one request, as a discard is (see `decide` in ./workflow-runs.ts).
+    if (current.pullRequest !== undefined) await flow.gateway.updateIssue(current.pullRequest, { state: 'closed', labels: [LABELS.experiment, LABELS.discarded] });
     await advance(flow, run, withExperiment(run.state, experiment.k, { state: 'invalid', reason: found.lost }), config);
     done.push(`experiment ${experiment.k}: invalid, ${found.lost}`);
   }
@@ -113,6 +116,17 @@ export async function reconcileRun(flow: Flow, issue: number): Promise<string[]>
     const { config } = await runConfig(flow.gateway, state);
     await finalize(flow, run.pull, config);
     done.push('made the finished run ready for review');
+  } else if (state.status === 'finished' && !run.pull.draft && state.confirmation?.headSha !== run.pull.head.sha) {
+    // Ready for review, and CI's evaluation of its head against the base branch not judged yet: its workflow run may
+    // have completed with its webhook lost, and then the gate of the head would never report the run.
+    const completed = (await flow.gateway.listWorkflowRuns(WORKFLOW_FILE, { branch: state.runBranch, event: 'pull_request', headSha: run.pull.head.sha }))
+      .filter((listed) => ours(flow, listed))
+      .find((listed) => listed.status === 'completed');
+    if (completed) {
+      // Handled exactly as its webhook: the same binding checks (the run pull request, its head), the state re-read first.
+      await handleWorkflowRun(flow, asEvent(completed));
+      done.push(`run pull request #${run.pull.number}: handled workflow run ${completed.id}, whose webhook was missed`);
+    }
   }
   return done;
 }

@@ -1,7 +1,7 @@
 /** Completed runs of the autoloop workflow: proposals (workflow_dispatch) and evaluations (pull_request). */
-import { runBaseline, withExperiment, type AppExperiment } from '../../core/app/state.js';
+import { runBaseline, withExperiment, type AppExperiment, type AppRunState, type RunConfirmation } from '../../core/app/state.js';
 import { renderExperimentComment } from '../../core/render/experiment-comment.js';
-import { renderGateOutput } from '../../core/render/gate.js';
+import { renderGateOutput, type GateOutput } from '../../core/render/gate.js';
 import { renderExperimentPullRequest } from '../../core/render/experiment-pull-request.js';
 import { ARTIFACTS, EXPERIMENT_MARKER, hypothesisOfCommit, experimentBranch, GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseProposalRunName, parseRunBranch, proposalRunName, RESULT_FILE, WORKFLOW_PATH } from '../../core/protocol/protocol.js';
 import type { Config } from '../../core/config/config-schema.js';
@@ -12,7 +12,7 @@ import { changeFromGitHub, protectedHashOfTree, verifyResult, type Verification 
 import { readZip } from '../../core/protocol/zip.js';
 import { PullRequestExistsError } from '../github-errors.js';
 import { type CheckRunWritten, type RepoGateway, type WorkflowRunOrigin } from '../github.js';
-import { advance, findRun, ignore, isThisRepository, requireAppIdentity, RunPausedError, runConfig, saveRun, type Flow, type WorkflowRunEvent } from './run.js';
+import { advance, findRun, ignore, isThisRepository, requireAppIdentity, RunPausedError, runConfig, saveRun, type Flow, type LoadedRun, type WorkflowRunEvent } from './run.js';
 
 /** The artifact `name` of a workflow run, unzipped: `file` inside it, or null. */
 async function artifactFile(gateway: RepoGateway, runId: number, name: string, file: string): Promise<{ text: string; url: string } | null> {
@@ -104,9 +104,9 @@ async function proposalCompleted(flow: Flow, workflowRun: WorkflowRunEvent): Pro
     if (!existing) throw error;
     return existing;
   });
-  await flow.gateway.addLabels(pull.number, [LABELS.experiment]);
+  // Labelled when it is decided, in the one request that closes or labels it then (see `decide`).
   const state = withExperiment(run.state, k, { state: 'evaluating', branch, pullRequest: pull.number, headSha: commit.sha, hypothesis, proposalRun, openedAt: flow.now().toISOString() });
-  // The dashboard shows the new pull request; the status comment changes when an experiment is decided.
+  // The dashboard shows the new pull request; the status comment changes only at a step of the run.
   await saveRun(flow, run, state, config, { status: false });
 }
 
@@ -165,15 +165,7 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   const run = await findRun(flow, issue);
   if (!run) return ignore(flow, `workflow run ${workflowRun.id}: no run on #${issue}`);
 
-  if (runOf) {
-    const why = await unbound(flow, workflowRun, run.pull.number);
-    if (why) return ignore(flow, `workflow run ${workflowRun.id}: not the evaluation of run pull request #${run.pull.number}: ${why}`);
-    const { config, file } = await runConfig(flow.gateway, run.state);
-    // The whole run against the default branch (which may have moved): the gate reports the cumulative delta.
-    const { document, verification } = await judgeEvaluation(flow, workflowRun, { headSha: run.pull.head.sha, baseSha: run.pull.base.sha }, config, file, null);
-    await setGate(flow, run.pull.head.sha, document, verification, workflowRun.htmlUrl);
-    return;
-  }
+  if (runOf) return runEvaluationCompleted(flow, workflowRun, run);
   const k = experimentOf!.k;
   const experiment = run.state.experiments.find((e) => e.k === k);
   if (!experiment?.pullRequest || !experiment.headSha || experiment.state !== 'evaluating') return ignore(flow, `workflow run ${workflowRun.id}: experiment ${k} of run #${issue} is not being evaluated`);
@@ -194,10 +186,9 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   // the gate, the comment and the decision all see the candidate marked suspicious.
   const runBase = judged.verification.ok ? againstRunBase(judged.verification.judgement, runBaseline(run.state), config) : null;
   const verification: Verification = runBase ? { ok: true, judgement: runBase.judgement } : judged.verification;
-  const gate = await setGate(flow, pull.headSha, document, verification, workflowRun.htmlUrl);
 
   const judgement = verification.ok ? verification.judgement : null;
-  const outcome = await decide(flow, pull, experiment, judgement, verification, runBase?.beyond ?? null);
+  const outcome = await decide(flow, pull, judgement, verification, runBase?.beyond ?? null);
   const figures = judgement && judgement.verdict !== 'invalid'
     ? { baseline: judgement.baseline.mean, candidate: judgement.candidate.mean, delta: judgement.delta, deltaRelative: judgement.deltaRelative, verdict: judgement.verdict }
     : { verdict: 'invalid' as const };
@@ -216,67 +207,158 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
     ...(verification.ok ? {} : { verdictOverride: `verification failed: ${verification.reason}` }),
     links: { proposalRun: experiment.proposalRun, evaluationRun: workflowRun.htmlUrl, ...(artifact ? { artifact } : {}) },
   });
-  // One sticky comment per experiment pull request: created once, then edited by the id the state keeps. The App writes
-  // it only after the gate on the same head, so when this event found no gate of the App's there (it created one), no
-  // earlier attempt at this evaluation got as far as the comment: there is none to look for. Otherwise (a redelivery
-  // after a partial failure) it is looked for by its marker, and edited.
+  // One sticky comment per experiment pull request, then one gate on its head, each written once: when the pull request
+  // had no comment at all as it was decided, no earlier attempt at this evaluation got as far as its comment, nor (written
+  // after it) its gate, so neither is looked for. Otherwise (a redelivery after a partial failure, or a person's comment)
+  // the comment is looked for by its marker and edited, and the gate looked up.
   const commentId =
     experiment.commentId !== undefined && (await flow.gateway.updateComment(experiment.commentId, comment))
       ? experiment.commentId
-      : gate === 'created'
-        ? await flow.gateway.createComment(pull.number, comment)
-        : await flow.gateway.upsertComment(pull.number, EXPERIMENT_MARKER, comment);
-  await advance(flow, run, withExperiment(state, k, { commentId }), config, outcome.head);
+      : outcome.earlier
+        ? await flow.gateway.upsertComment(pull.number, EXPERIMENT_MARKER, comment)
+        : await flow.gateway.createComment(pull.number, comment);
+  const gate = await setGate(flow, pull.headSha, document, verification, workflowRun.htmlUrl, { ...(outcome.earlier ? {} : { known: 'none' as const }), ...(outcome.gate ? { output: outcome.gate } : {}) });
+  const decided = withExperiment(state, k, { commentId });
+  // Where the run branch is now: the kept head, with its gate; the head read when a fast-forward was refused; else unchanged.
+  const runHead =
+    outcome.state === 'kept' ? { sha: pull.headSha, gate: gate.id }
+    : outcome.head !== undefined && outcome.head !== run.state.runHead?.sha ? { sha: outcome.head }
+    : run.state.runHead;
+  await advance(flow, run, { ...decided, ...(runHead ? { runHead } : {}) }, config, outcome.head);
 }
 
-async function setGate(flow: Flow, sha: string, document: ResultDocument | null, verification: Verification, detailsUrl: string): Promise<CheckRunWritten> {
-  const gate = renderGateOutput({
-    document,
-    ...(verification.ok ? { judgement: verification.judgement } : { verificationFailure: verification.reason, scopeViolations: verification.scopeViolations }),
+/**
+ * The run pull request's own evaluation: the run head against the default branch (which may have moved since the run
+ * started). Bound like an experiment's (this repository, the run pull request, a success), and to the run pull
+ * request's head now: a run of an earlier head says nothing of this one (a push to it has failed its gate already).
+ * The gate of the head reports the cumulative delta, and the dashboard shows it as the run's result.
+ */
+async function runEvaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent, run: LoadedRun): Promise<void> {
+  const why = await unbound(flow, workflowRun, run.pull.number);
+  if (why) return ignore(flow, `workflow run ${workflowRun.id}: not the evaluation of run pull request #${run.pull.number}: ${why}`);
+  const measured = { headSha: run.pull.head.sha, baseSha: run.pull.base.sha };
+  if (workflowRun.headSha !== measured.headSha) {
+    return ignore(flow, `workflow run ${workflowRun.id}: ran on ${workflowRun.headSha.slice(0, 7)}, run pull request #${run.pull.number} is at ${measured.headSha.slice(0, 7)}`);
+  }
+  const { config, file } = await runConfig(flow.gateway, run.state);
+  const { document, verification, artifact } = await judgeEvaluation(flow, workflowRun, measured, config, file, null);
+  // Its id is in the state when the App wrote the gate of this head: a kept experiment's, or an earlier evaluation's of it.
+  const known = run.state.runHead?.sha === measured.headSha ? run.state.runHead.gate : undefined;
+  const gate = await setGate(flow, measured.headSha, document, verification, workflowRun.htmlUrl, known === undefined ? {} : { known });
+  const state: AppRunState = {
+    ...run.state,
+    runHead: { sha: measured.headSha, gate: gate.id },
+    confirmation: confirmationOf(measured, verification, workflowRun.htmlUrl, artifact),
+  };
+  await saveRun(flow, run, state, config);
+}
+
+/** A finite number, or null (what JSON keeps of NaN and Infinity). */
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
+}
+
+/** The run pull request's evaluation, as the run state records it. */
+function confirmationOf(measured: Measured, verification: Verification, evaluationRun: string, artifact: string | null): RunConfirmation {
+  const judgement = verification.ok ? verification.judgement : null;
+  const links = { evaluationRun, ...(artifact ? { artifact } : {}) };
+  if (!judgement || judgement.verdict === 'invalid') {
+    const reason = verification.ok ? judgement!.reasons.join('; ') : verification.reason;
+    return { ...measured, verdict: 'invalid', ...(reason ? { reason: reason.slice(0, 500) } : {}), ...links };
+  }
+  return {
+    ...measured,
+    verdict: judgement.verdict,
+    baseline: finiteOrNull(judgement.baseline.mean),
+    candidate: finiteOrNull(judgement.candidate.mean),
+    delta: finiteOrNull(judgement.delta),
+    deltaRelative: finiteOrNull(judgement.deltaRelative),
+    interval: judgement.interval ? { low: finiteOrNull(judgement.interval.low), high: finiteOrNull(judgement.interval.high), level: judgement.interval.level } : null,
+    ...links,
+  };
+}
+
+/** Sets `autoloop/gate` on `sha` from the verified result, or to `output` (a decision's own gate: `decide`). */
+async function setGate(
+  flow: Flow,
+  sha: string,
+  document: ResultDocument | null,
+  verification: Verification,
+  detailsUrl: string,
+  options: { known?: number | 'none'; output?: GateOutput } = {},
+): Promise<CheckRunWritten> {
+  const gate =
+    options.output ??
+    renderGateOutput({
+      document,
+      ...(verification.ok ? { judgement: verification.judgement } : { verificationFailure: verification.reason, scopeViolations: verification.scopeViolations }),
+    });
+  return flow.gateway.setCheckRun({
+    name: GATE_CHECK_NAME,
+    sha,
+    status: 'completed',
+    conclusion: gate.conclusion,
+    output: { title: gate.title, summary: gate.summary },
+    detailsUrl,
+    ...(options.known === undefined ? {} : { known: options.known }),
   });
-  return flow.gateway.setCheckRun({ name: GATE_CHECK_NAME, sha, status: 'completed', conclusion: gate.conclusion, output: { title: gate.title, summary: gate.summary }, detailsUrl });
 }
 
 /** Why a kept improvement was discarded after all: the run branch is no longer the head it was measured on. */
 export const NOT_FAST_FORWARD_REASON = 'the run branch moved since it was measured (no fast-forward to it); discarded';
 
+/** The gate of an improvement the run branch could not be fast-forwarded to. */
+const NOT_KEPT_GATE: GateOutput = {
+  conclusion: 'failure',
+  title: 'not kept: the run branch moved',
+  summary: 'The improvement was measured against a run branch head that has since moved (another experiment was kept); the run branch cannot be fast-forwarded to it, so it was discarded.',
+};
+
+/** What {@link decide} did with an experiment. */
+interface Outcome {
+  state: AppExperiment['state'];
+  reason?: string;
+  /** The run branch head now, when the decision moved it (a keep) or read it (a fast-forward refused). */
+  head?: string;
+  /**
+   * The experiment pull request had comments as it was decided: an earlier attempt at this evaluation may have written
+   * its comment and gate, so both are looked for before they are written.
+   */
+  earlier: boolean;
+  /** The gate to set instead of the result's (a keep refused). */
+  gate?: GateOutput;
+}
+
 /**
- * Keep (fast-forward the run branch to it), leave for a human (suspicious), or discard (close). `beyond`: why the
- * judgement was marked suspicious against the run's base ({@link againstRunBase}), null when it was not.
+ * Keep (fast-forward the run branch to it), leave for a human (suspicious), or discard (close); then label it, in the
+ * same request as the close (`PATCH .../issues/{number}` sets state and labels at once: every pull request is an issue,
+ * https://docs.github.com/en/rest/issues/issues#update-an-issue), whose answer also says whether the pull request has
+ * comments. `beyond`: why the judgement was marked suspicious against the run's base ({@link againstRunBase}), null when
+ * it was not.
  */
-async function decide(
-  flow: Flow,
-  pull: ExperimentPull,
-  experiment: AppExperiment,
-  judgement: Judgement | null,
-  verification: Verification,
-  beyond: string | null,
-): Promise<{ state: AppExperiment['state']; reason?: string; head?: string }> {
+async function decide(flow: Flow, pull: ExperimentPull, judgement: Judgement | null, verification: Verification, beyond: string | null): Promise<Outcome> {
   const { gateway } = flow;
+  const discard = async () => (await gateway.updateIssue(pull.number, { state: 'closed', labels: [LABELS.experiment, LABELS.discarded] })).comments > 0;
   const decision = verification.ok ? decideExperiment(judgement) : 'invalid';
   if (decision === 'keep') {
     // The run branch moves to the very commit that was measured (no merge commit, no merge method): what lands is
     // what was measured, and GitHub marks the experiment pull request merged.
     const landed = await gateway.fastForward(pull.runBranch, pull.headSha);
-    if (landed !== 'not-fast-forward') return { state: 'kept', head: pull.headSha };
-    await gateway.setCheckRun({
-      name: GATE_CHECK_NAME,
-      sha: pull.headSha,
-      status: 'completed',
-      conclusion: 'failure',
-      output: { title: 'not kept: the run branch moved', summary: 'The improvement was measured against a run branch head that has since moved (another experiment was kept); the run branch cannot be fast-forwarded to it, so it was discarded.' },
-    });
-    await gateway.closePullRequest(pull.number);
-    await gateway.addLabels(pull.number, [LABELS.discarded]);
-    return { state: 'invalid', reason: NOT_FAST_FORWARD_REASON };
+    if (landed !== 'not-fast-forward') {
+      const { comments } = await gateway.updateIssue(pull.number, { labels: [LABELS.experiment] });
+      return { state: 'kept', head: pull.headSha, earlier: comments > 0 };
+    }
+    // Moved by someone the state may not know of yet: where it is now is where the next experiments start.
+    const earlier = await discard();
+    const head = await gateway.branchSha(pull.runBranch);
+    return { state: 'invalid', reason: NOT_FAST_FORWARD_REASON, earlier, gate: NOT_KEPT_GATE, ...(head === null ? {} : { head }) };
   }
   if (decision === 'review') {
-    await gateway.addLabels(pull.number, [LABELS.review]);
-    return { state: 'needs-review', reason: beyond ?? 'gain beyond suspicious_effect: a human must review it' };
+    const { comments } = await gateway.updateIssue(pull.number, { labels: [LABELS.experiment, LABELS.review] });
+    return { state: 'needs-review', reason: beyond ?? 'gain beyond suspicious_effect: a human must review it', earlier: comments > 0 };
   }
-  await gateway.closePullRequest(pull.number);
-  await gateway.addLabels(pull.number, [LABELS.discarded]);
-  if (!verification.ok) return { state: 'invalid', reason: verification.reason };
-  if (decision === 'invalid') return { state: 'invalid', reason: judgement?.reasons.join('; ') ?? 'no valid result' };
-  return { state: 'discarded', reason: judgement!.reasons.join('; ') };
+  const earlier = await discard();
+  if (!verification.ok) return { state: 'invalid', reason: verification.reason, earlier };
+  if (decision === 'invalid') return { state: 'invalid', reason: judgement?.reasons.join('; ') ?? 'no valid result', earlier };
+  return { state: 'discarded', reason: judgement!.reasons.join('; '), earlier };
 }

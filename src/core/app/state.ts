@@ -66,6 +66,39 @@ export const appExperimentSchema = z.strictObject({
 });
 export type AppExperiment = z.output<typeof appExperimentSchema>;
 
+/**
+ * The run branch's head as the App last knew it, and the id of the App's `autoloop/gate` check run on it when the App
+ * wrote one: so that a dispatch after a discard need not read the branch, and a gate of the head need not be looked up.
+ */
+export const runHeadSchema = z.strictObject({
+  sha,
+  /** The App's gate on `sha`, from the answer to the request that created it (a check run id never changes). */
+  gate: count.optional(),
+});
+export type RunHead = z.output<typeof runHeadSchema>;
+
+/**
+ * The App's judgement of the run pull request's own evaluation: the run head measured against the default branch, the
+ * confirmation of the whole run that `autoloop/gate` reports on the run head.
+ */
+export const runConfirmationSchema = z.strictObject({
+  /** The run head measured, and the base it was measured against (the run pull request's). */
+  headSha: sha,
+  baseSha: sha,
+  verdict: verdictSchema,
+  baseline: figure,
+  candidate: figure,
+  delta: figure,
+  deltaRelative: figure,
+  /** The confidence interval of the delta; null with one run per side. */
+  interval: z.strictObject({ low: z.number().nullable(), high: z.number().nullable(), level: z.number() }).nullable().optional(),
+  /** Why the evaluation could not be verified or judged, for people. */
+  reason: z.string().optional(),
+  evaluationRun: z.string().optional(),
+  artifact: z.string().optional(),
+});
+export type RunConfirmation = z.output<typeof runConfirmationSchema>;
+
 /** A run's state, strictly (unknown keys are corruption, not news): the source of its type and how it is decoded. */
 export const appRunStateSchema = z
   .strictObject({
@@ -82,6 +115,10 @@ export const appRunStateSchema = z
      * pull request. An experiment measured on it was measured on the base. Missing in states written before it existed.
      */
     startSha: sha.optional(),
+    /** Where the run branch is ({@link runHeadSchema}). Missing in states written before it existed: then it is read from GitHub. */
+    runHead: runHeadSchema.optional(),
+    /** The last judged evaluation of the run pull request itself ({@link runConfirmationSchema}), once there is one. */
+    confirmation: runConfirmationSchema.optional(),
     /** The run pull request (the dashboard). */
     pullRequest: count.nullable(),
     /** The status comment on the issue. */

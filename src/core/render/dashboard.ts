@@ -6,7 +6,7 @@
 import { encodeState, StateError } from '../app/state-codec.js';
 import { bestExperiment, inFlight, isInFlight, runBaseline, type AppExperiment, type AppRunState } from '../app/state.js';
 import { finite } from '../judge/figures.js';
-import { bestSentence, STATE_WORDS } from './app-words.js';
+import { bestSentence, confirmationSentence, STATE_WORDS } from './app-words.js';
 import { cell, change, code, link, oneLine, plural, quote, shortSha, value } from './markdown.js';
 import { renderMermaidSeries, type MermaidPoint } from './mermaid.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
@@ -88,7 +88,8 @@ function chartPoints(state: AppRunState, sorted: readonly AppExperiment[]): Merm
 
 /**
  * The run pull request's body, without the state marker (the App appends {@link encodeState} after it):
- * a heading with the goal and the metric; the status (running, stopping, or finished and why), the best
+ * a heading with the goal and the metric; the status (running, stopping, or finished and why); the run's result
+ * against the base branch with its interval, once CI evaluated the run pull request (the headline figure); the best
  * so far against the baseline and the counts; who started it from where; the goal text quoted as data;
  * the config summary; a Mermaid chart of the metric per experiment with the running best; and one table
  * row per experiment (hypothesis, metric, Δ vs parent, verdict or `proposing…`/`evaluating…`, links).
@@ -103,6 +104,11 @@ export function renderDashboard(state: AppRunState, options: DashboardOptions): 
 
   const lines: string[] = [`## autoloop: ${goal} ${code(name)}`, ''];
   lines.push(`**Status:** ${statusSentence(state)}.`, '');
+  // The run's headline figure: CI's evaluation of the run head against the base branch, with its interval, once the App
+  // has verified and judged it; the experiments' own figures are each against its parent.
+  const confirmed = confirmationSentence(state);
+  if (confirmed) lines.push(`**Result against ${code(state.baseBranch)}:** ${confirmed}.`, '');
+  else if (state.status === 'finished') lines.push(`**Result against ${code(state.baseBranch)}:** waiting for CI to evaluate the run head against ${code(state.baseBranch)}.`, '');
   const best = bestSentence(state);
   lines.push(`**Results:** ${best ? `${best}. ` : ''}${plural(decided, 'experiment')} decided: ${count('kept')} kept, ${count('discarded')} discarded, ${count('invalid')} invalid, ${count('needs-review')} waiting for review.`, '');
   const issue = links.issue ? link(`#${state.issue}`, links.issue) : `#${state.issue}`;

@@ -71,6 +71,40 @@ describe('renderDashboard', () => {
     expect(rowOf(finished, '**Status:**')).toBe('**Status:** finished: budget spent: 5 experiments.');
   });
 
+  it("leads with CI's evaluation of the run head against the base branch, with its interval: the run's headline figure", () => {
+    const head = fakeSha(4, 'e');
+    const confirmation = {
+      headSha: head,
+      baseSha: fakeSha(0, 'b'),
+      verdict: 'improved' as const,
+      baseline: 0.5,
+      candidate: 0.4,
+      delta: -0.1,
+      deltaRelative: -0.2,
+      interval: { low: -0.12, high: -0.08, level: 0.9 },
+      evaluationRun: 'https://github.com/octo/model/actions/runs/900',
+    };
+    const finished = makeAppRun({ status: 'finished', stopReason: 'budget spent: 5 experiments', runHead: { sha: head } });
+    const text = (state: Parameters<typeof renderDashboard>[0]) => renderDashboard(state, { configSummary: [] }).split('\n').slice(0, 7);
+    expect(text({ ...finished, confirmation })).toEqual([
+      '## autoloop: minimize `val_loss`',
+      '',
+      '**Status:** finished: budget spent: 5 experiments.',
+      '',
+      '**Result against `main`:** **−0.1 (−20%)**, 90% [−0.12, −0.08] (improved): `val_loss` 0.5 → 0.4, the run head `e000004` against `main` at `b000000` ([evaluation](https://github.com/octo/model/actions/runs/900)).',
+      '',
+      expect.stringMatching(/^\*\*Results:\*\* best so far \*\*0\.4\*\*/),
+    ]);
+    // Finished and not yet measured as a whole: it says what it waits for.
+    expect(text(finished)[4]).toBe('**Result against `main`:** waiting for CI to evaluate the run head against `main`.');
+    // An evaluation of an earlier head says so; one that could not be verified says why, with no figure.
+    expect(text({ ...finished, runHead: { sha: fakeSha(5, 'e') }, confirmation })[4]).toContain('; the run branch has moved since, so CI measures its new head.');
+    const invalid = { headSha: head, baseSha: fakeSha(0, 'b'), verdict: 'invalid' as const, reason: 'the evaluation workflow ended: failure' };
+    expect(text({ ...finished, confirmation: invalid })[4]).toBe('**Result against `main`:** the evaluation of the run head `e000004` against `main` at `b000000` is invalid: the evaluation workflow ended: failure.');
+    // While the run goes on, nothing stands in for it.
+    expect(renderDashboard(makeAppRun(), { configSummary: [] })).not.toContain('**Result against');
+  });
+
   it('renders a run with no experiments yet', () => {
     const text = renderDashboard(makeAppRunState({ goalText: '  ' }), { configSummary: [] });
     expect(rowOf(text, '**Results:**')).toBe('**Results:** 0 experiments decided: 0 kept, 0 discarded, 0 invalid, 0 waiting for review.');
