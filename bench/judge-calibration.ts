@@ -111,7 +111,7 @@ const configOf = (evaluate: Record<string, unknown>): Config =>
   configSchema.parse({
     metric: { name: 'ms', goal: 'minimize' },
     evaluate: { command: 'bench', ...evaluate },
-    scope: { edit: ['x'] },
+    scope: { edit: ['p.json'] },
     proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
   });
 const designs: Array<[string, Config]> = [

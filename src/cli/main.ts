@@ -144,7 +144,7 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
     acceptSuspicious: values['accept-suspicious'],
     proposer: createProposer,
     signal: io.signal,
-    onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir, warnings: event.warnings ?? [] } : event) : printer.handle(event)),
+    onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir, warnings: event.warnings ?? [], parallel: event.parallel ?? 1 } : event) : printer.handle(event)),
   });
   if (!values.json) {
     io.stdout.write(summaryLines(result, await repoRoot(io.cwd)));

@@ -15,11 +15,14 @@ export interface Output {
 
 /**
  * Renders loop events for people: a permanent line per experiment and, on a terminal, a live
- * status line (spinner, elapsed time) while one runs.
+ * status line (spinner, elapsed time) while one runs, or while several run side by side.
  */
 export class ProgressPrinter {
   private metricName = '';
-  private running: { experiment: number; since: number } | null = null;
+  /** The experiments in flight (or the confirmation), each with when it started. */
+  private readonly running = new Map<number, number>();
+  /** Experiments in flight at once (`budget.parallel` when the loop uses it). */
+  private parallel = 1;
   /** What the live line repeats from the last finished experiment. */
   private standing: { best: number | null; baseline: number | null; keepRate: number; budget: number; etaMs: number | null } | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -37,10 +40,12 @@ export class ProgressPrinter {
     switch (event.type) {
       case 'start': {
         this.metricName = event.run.metric.name;
+        this.parallel = event.parallel ?? 1;
         const goal = event.run.metric.goal === 'minimize' ? 'lower is better' : 'higher is better';
         this.out.write(
           `${event.resumed ? 'Resuming' : 'Starting'} run ${event.run.tag} on ${event.run.branch} (${this.metricName}, ${goal}), ` +
-            `${plural(event.budget, 'experiment')}${event.budgetWas !== undefined ? ` (was ${event.budgetWas}; --experiments changed it)` : ''}; ledger in ${event.paths.dir}\n`,
+            `${plural(event.budget, 'experiment')}${event.budgetWas !== undefined ? ` (was ${event.budgetWas}; --experiments changed it)` : ''}` +
+            `${this.parallel > 1 ? `, ${this.parallel} at a time` : ''}; ledger in ${event.paths.dir}\n`,
         );
         for (const warning of event.warnings ?? []) this.out.write(`Warning: ${warning}\n`);
         break;
@@ -49,12 +54,16 @@ export class ProgressPrinter {
         this.startLive(event.experiment);
         break;
       case 'experiment': {
-        this.clearLive();
+        this.running.delete(event.record.experiment);
+        this.clearLine();
         if (event.record.experiment > 0) this.durations.push(event.record.durations.totalMs);
         const remaining = event.budget - event.record.experiment;
         const etaMs = this.eta(remaining, event.elapsedMs);
         this.standing = { best: event.best, baseline: event.baseline, keepRate: event.keepRate, budget: event.budget, etaMs };
         this.out.write(`${experimentLine(event, this.metricName, etaMs)}\n`);
+        // Others still in flight: the live line comes back below the result.
+        if (this.running.size > 0) this.drawLive();
+        else this.stopTimer();
         break;
       }
       case 'confirmation-start':
@@ -71,28 +80,35 @@ export class ProgressPrinter {
     }
   }
 
-  /** Estimated time left: the average experiment time × experiments left, capped by the wall-time budget. */
+  /** Estimated time left: the average experiment time × experiments left (÷ those in flight at once), capped by the wall-time budget. */
   private eta(remaining: number, elapsedMs: number): number | null {
     if (remaining <= 0 || this.durations.length === 0) return remaining <= 0 ? 0 : null;
     const average = this.durations.reduce((a, b) => a + b, 0) / this.durations.length;
-    const estimate = average * remaining;
+    const estimate = (average * remaining) / this.parallel;
     return this.wallTimeMs !== null ? Math.max(0, Math.min(estimate, this.wallTimeMs - elapsedMs)) : estimate;
   }
 
-  /** Shows the live line while experiment `experiment` (or the confirmation) runs, redrawn on a terminal. */
+  /** Shows the live line while experiment `experiment` (or the confirmation) runs, with any others in flight, redrawn on a terminal. */
   private startLive(experiment: number): void {
-    this.running = { experiment, since: this.now() };
+    this.running.set(experiment, this.now());
     if (!this.out.isTTY) return;
     this.drawLive();
+    if (this.timer) return;
     this.timer = setInterval(() => this.drawLive(), 250);
     this.timer.unref();
   }
 
   private drawLive(): void {
-    if (!this.running) return;
+    if (this.running.size === 0 || !this.out.isTTY) return;
     const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[this.frame++ % 10];
-    const { experiment, since } = this.running;
-    const doing = experiment === 0 ? 'measuring the baseline' : experiment === CONFIRMING ? 'confirming: the run head against the base' : `experiment ${experiment}/${this.standing?.budget ?? '?'}`;
+    const experiments = [...this.running.keys()].sort((a, b) => a - b);
+    const experiment = experiments[0]!;
+    // Since the earliest start of those in flight.
+    const since = Math.min(...this.running.values());
+    const budget = this.standing?.budget ?? '?';
+    const doing = experiments.length > 1
+      ? `experiments ${experiments.join(', ')}/${budget}`
+      : experiment === 0 ? 'measuring the baseline' : experiment === CONFIRMING ? 'confirming: the run head against the base' : `experiment ${experiment}/${budget}`;
     const parts = [`${spinner} ${doing} ${formatDuration(this.now() - since)}`];
     const standing = this.standing;
     if (standing?.best != null) {
@@ -104,10 +120,19 @@ export class ProgressPrinter {
     this.out.write(`\r\x1b[K${parts.join(' · ')}`);
   }
 
+  /** Ends the live line: nothing is in flight any more. */
   private clearLive(): void {
+    this.running.clear();
+    this.stopTimer();
+    this.clearLine();
+  }
+
+  private stopTimer(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.running = null;
+  }
+
+  private clearLine(): void {
     if (this.out.isTTY) this.out.write('\r\x1b[K');
   }
 }

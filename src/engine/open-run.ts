@@ -19,6 +19,8 @@ import { LedgerTamperedError, parseLedger } from '../core/ledger/ledger.js';
 import { checkKeptCommits } from './kept-commits.js';
 import type { RunOptions } from './run-options.js';
 import { resolveSandbox } from './sandbox.js';
+import { slotWorktrees } from './worktrees.js';
+import { localParallel } from '../core/render/config-summary.js';
 
 function defaultTag(now: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -35,8 +37,20 @@ export interface RunState {
   /** Appends to `ledger.jsonl`, each record chained to the one before by its SHA-256. */
   ledger: LedgerWriter;
   proposer: Proposer;
-  /** The evaluator and the two worktrees (baseline, candidate) the run measures in. */
+  /** The evaluator and the two worktrees (baseline, candidate) the run measures in: slot 0's. */
   measure: MeasureContext;
+  /**
+   * One measuring context per experiment the run may have in flight ({@link localParallel}): the same evaluator,
+   * each slot its own pair of worktrees. `slots[0]` is `measure`.
+   */
+  slots: MeasureContext[];
+  /**
+   * Aborted with `options.signal`, and by the loop itself when an experiment fails with an error while others
+   * are in flight (they are stopped before the error is thrown). What proposers, evaluators and measurements get.
+   */
+  signal: AbortSignal;
+  /** Aborts {@link signal}. */
+  cancel: () => void;
   options: RunOptions;
 }
 
@@ -129,8 +143,18 @@ export async function openRun(options: RunOptions): Promise<{ state: RunState; r
   const ledger = await LedgerWriter.open(paths.ledger);
   if (!options.resume) await ledger.append(run);
   const worktreeRoot = join(directories.worktrees, run.tag);
-  const evaluator = new Evaluator(config, { signal: options.signal, protectedFiles, hide });
-  const worktrees = { baseline: join(worktreeRoot, 'baseline'), candidate: join(worktreeRoot, 'candidate') };
+  const cancellation = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, cancellation.signal]) : cancellation.signal;
+  const evaluator = new Evaluator(config, { signal, protectedFiles, hide });
+  const slots = Array.from({ length: localParallel(config) }, (_, slot): MeasureContext => ({
+    repo,
+    config,
+    configFile: run.configFile,
+    evaluator,
+    worktrees: slotWorktrees(worktreeRoot, slot),
+    acceptSuspicious: options.acceptSuspicious,
+    signal,
+  }));
   const state: RunState = {
     repo,
     config,
@@ -139,15 +163,10 @@ export async function openRun(options: RunOptions): Promise<{ state: RunState; r
     experiments,
     ledger,
     proposer: typeof options.proposer === 'function' ? options.proposer(config) : options.proposer,
-    measure: {
-      repo,
-      config,
-      configFile: run.configFile,
-      evaluator,
-      worktrees,
-      acceptSuspicious: options.acceptSuspicious,
-      signal: options.signal,
-    },
+    measure: slots[0]!,
+    slots,
+    signal,
+    cancel: () => cancellation.abort(),
     options,
   };
   return { state, resumed: Boolean(options.resume) };

@@ -37,7 +37,9 @@ export interface RunOptions {
 export type LoopEvent =
   /** `budgetWas`: a resumed run's budget when `--experiments` changed it. */
   /** `warnings`: what the config will do that a user likely does not want (see `configWarnings`). */
-  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number; budgetWas?: number; warnings?: string[] }
+  /** `parallel`: experiments in flight at once (`localParallel`; 1 when absent). */
+  | { type: 'start'; run: RunRecord; paths: RunPaths; resumed: boolean; nextExperiment: number; budget: number; budgetWas?: number; warnings?: string[]; parallel?: number }
+  /** With experiments side by side, several start before the first of them is reported; they are reported in order. */
   | { type: 'experiment-start'; experiment: number }
   | { type: 'experiment'; record: ExperimentRecord; best: number | null; baseline: number | null; keepRate: number; elapsedMs: number; budget: number }
   /** The run head is being measured against the base once more (`evaluate.confirm`); nothing follows when nothing was kept. */

@@ -1,9 +1,20 @@
 /** autoloop's own worktrees of a repository: created, reset to a commit, linked back and removed. */
 import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { bindWorktree, boundGitDir, git, gitCommonDir, trustIndex, unbindWorktree } from './git.js';
+import { bindWorktree, boundGitDir, git, gitCommonDir, rawChanges, trustIndex, unbindWorktree, type RawChange } from './git.js';
 import { verifyCheckout } from './checkout.js';
+
+/**
+ * The baseline and candidate worktrees of one slot of a run (`root`: the run's folder in `.git/autoloop/`). With
+ * `budget.parallel` experiments side by side each slot measures in its own pair; slot 0 keeps the names a
+ * serial run has always used (`baseline`, `candidate`), slot 1 is `baseline-1` and `candidate-1`, and so on.
+ */
+export function slotWorktrees(root: string, slot: number): { baseline: string; candidate: string } {
+  const suffix = slot === 0 ? '' : `-${slot}`;
+  return { baseline: join(root, `baseline${suffix}`), candidate: join(root, `candidate${suffix}`) };
+}
 
 /** Worktree creation per repository, one at a time: concurrent `git worktree add` and `prune` race on `.git/worktrees`. */
 const worktreeCreation = new Map<string, Promise<unknown>>();
@@ -137,4 +148,167 @@ export async function prepareWorktree(repo: string, path: string, commit: string
 export async function removeWorktree(repo: string, path: string): Promise<void> {
   unbindWorktree(path);
   await git(repo, ['worktree', 'remove', '--force', path]).catch(() => undefined);
+}
+
+/** A candidate's change carried over to another commit ({@link rebaseCommit}). */
+export type Rebased =
+  | { kind: 'rebased'; commit: string }
+  /** Everything the change did is on the other commit already. */
+  | { kind: 'empty' }
+  /** The paths where it does not merge (changed on both sides, and not line-mergeable), shown in the reason. */
+  | { kind: 'conflict'; paths: string[] };
+
+/** A path `update-index --index-info` reads as it is: no control characters, quotes or backslashes (git would expect it quoted). */
+// eslint-disable-next-line no-control-regex -- control characters are what it refuses.
+const PLAIN_PATH = /^[^\x00-\x1f\x7f"\\]+$/;
+
+/** The mode of a file both sides modified: the one side's that changed it, or null when both did, differently. */
+function mergedMode(theirs: RawChange, ours: RawChange): string | null {
+  if (theirs.newMode === theirs.oldMode) return ours.newMode;
+  if (ours.newMode === ours.oldMode || ours.newMode === theirs.newMode) return theirs.newMode;
+  return null;
+}
+
+/** Base lines `[start, end)` replaced by `lines`: one change of a file's text. */
+interface Hunk {
+  start: number;
+  end: number;
+  lines: string[];
+}
+
+/** The most line pairs {@link lineHunks} aligns (its table's cells), past the lines both files share at their ends. */
+const MAX_ALIGNED = 4_000_000;
+
+/** The changes that turn `base` into `side`, along a longest common subsequence of their lines; null when the differing middles are too large to align here. */
+function lineHunks(base: readonly string[], side: readonly string[]): Hunk[] | null {
+  let head = 0;
+  while (head < base.length && head < side.length && base[head] === side[head]) head++;
+  let tail = 0;
+  while (tail < base.length - head && tail < side.length - head && base[base.length - 1 - tail] === side[side.length - 1 - tail]) tail++;
+  const b = base.slice(head, base.length - tail);
+  const s = side.slice(head, side.length - tail);
+  const width = s.length + 1;
+  if ((b.length + 1) * width > MAX_ALIGNED) return null;
+  // common[i * width + j]: the longest common subsequence of b[i..] and s[j..].
+  const common = new Uint32Array((b.length + 1) * width);
+  for (let i = b.length - 1; i >= 0; i--) {
+    for (let j = s.length - 1; j >= 0; j--) {
+      common[i * width + j] = b[i] === s[j] ? common[(i + 1) * width + j + 1]! + 1 : Math.max(common[(i + 1) * width + j]!, common[i * width + j + 1]!);
+    }
+  }
+  const hunks: Hunk[] = [];
+  let open: Hunk | null = null;
+  for (let i = 0, j = 0; i < b.length || j < s.length; ) {
+    if (i < b.length && j < s.length && b[i] === s[j]) {
+      if (open) hunks.push(open);
+      open = null;
+      i++;
+      j++;
+      continue;
+    }
+    open ??= { start: head + i, end: head + i, lines: [] };
+    if (j < s.length && (i === b.length || common[i * width + j + 1]! >= common[(i + 1) * width + j]!)) {
+      open.lines.push(s[j++]!);
+    } else {
+      open.end = head + ++i;
+    }
+  }
+  if (open) hunks.push(open);
+  return hunks;
+}
+
+/**
+ * The three-way merge of two edits of `base`, line by line: each side's changes applied where the other
+ * side left the lines alone. Changes next to each other merge (two parameters on neighbouring lines, the
+ * common case of a tuned file: unlike `git merge-file`, which calls that a conflict); changes to the same
+ * lines, or two insertions at one place, do not, unless they are the same. Null when they do not merge.
+ */
+export function mergeLines(base: readonly string[], ours: readonly string[], theirs: readonly string[]): string[] | null {
+  const [mine, other] = [lineHunks(base, ours), lineHunks(base, theirs)];
+  if (!mine || !other) return null;
+  const hunks = [...mine, ...other].sort((x, y) => x.start - y.start || x.end - y.end);
+  const merged: string[] = [];
+  let at = 0;
+  let last: Hunk | null = null;
+  for (const hunk of hunks) {
+    if (last && (hunk.start < last.end || (hunk.start === last.start && (hunk.start === hunk.end || last.start === last.end)))) {
+      const same = hunk.start === last.start && hunk.end === last.end && hunk.lines.length === last.lines.length && hunk.lines.every((line, i) => line === last!.lines[i]);
+      if (same) continue;
+      return null;
+    }
+    merged.push(...base.slice(at, hunk.start), ...hunk.lines);
+    at = hunk.end;
+    last = hunk;
+  }
+  merged.push(...base.slice(at));
+  return merged;
+}
+
+/** A file's lines, each with its newline (the last one may have none), one character per byte: joined, they are the bytes again. */
+function linesOf(bytes: Buffer): string[] {
+  return bytes.toString('latin1').split(/(?<=\n)/);
+}
+
+/**
+ * The three-way merge of a regular file both sides modified ({@link mergeLines}, on the blobs unpacked into
+ * `scratch`), written as a blob: its id, or null when the changes do not merge or the file is binary.
+ */
+async function mergeBlobs(commonDir: string, scratch: string, base: string, ours: string, theirs: string): Promise<string | null> {
+  const read = async (blob: string) => readFile(join(scratch, (await git(scratch, [`--git-dir=${commonDir}`, 'unpack-file', blob])).trim()));
+  const blobs = [await read(base), await read(ours), await read(theirs)];
+  if (blobs.some((bytes) => bytes.includes(0))) return null;
+  const merged = mergeLines(...(blobs.map(linesOf) as [string[], string[], string[]]));
+  if (!merged) return null;
+  const file = join(scratch, 'merged');
+  await writeFile(file, Buffer.from(merged.join(''), 'latin1'));
+  return (await git(scratch, [`--git-dir=${commonDir}`, 'hash-object', '-w', '--no-filters', '--', file])).trim();
+}
+
+/**
+ * The change `candidate` made to `parent`, as a new commit on `onto` (a descendant of `parent`: the run head
+ * after other experiments were kept), made with plumbing through a temporary index, nothing checked out and
+ * no hook, filter or merge driver run. A path only the candidate changed is taken as it is; a regular text
+ * file both changed is merged line by line ({@link mergeLines}); anything else both changed does not merge. The
+ * caller measures the result before keeping it: a merge that applies cleanly can still be worse.
+ */
+export async function rebaseCommit(repo: string, change: { parent: string; candidate: string }, onto: string, message: string): Promise<Rebased> {
+  const [theirs, ours] = await Promise.all([rawChanges(repo, change.parent, change.candidate), rawChanges(repo, change.parent, onto)]);
+  const touched = new Map<string, RawChange>();
+  for (const c of ours) for (const path of [c.path, c.oldPath]) if (path !== undefined) touched.set(path, c);
+  const commonDir = await gitCommonDir(repo);
+  const scratch = await mkdtemp(join(tmpdir(), 'autoloop-rebase-'));
+  const entries: string[] = [];
+  const conflicts: string[] = [];
+  const remove = (path: string) => entries.push(`0 ${'0'.repeat(onto.length)}\t${path}`);
+  try {
+    for (const c of theirs) {
+      const paths = c.oldPath !== undefined ? [c.oldPath, c.path] : [c.path];
+      const other = paths.map((path) => touched.get(path)).find((found) => found !== undefined);
+      if (!paths.every((path) => PLAIN_PATH.test(path))) {
+        conflicts.push(c.path);
+      } else if (!other) {
+        if (c.status === 'R') remove(c.oldPath!);
+        if (c.newObject === null) remove(c.path);
+        else entries.push(`${c.newMode} ${c.newObject}\t${c.path}`);
+      } else if (other.status === c.status && other.path === c.path && other.oldPath === c.oldPath && other.newObject === c.newObject && other.newMode === c.newMode) {
+        // The same change on both sides: `onto` has it already.
+      } else {
+        const regular = (mode: string | null) => mode === '100644' || mode === '100755';
+        const mode = c.status === 'M' && other.status === 'M' && other.path === c.path && regular(c.newMode) && regular(other.newMode) ? mergedMode(c, other) : null;
+        const blob = mode ? await mergeBlobs(commonDir, scratch, c.oldObject!, other.newObject!, c.newObject!) : null;
+        if (mode && blob) entries.push(`${mode} ${blob}\t${c.path}`);
+        else conflicts.push(c.path);
+      }
+    }
+    if (conflicts.length > 0) return { kind: 'conflict', paths: conflicts };
+    if (entries.length === 0) return { kind: 'empty' };
+    const env = { GIT_INDEX_FILE: join(scratch, 'index') };
+    await git(repo, ['read-tree', onto], { env });
+    await git(repo, ['update-index', '--index-info'], { env, input: entries.join('\n') });
+    const tree = (await git(repo, ['write-tree'], { env })).trim();
+    if (tree === (await git(repo, ['rev-parse', `${onto}^{tree}`])).trim()) return { kind: 'empty' };
+    return { kind: 'rebased', commit: (await git(repo, ['commit-tree', tree, '-p', onto, '-F', '-'], { input: message })).trim() };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }

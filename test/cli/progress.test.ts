@@ -61,6 +61,28 @@ describe('ProgressPrinter', () => {
     expect(chunks.slice(-2)).toEqual(['\r\x1b[K', 'Stopped: interrupted\n']);
   });
 
+  it('with experiments side by side, says how many at a time, lists those in flight, and brings the live line back after each result', () => {
+    const { out, chunks } = capture(true);
+    let now = 0;
+    const printer = new ProgressPrinter(out, () => now);
+    printer.handle({ ...start, parallel: 2 } as LoopEvent);
+    expect(chunks[0]).toMatch(/, 10 experiments, 2 at a time; ledger in /);
+    printer.handle(baseline);
+    printer.handle({ type: 'experiment-start', experiment: 1 });
+    now = 1_000;
+    printer.handle({ type: 'experiment-start', experiment: 2 });
+    expect(chunks.at(-1)!.slice(4)).toMatch(/^. experiments 1, 2\/10 1\.0s · best val_loss 2/);
+    now = 2_000;
+    chunks.length = 0;
+    printer.handle(first);
+    // The result (9 left at 0.9s each, 2 at a time: half the serial ~8.1s), then the live line again for experiment 2, still in flight.
+    expect(chunks[0]).toBe('\r\x1b[K');
+    expect(chunks[1]).toMatch(/^exp {2}1\/10 {2}keep .*~4\.\ds left/);
+    expect(chunks[2]!.slice(4)).toMatch(/^. experiment 2\/10 1\.0s · best val_loss 1\.5/);
+    printer.handle({ type: 'stop', reason: 'interrupted' });
+    expect(chunks.slice(-2)).toEqual(['\r\x1b[K', 'Stopped: interrupted\n']);
+  });
+
   it('says when --experiments changed a resumed run\'s budget, and shows the confirmation live and as a line', () => {
     const { out, chunks } = capture(true);
     const printer = new ProgressPrinter(out, () => 0);

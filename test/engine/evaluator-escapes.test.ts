@@ -26,7 +26,7 @@ function setup(body: string, check?: string, report?: 'stdout' | 'file') {
   const config = configSchema.parse({
     metric: { name: 'loss', goal: 'minimize' },
     evaluate: { command: evaluatorScript(dir, body), repeats: 1, ...(check ? { check } : {}), ...(report ? { report } : {}) },
-    scope: { edit: ['x'] },
+    scope: { edit: ['p.json'] },
     proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
   });
   return { dir, evaluator: new Evaluator(config, { env: { PATH: process.env.PATH } }), trace: join(dir, 'trace') };

@@ -14,7 +14,7 @@ describe('Evaluator.measurePair', () => {
       // Each run appends its side to one file, so the file is the order the runs happened in.
       // The metric moves from run to run, so all three pairs are measured (a constant one stops after two).
       evaluate: { command: `printf '%s ' "$AUTOLOOP_SIDE" >> ${order}; echo METRIC loss=$AUTOLOOP_RUN`, repeats: 3 },
-      scope: { edit: ['x'] },
+      scope: { edit: ['p.json'] },
       proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
     });
     const evaluator = new Evaluator(config);
@@ -34,7 +34,7 @@ describe('Evaluator.measurePair', () => {
       metric: { name: 'loss', goal: 'minimize' },
       guards: [{ name: 'mem', goal: 'minimize' }],
       evaluate: { command: `if [ "$AUTOLOOP_SIDE" = candidate ]; then echo METRIC loss=2; else echo METRIC loss=3; fi; echo METRIC mem=${mem}`, repeats: 5 },
-      scope: { edit: ['x'] },
+      scope: { edit: ['p.json'] },
       proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
     });
     const sides = (evaluator: Evaluator) => evaluator.measurePair({ side: 'baseline', worktree: dir, commit: 'a'.repeat(40) }, { side: 'candidate', worktree: dir, commit: 'b'.repeat(40) }, join(dir, 'trace'));
@@ -53,7 +53,7 @@ describe('Evaluator.measurePair', () => {
     const timed = configSchema.parse({
       metric: { name: 'autoloop.cpu_ms', goal: 'minimize' },
       evaluate: { command: 'true', repeats: 3 },
-      scope: { edit: ['x'] },
+      scope: { edit: ['p.json'] },
       proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
     });
     // Equal steps are what is under test; on a loaded machine one run may tick 10 ms more, so measure until they are equal
@@ -74,7 +74,7 @@ describe('Evaluator.measurePair', () => {
     const config = configSchema.parse({
       metric: { name: 'loss', goal: 'minimize' },
       evaluate: { command: `if [ "$AUTOLOOP_SIDE" = candidate ]; then echo METRIC loss=$(sh ${value}); else echo METRIC loss=3; fi`, repeats: 5 },
-      scope: { edit: ['x'] },
+      scope: { edit: ['p.json'] },
       proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
     });
     const evaluator = new Evaluator(config);
@@ -102,7 +102,7 @@ describe('Evaluator.measurePair', () => {
     const config = configSchema.parse({
       metric: { name: 'loss', goal: 'minimize' },
       evaluate: { command: 'echo METRIC loss=3', repeats: 5 },
-      scope: { edit: ['x'] },
+      scope: { edit: ['p.json'] },
       proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
     });
     const evaluator = new Evaluator(config);

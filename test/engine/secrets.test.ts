@@ -108,7 +108,7 @@ evaluate:
   check: 'echo "bad: $AUTOLOOP_CANARY_TOKEN" >&2; exit 1'
   timeout: 10s
   env: [AUTOLOOP_CANARY_TOKEN]
-scope: { edit: [x] }
+scope: { edit: [p.json] }
 proposer: { kind: tune, tune: { file: p.json, params: { x: { min: 0, max: 1 } } } }
 `,
       'autoloop.yml',

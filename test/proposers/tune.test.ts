@@ -329,7 +329,7 @@ describe('createTuneProposer: errors', () => {
     await writeFile(path.join(worktree, 'bad.json'), '{"x": 1,,}');
     const bad = configFor({ file: 'bad.json', params: { x: { min: 0, max: 1 } } });
     await expect(createTuneProposer(bad).propose(context(bad))).rejects.toThrow(/bad\.json: not valid JSON/);
-    const outside = configFor({ file: '../params.json', params: { x: { min: 0, max: 1 } } });
-    await expect(createTuneProposer(outside).propose(context(outside))).rejects.toThrow(/\.\.\/params\.json: is outside the repository/);
+    // A file outside the repository never gets past the config (and tune.ts refuses it again where it resolves the path).
+    expect(() => configFor({ file: '../params.json', params: { x: { min: 0, max: 1 } } })).toThrow(/leaves the repository/);
   });
 });

@@ -37,7 +37,7 @@ const SAME_LOSS = '{ "x": 0, "y": 0 }\n';
  * A repository whose protected evaluator runs the candidate's code: `src/solve.mjs` returns the loss.
  * `evaluate` is the YAML flow mapping of the config's `evaluate`.
  */
-function solveRepo(evaluate = '{ command: node eval.mjs, repeats: 3, timeout: 20s }', files: Record<string, string> = {}, edit = '[src/**, lib/**]'): string {
+function solveRepo(evaluate = '{ command: node eval.mjs, repeats: 3, timeout: 20s }', files: Record<string, string> = {}): string {
   return makeRepo({
     'eval.mjs': "import { solve } from './src/solve.mjs';\nconsole.log('METRIC loss=' + solve());\n",
     'src/solve.mjs': 'export function solve() {\n  return 10;\n}\n',
@@ -45,8 +45,8 @@ function solveRepo(evaluate = '{ command: node eval.mjs, repeats: 3, timeout: 20
     '.gitignore': 'cache/\n',
     '.github/autoloop.yml': `metric: { name: loss, goal: minimize, min_effect: 0.001, suspicious_effect: 100% }
 evaluate: ${evaluate}
-scope: { edit: ${edit}, protect: [eval.mjs] }
-proposer: { kind: tune, tune: { file: params.json, params: { x: { min: 0, max: 1 } } } }
+scope: { edit: [src/**, lib/**], protect: [eval.mjs] }
+proposer: { kind: tune, tune: { file: src/params.json, params: { x: { min: 0, max: 1 } } } }
 budget: { experiments: 2, max_failures: 5 }
 sandbox: none
 `,
@@ -309,7 +309,8 @@ export function solve() {
         ),
     ]);
     const attacked = result.experiments[1]!;
-    expect(attacked.samples.map((s) => s.metrics.loss)).toEqual([10, 10, 10, 10]);
+    // Every run measured the committed code (the metric never moved, so the candidate, no better, got one run per side).
+    expect(attacked.samples.map((s) => s.metrics.loss)).toEqual([10, 10]);
     expect(attacked.status).toBe('discard');
   });
 

@@ -526,7 +526,7 @@ describe('red team: no sandbox, no run', () => {
   const config = configSchema.parse({
     metric: { name: 'loss', goal: 'minimize' },
     evaluate: { command: 'echo METRIC loss=1' },
-    scope: { edit: ['x'] },
+    scope: { edit: ['p.json'] },
     proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
   });
   let worktree: string;

@@ -1,10 +1,10 @@
 import { z } from 'zod';
+import { globProblem, tuneFileProblem } from './globs.js';
 import { isReservedMetric, MEASURED_METRICS, METRIC_REPORTS } from '../judge/metrics.js';
 import { closestKey } from './suggest.js';
 import { parseDuration, parseEffect, type Effect } from './units.js';
 
-/** Where the App and the CLI look for the config, relative to the repository root. */
-export const CONFIG_PATH = '.github/autoloop.yml';
+export { CONFIG_PATH } from '../protocol/names.js';
 /** Default instructions file for proposers, always protected. */
 export const DEFAULT_INSTRUCTIONS_PATH = '.github/autoloop.md';
 
@@ -58,7 +58,14 @@ const metricName = z
 
 const goal = z.enum(['minimize', 'maximize']).describe('Whether smaller (`minimize`) or larger (`maximize`) is better.');
 
-const globList = z.array(z.string().min(1)).describe('Glob patterns relative to the repository root, e.g. `src/**` or `params.json`.');
+const glob = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    const problem = globProblem(pattern);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+const globList = z.array(glob).describe('Glob patterns relative to the repository root, e.g. `src/**` or `params.json`.');
 
 export const metricSchema = z
   .strictObject({
@@ -143,6 +150,15 @@ export const evaluateSchema = z
       .boolean()
       .default(false)
       .describe('Let `setup`, `check` and `command` use the network (e.g. `npm ci`). Off by default: inside the sandbox they have no network at all.'),
+    load_sensitive: z
+      .boolean()
+      .optional()
+      .describe(
+        'Whether a metric or guard depends on how busy the machine is: a time does; a loss, a size or a count does not. '
+        + 'Unset (or `true`), `autoloop run` measures one experiment at a time whatever `budget.parallel` says, and says so at the start. '
+        + '`false` declares that none does: `autoloop run` then runs up to `budget.parallel` experiments side by side on this machine, each in its own pair of worktrees. '
+        + 'Side by side, runs share the cores: a time measured that way is slower and noisier (autoloop warns); say `false` for one only if you mean it.',
+      ),
     confirm: z
       .union([z.boolean(), z.number().int().min(1).max(100)])
       .default(true)
@@ -256,7 +272,16 @@ export const MAX_PARALLEL = 10;
 export const budgetSchema = z
   .strictObject({
     experiments: z.number().int().min(1).default(20).describe('How many experiments a run makes.'),
-    parallel: z.number().int().min(1).max(MAX_PARALLEL).default(1).describe(`Experiments in flight at once, 1 to ${MAX_PARALLEL} (the App; the local loop runs one at a time).`),
+    parallel: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PARALLEL)
+      .default(1)
+      .describe(
+        `Experiments in flight at once, 1 to ${MAX_PARALLEL}. The App measures each in its own workflow run; \`autoloop run\` runs them side by side on this machine `
+        + 'only when `evaluate.load_sensitive` is `false`, and one at a time otherwise.',
+      ),
     max_failures: z.number().int().min(1).default(5).describe('Stop after this many invalid experiments in a row.'),
     wall_time: duration.optional().describe('Stop starting experiments after this much time, e.g. `8h`.'),
     max_cost: z.number().positive().optional().describe('Stop starting experiments once the proposer has cost this many USD (needs `proposer.llm.price`).'),
@@ -302,6 +327,13 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['guards', index, 'name'], message: `guard "${guard.name}" is the primary metric; pick another metric` });
       }
     });
+    // A tune file the scope does not let a proposal change makes every experiment invalid: said before any measurement.
+    const tune = config.proposer.kind === 'tune' ? config.proposer.tune : undefined;
+    const globsHold = [...config.scope.edit, ...config.scope.protect].every((pattern) => globProblem(pattern) === null);
+    if (tune && globsHold) {
+      const problem = tuneFileProblem(tune.file, config.scope);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['proposer', 'tune', 'file'], message: problem });
+    }
   })
   .describe('autoloop: what "better" means, how to measure it and what may change.');
 

@@ -5,10 +5,10 @@
  * by side, so that one side cannot change without the other. Branch names are deterministic, so that every
  * step can find its work again (and repeat it without a second effect).
  */
-import { CONFIG_PATH } from '../config/config-schema.js';
+import { CONFIG_PATH, RESULT_FILE, RUN_NAME_PATTERN } from './names.js';
 import { clip, title } from '../render/markdown.js';
 
-export { CONFIG_PATH };
+export { CONFIG_PATH, RESULT_FILE, RUN_NAME_PATTERN };
 
 // ---------------------------------------------------------------------------------------------------
 // Branches
@@ -16,8 +16,6 @@ export { CONFIG_PATH };
 /** Every branch autoloop owns starts with this. */
 export const BRANCH_PREFIX = 'autoloop/';
 
-/** A run's name (an issue number, or a local `--tag`): it becomes part of branch and folder names. */
-export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** The run branch that accumulates kept experiments: `autoloop/<run>/run`. */
 export function runBranch(run: string | number): string {
@@ -121,8 +119,6 @@ export function hypothesisOfCommit(message: string): string {
 
 /** Artifact names: the evaluation's result document, the proposal's trace, and a whole `loop` run. */
 export const ARTIFACTS = { result: 'autoloop-result', trace: 'autoloop-trace', run: 'autoloop-run' } as const;
-/** The result document's file name, inside the result artifact (and the Action's default `result-file`). */
-export const RESULT_FILE = 'autoloop-result.json';
 
 // ---------------------------------------------------------------------------------------------------
 // What the App writes on GitHub

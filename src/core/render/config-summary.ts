@@ -55,8 +55,18 @@ export function inProcessNote(config: Config): string[] {
 }
 
 /**
+ * How many experiments `autoloop run` has in flight at once: `budget.parallel` when the config declares that no
+ * metric depends on the machine's load (`evaluate.load_sensitive: false`), else one. Side by side on one machine,
+ * runs share its cores, which moves a time but not a loss; unset, a metric is taken to be load-sensitive.
+ */
+export function localParallel(config: Pick<Config, 'evaluate' | 'budget'>): number {
+  return config.evaluate.load_sensitive === false ? config.budget.parallel : 1;
+}
+
+/**
  * What a valid config will do that a user does not want, for `validate` and the start of `autoloop run`: one
- * sentence each, with the fix. Today: a config that can only keep noise (one run per side, no `min_effect`).
+ * sentence each, with the fix. A config that can only keep noise (one run per side, no `min_effect`); a
+ * `budget.parallel` the local loop does not use (load-sensitive metrics); a time measured side by side.
  */
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = [];
@@ -66,6 +76,19 @@ export function configWarnings(config: Config): string[] {
     warnings.push(
       'evaluate.repeats is 1 and metric.min_effect is 0: with one run per side there is no noise estimate, so on a noisy metric about half of all changes that do nothing are kept. '
       + 'Leave evaluate.repeats out (auto: sequential, 3 to 8 runs per side), set it to 3 or more, or set metric.min_effect above the noise (autoloop eval HEAD --base HEAD --repeats 5 shows how large it is); a deterministic metric (same value every run) needs none of these.',
+    );
+  }
+  const { parallel } = config.budget;
+  const timings = [config.metric.name, ...config.guards.map((guard) => guard.name)].filter((name) => name === WALL_METRIC || name === CPU_METRIC);
+  if (parallel > 1 && config.evaluate.load_sensitive !== false) {
+    warnings.push(
+      `budget.parallel is ${parallel}, but autoloop run measures one experiment at a time: experiments side by side share this machine's cores, which moves any metric that depends on its load (a time), and evaluate.load_sensitive is not false. `
+      + `When no metric or guard does (a loss, a size, a count), set evaluate.load_sensitive: false to run ${parallel} at a time.`,
+    );
+  } else if (parallel > 1 && timings.length > 0) {
+    warnings.push(
+      `evaluate.load_sensitive is false, yet ${timings.join(' and ')} ${timings.length === 1 ? 'is a time' : 'are times'}: with ${parallel} experiments side by side on this machine, their runs share its cores and are slower and noisier than alone. `
+      + 'Leave evaluate.load_sensitive unset (one experiment at a time) unless the machine has a core to spare for every run.',
     );
   }
   return warnings;

@@ -122,7 +122,7 @@ describe('parseConfig: errors name the file, key and line', () => {
       file: 'unknown-key.yml',
       path: 'evaluate.colour',
       line: 6,
-      message: 'unknown key "colour" (allowed: command, report, setup, check, score, timeout, repeats, max_repeats, baseline, env, network, confirm)',
+      message: 'unknown key "colour" (allowed: command, report, setup, check, score, timeout, repeats, max_repeats, baseline, env, network, load_sensitive, confirm)',
     });
   });
 
@@ -147,6 +147,46 @@ describe('parseConfig: errors name the file, key and line', () => {
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ file: 'p.yml', path: 'budget.parallel', line: 5 });
     expect(parseConfig(text.replace(`parallel: ${MAX_PARALLEL + 1}`, `parallel: ${MAX_PARALLEL}`), 'p.yml').budget.parallel).toBe(MAX_PARALLEL);
+  });
+
+  it('rejects scope globs that can never match a repository path, or match more than they say, naming each', () => {
+    const scope = (patterns: string) =>
+      `metric: { name: loss, goal: minimize }\nevaluate: { command: node eval.js }\nscope: { edit: [params.json], protect: [${patterns}] }\nproposer: { tune: { file: params.json, params: { lr: { min: 0.001, max: 1 } } } }\n`;
+    const messages = (patterns: string) => configError(scope(patterns), 's.yml').issues.map((issue) => `${issue.path}: ${issue.message}`);
+    expect(messages('"src/[**"')).toEqual(['scope.protect[0]: "src/[**" has a "[" that is never closed (write \\[ for the character itself)']);
+    expect(messages('"a/{b,c"')).toEqual(['scope.protect[0]: "a/{b,c" has a "{" that is never closed (write \\{ for the character itself)']);
+    expect(messages('"../outside/**"')).toEqual(['scope.protect[0]: "../outside/**" leaves the repository: patterns are relative to its root, and ".." is not allowed']);
+    expect(messages('"/etc/**"')).toEqual(['scope.protect[0]: "/etc/**" is absolute: patterns are relative to the repository root (write "etc/**")']);
+    expect(messages('"./src/**"')).toEqual(['scope.protect[0]: "./src/**" never matches: paths have no leading "./" (write "src/**")']);
+    expect(messages('"src/"')).toEqual(['scope.protect[0]: "src/" never matches a file: a folder and everything in it is "src/**"']);
+    expect(messages('"src\\\\data.csv"')).toEqual(['scope.protect[0]: "src\\data.csv" has a backslash: paths use "/" (write "src/data.csv")']);
+    expect(messages('"!data/**"')).toEqual(['scope.protect[0]: "!data/**" is a negation, which matches every other path: list the paths themselves']);
+    expect(messages('"a", "b/../c"')).toEqual(['scope.protect[1]: "b/../c" leaves the repository: patterns are relative to its root, and ".." is not allowed']);
+    // Escaped characters, a well-formed class and braces are fine.
+    expect(parseConfig(scope('"data/\\\\[raw\\\\].csv", "src/[ab]/**", "lib/{x,y}.js"'), 's.yml').scope.protect).toEqual(['data/\\[raw\\].csv', 'src/[ab]/**', 'lib/{x,y}.js']);
+  });
+
+  it('refuses a tune file the scope does not let a proposal change, at the line of tune.file', () => {
+    const config = (scope: string) =>
+      `metric: { name: loss, goal: minimize }\nevaluate: { command: node eval.js }\nscope: ${scope}\nproposer:\n  tune:\n    file: conf/params.json\n    params: { lr: { min: 0.001, max: 1 } }\n`;
+    expect(configError(config('{ edit: [src/**] }'), 't.yml').issues).toEqual([
+      {
+        file: 't.yml',
+        path: 'proposer.tune.file',
+        line: 6,
+        message: 'conf/params.json is outside scope.edit (src/**): every experiment would be out of scope; add it to scope.edit',
+      },
+    ]);
+    expect(configError(config('{ edit: [conf/**], protect: [conf/*.json] }'), 't.yml').issues).toMatchObject([
+      { path: 'proposer.tune.file', line: 6, message: 'conf/params.json is protected (by conf/*.json): no proposal may change it; take it out of scope.protect' },
+    ]);
+    expect(configError(config('{ edit: ["**"] }').replace('conf/params.json', '.github/params.json'), 't.yml').issues).toMatchObject([
+      { path: 'proposer.tune.file', message: '.github/params.json is protected (by .github/**): no proposal may change it; move it out of .github/' },
+    ]);
+    expect(configError(config('{ edit: ["**"] }').replace('conf/params.json', '../params.json'), 't.yml').issues).toMatchObject([
+      { path: 'proposer.tune.file', message: '../params.json is outside the repository: give its path from the repository root' },
+    ]);
+    expect(parseConfig(config('{ edit: [conf/**] }'), 't.yml').proposer.tune!.file).toBe('conf/params.json');
   });
 
   it('reports a missing required key at the line of the mapping that lacks it', () => {

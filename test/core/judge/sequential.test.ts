@@ -14,7 +14,7 @@ function config(evaluate: Record<string, unknown> = {}, minEffect: string | numb
     metric: { name: 'ms', goal: 'minimize', min_effect: minEffect },
     evaluate: { command: 'node bench.js', ...evaluate },
     scope: { edit: ['src/**'] },
-    proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+    proposer: { kind: 'tune', tune: { file: 'src/p.json', params: { x: { min: 0, max: 1 } } } },
   });
 }
 

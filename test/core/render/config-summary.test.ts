@@ -8,7 +8,7 @@ function config(metric: string, evaluate: Partial<ConfigInput['evaluate']> = {},
     guards: guards.map((name) => ({ name, goal: 'minimize' })),
     evaluate: { command: 'node bench.js', ...evaluate },
     scope: { edit: ['src/**'] },
-    proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+    proposer: { kind: 'tune', tune: { file: 'src/p.json', params: { x: { min: 0, max: 1 } } } },
   });
 }
 
@@ -36,7 +36,7 @@ describe('configWarnings', () => {
     const [warning] = configWarnings(config('loss', { repeats: 1 }));
     expect(warning).toMatch(/^evaluate\.repeats is 1 and metric\.min_effect is 0: .* about half of all changes that do nothing are kept\. Leave evaluate\.repeats out \(auto: sequential/);
     expect(configWarnings(config('loss', { repeats: 3 }))).toEqual([]);
-    const withEffect = configSchema.parse({ metric: { name: 'loss', goal: 'minimize', min_effect: '1%' }, evaluate: { command: 'node bench.js', repeats: 1 }, scope: { edit: ['src/**'] }, proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } } });
+    const withEffect = configSchema.parse({ metric: { name: 'loss', goal: 'minimize', min_effect: '1%' }, evaluate: { command: 'node bench.js', repeats: 1 }, scope: { edit: ['src/**'] }, proposer: { kind: 'tune', tune: { file: 'src/p.json', params: { x: { min: 0, max: 1 } } } } });
     expect(configWarnings(withEffect)).toEqual([]);
   });
 
