@@ -1,4 +1,5 @@
 import { appendFile, readFile } from 'node:fs/promises';
+import { AutoloopError } from '../core/errors.js';
 
 /** What the runner tells a step through its environment. */
 export interface RunnerContext {
@@ -64,4 +65,16 @@ export async function pullRequestShas(context: RunnerContext): Promise<{ base: s
  */
 export async function writeJobSummary(env: NodeJS.ProcessEnv, markdown: string): Promise<void> {
   if (env.GITHUB_STEP_SUMMARY) await appendFile(env.GITHUB_STEP_SUMMARY, `${markdown.trimEnd()}\n`);
+}
+
+/**
+ * The step ends as a failure: the measurement could not be made, `fail-on` refuses the verdict, the proposal cannot be
+ * pushed, the loop failed. A mode throws it once its outputs, summary and artifacts are written, and the entry
+ * (./run.ts) fails the step with its message, which says what happened: the one place a step is failed.
+ */
+export class ActionFailure extends AutoloopError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ActionFailure';
+  }
 }

@@ -6,14 +6,14 @@ import { describeViolations } from '../core/scope/scope.js';
 import { renderResultSummary } from '../core/render/summary.js';
 import { formatNumber } from '../core/config/units.js';
 import { evalRefs } from '../engine/eval-refs.js';
-import { artifactUrl, pullRequestShas, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
+import { ActionFailure, artifactUrl, pullRequestShas, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionDependencies } from './dependencies.js';
 
 /**
  * `mode: evaluate`: measures the pull request's head against its base under the config of the base,
  * writes and uploads the result document, sets the outputs and the job summary, and fails the step
- * as `fail-on` says.
+ * as `fail-on` says (an {@link ActionFailure}).
  */
 export async function runEvaluate(inputs: ActionInputs, context: RunnerContext, dependencies: ActionDependencies): Promise<void> {
   const { base, head } = await pullRequestShas(context);
@@ -43,12 +43,12 @@ export async function runEvaluate(inputs: ActionInputs, context: RunnerContext, 
   if (!valid) {
     const why = document.scopeViolations.length > 0 ? `out of scope: ${describeViolations(document.scopeViolations)}` : (document.reason ?? 'no valid comparison');
     const message = `autoloop could not measure this change: ${why}`;
-    if (inputs.failOn === 'never') core.warning(message, { title: 'autoloop: invalid measurement' });
-    else core.setFailed(message);
+    if (inputs.failOn !== 'never') throw new ActionFailure(message);
+    core.warning(message, { title: 'autoloop: invalid measurement' });
     return;
   }
   core.info(`autoloop: ${document.metric.name} ${formatNumber(judgement.baseline.mean)} → ${formatNumber(judgement.candidate.mean)}: ${document.verdict}`);
   if (inputs.failOn === 'regressed' && document.verdict === 'regressed') {
-    core.setFailed(`autoloop: ${document.metric.name} regressed: ${judgement.reasons.join('; ')}`);
+    throw new ActionFailure(`autoloop: ${document.metric.name} regressed: ${judgement.reasons.join('; ')}`);
   }
 }

@@ -2,7 +2,7 @@
  * The action's inputs, read and checked in one place (names and defaults as in action.yml; the inputs the App
  * dispatches are `DISPATCH_INPUTS` of the protocol, which test/action/workflows.test.ts holds to these names).
  */
-import { CONFIG_PATH, RESULT_FILE, RUN_NAME_PATTERN } from '../core/protocol/protocol.js';
+import { CONFIG_PATH, RESULT_FILE, RUN_NAME_PATTERN } from '../core/protocol/names.js';
 import { AutoloopError } from '../core/errors.js';
 
 export const ACTION_MODES = ['evaluate', 'propose', 'loop'] as const;

@@ -8,7 +8,7 @@ import { confirmationFigures, confirmationSentence, renderMarkdownReport } from 
 import { truncateMarkdown, GITHUB_BODY_LIMIT } from '../core/render/truncate.js';
 import { runLoop } from '../engine/loop.js';
 import { createProposer } from '../proposers/index.js';
-import { artifactUrl, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
+import { ActionFailure, artifactUrl, workflowRunUrl, writeJobSummary, type RunnerContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
 import { pushBranch } from './push.js';
 import type { ActionDependencies } from './dependencies.js';
@@ -52,10 +52,7 @@ export async function runLoopMode(inputs: ActionInputs, context: RunnerContext, 
     confirmation: result.confirmation,
   };
   await writeJobSummary(dependencies.env, truncateMarkdown(renderMarkdownReport(run, experiments, { confirmation: result.confirmation }), GITHUB_BODY_LIMIT));
-  if (result.outcome === 'failed') {
-    core.setFailed(`autoloop: the loop failed: ${result.stopReason}`);
-    return;
-  }
+  if (result.outcome === 'failed') throw new ActionFailure(`autoloop: the loop failed: ${result.stopReason}`);
   if (head === run.baseCommit) {
     core.notice(`autoloop: no experiment beat the baseline (${result.stopReason}); no pull request opened`);
     return;

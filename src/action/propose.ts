@@ -10,14 +10,16 @@ import { prepareWorktree, removeWorktree } from '../engine/worktrees.js';
 import { inspectCandidate, proposeCandidate } from '../engine/propose.js';
 import { autoloopDirectories, readLedger, runPaths, traceDir } from '../engine/run-files.js';
 import { createProposer } from '../proposers/index.js';
-import type { RunnerContext } from './context.js';
+import { ActionFailure, type RunnerContext } from './context.js';
 import { pushBranch } from './push.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionDependencies } from './dependencies.js';
+import { readAppRunHistory } from './run-history.js';
 
 /**
  * `mode: propose`: runs the proposer on the parent commit (the run branch head) inside the scope,
- * commits the proposal with its hypothesis as the message, and pushes it to the experiment branch.
+ * commits the proposal with its hypothesis as the message, and pushes it to the experiment branch. The proposer's
+ * memory is `ledger-file` when given, else the App run's history (./run-history.ts).
  * A proposal out of scope is never pushed; its trace is uploaded either way.
  */
 export async function runPropose(inputs: ActionInputs, context: RunnerContext, dependencies: ActionDependencies): Promise<void> {
@@ -28,7 +30,20 @@ export async function runPropose(inputs: ActionInputs, context: RunnerContext, d
     throw new RunSetupError(`parent-sha ${inputs.parentSha} is not in the checkout: check out ${runBranch(run)} with fetch-depth: 0`);
   });
   const { config, file } = await loadConfigAt(repo, parent, inputs.config);
-  const history = inputs.ledgerFile ? (await readLedger(resolve(context.workspace, inputs.ledgerFile))).experiments : [];
+  // The proposer's memory: the ledger given, else what the App's run holds on GitHub and in the checkout.
+  const history = inputs.ledgerFile
+    ? (await readLedger(resolve(context.workspace, inputs.ledgerFile))).experiments
+    : await readAppRunHistory({
+        repo,
+        config,
+        run,
+        experiment,
+        parentSha: parent,
+        token: inputs.token,
+        repository: context.repository,
+        apiUrl: context.apiUrl,
+        octokit: dependencies.octokit,
+      });
 
   const directories = await autoloopDirectories(repo);
   const trace = traceDir(runPaths(join(directories.runs, run)), experiment);
@@ -36,12 +51,11 @@ export async function runPropose(inputs: ActionInputs, context: RunnerContext, d
   const worktree = join(directories.worktrees, `propose-${run}-${experiment}`);
   try {
     await prepareWorktree(repo, worktree, parent);
-    const outcome = await proposeCandidate({ proposer: createProposer(config), config, worktree, parent, experiment, history, goal: inputs.goal, trace });
+    const outcome = await proposeCandidate({ proposer: (dependencies.proposer ?? createProposer)(config), config, worktree, parent, experiment, history, goal: inputs.goal, trace });
     if (outcome.kind === 'failed') {
       core.setOutput('status', 'failed');
       await uploadTrace(dependencies, inputs, trace);
-      core.setFailed(`autoloop: experiment ${experiment} has no usable proposal: ${outcome.reason}`);
-      return;
+      throw new ActionFailure(`autoloop: experiment ${experiment} has no usable proposal: ${outcome.reason}`);
     }
     if (outcome.kind !== 'proposed') {
       core.setOutput('status', 'exhausted');
@@ -54,13 +68,11 @@ export async function runPropose(inputs: ActionInputs, context: RunnerContext, d
     await uploadTrace(dependencies, inputs, trace);
     if (changes.length === 0) {
       core.setOutput('status', 'empty');
-      core.setFailed(`autoloop: experiment ${experiment} changed nothing ("${proposal.hypothesis}"); nothing was pushed`);
-      return;
+      throw new ActionFailure(`autoloop: experiment ${experiment} changed nothing ("${proposal.hypothesis}"); nothing was pushed`);
     }
     if (violations.length > 0) {
       core.setOutput('status', 'out-of-scope');
-      core.setFailed(`autoloop: experiment ${experiment} is out of scope and was not pushed: ${describeViolations(violations)}`);
-      return;
+      throw new ActionFailure(`autoloop: experiment ${experiment} is out of scope and was not pushed: ${describeViolations(violations)}`);
     }
     const branch = experimentBranch(run, experiment);
     // Experiment branches belong to autoloop: a re-run of the same dispatch replaces its branch.

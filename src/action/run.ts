@@ -1,36 +1,60 @@
 import * as core from '@actions/core';
-import { ConfigError } from '../core/config/config.js';
-import { defaultDependencies, type ActionDependencies } from './dependencies.js';
-import { readRunnerContext } from './context.js';
-import { runEvaluate } from './evaluate.js';
-import { readInputs } from './inputs.js';
-import { runLoopMode } from './loop.js';
-import { runPropose } from './propose.js';
+import { AutoloopError } from '../core/errors.js';
+import type { ConfigError } from '../core/config/config.js';
+import { ActionFailure, readRunnerContext, type RunnerContext } from './context.js';
+import { defaultDependencies, prepareDependencies, type ActionDependencies } from './dependencies.js';
+import { InputError, readInputs, type ActionInputs, type ActionMode } from './inputs.js';
+
+type Mode = (inputs: ActionInputs, context: RunnerContext, dependencies: ActionDependencies) => Promise<void>;
 
 /**
- * The action: reads the inputs, runs the mode, and turns any error into one annotation and a
- * failed step (a config error's annotation sits on the file and line of its first problem).
+ * Each mode, loaded when it runs: in the bundle every mode is a chunk of its own (scripts/build-action.ts), so a step
+ * parses only its mode's code (`evaluate` never parses a model SDK or Octokit).
  */
-export async function run(dependencies: ActionDependencies = defaultDependencies()): Promise<void> {
+const MODES: Record<ActionMode, () => Promise<Mode>> = {
+  evaluate: async () => (await import('./evaluate.js')).runEvaluate,
+  propose: async () => (await import('./propose.js')).runPropose,
+  loop: async () => (await import('./loop.js')).runLoopMode,
+};
+
+/**
+ * The action: reads and checks the inputs (a mistake fails here, before anything heavy is loaded), loads the mode and
+ * runs it. Any error, and any failure a mode reports ({@link ActionFailure}), ends here, in one annotation and a failed
+ * step (see {@link fail}). `dependencies` are the real ones unless a test swaps them.
+ */
+export async function run(dependencies?: ActionDependencies): Promise<void> {
   try {
     const inputs = readInputs((name) => core.getInput(name));
-    const context = readRunnerContext(dependencies.env);
-    switch (inputs.mode) {
-      case 'evaluate':
-        return await runEvaluate(inputs, context, dependencies);
-      case 'propose':
-        return await runPropose(inputs, context, dependencies);
-      case 'loop':
-        return await runLoopMode(inputs, context, dependencies);
-    }
+    const actual = dependencies ?? defaultDependencies();
+    const [mode] = await Promise.all([MODES[inputs.mode](), prepareDependencies(inputs.mode)]);
+    await mode(inputs, readRunnerContext(actual.env), actual);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      // One annotation, on the file and the first problem's line, listing every problem.
-      const line = error.issues.find((issue) => issue.line !== null)?.line;
-      core.error(`invalid config: ${error.message}`, { title: 'autoloop: invalid config', file: error.file, ...(line ? { startLine: line } : {}) });
-      process.exitCode = core.ExitCode.Failure;
-      return;
-    }
-    core.setFailed(error instanceof Error ? error.message : String(error));
+    await fail(error);
   }
+}
+
+/**
+ * Ends the step as failed: the one place the action does. A config error's annotation sits on the file and line of its
+ * first problem and lists every problem; anything else is the error's message (a mode's {@link ActionFailure}, an input
+ * that {@link InputError} names, or an error of the engine, which says what to do).
+ */
+async function fail(error: unknown): Promise<void> {
+  const config = await configErrorOf(error);
+  if (config) {
+    const line = config.issues.find((issue) => issue.line !== null)?.line;
+    core.error(`invalid config: ${config.message}`, { title: 'autoloop: invalid config', file: config.file, ...(line ? { startLine: line } : {}) });
+    process.exitCode = core.ExitCode.Failure;
+    return;
+  }
+  core.setFailed(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * `error` if it is the config's, else null. Only a mode reads the config, so its module is loaded whenever one can
+ * have been thrown; an error before that (an input's) does not load it.
+ */
+async function configErrorOf(error: unknown): Promise<ConfigError | null> {
+  if (!(error instanceof AutoloopError) || error instanceof InputError || error instanceof ActionFailure) return null;
+  const config = await import('../core/config/config.js').catch(() => null);
+  return config && error instanceof config.ConfigError ? error : null;
 }

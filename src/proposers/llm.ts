@@ -7,13 +7,14 @@
  * Providers are reached only through their SDKs (`openai` for any OpenAI-compatible chat API,
  * `@anthropic-ai/sdk`), which retry 429 and 5xx answers with backoff. The API key is read from the one
  * variable `api_key_env` names and is handed to the SDK only: it is never written, and everything this
- * proposer writes (prompt, answers, errors) goes through the redactor first.
+ * proposer writes (prompt, answers, errors) goes through the redactor first. The provider's SDK is imported at the
+ * first request, so that nothing else parses it (the Action's bundle keeps each SDK in a chunk of its own).
  */
 import { lstat, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
-import Anthropic, { APIError as AnthropicApiError, APIUserAbortError as AnthropicAbortError } from '@anthropic-ai/sdk';
-import OpenAI, { APIError as OpenAiApiError, APIUserAbortError as OpenAiAbortError } from 'openai';
+import type Anthropic from '@anthropic-ai/sdk';
+import type OpenAI from 'openai';
 import { CONFIG_PATH, type Config, type LlmConfig } from '../core/config/config-schema.js';
 import { applyEdits, parseAnswer } from '../core/propose/edits.js';
 import { buildProposalPrompt, dataBlock } from '../core/propose/prompt.js';
@@ -60,9 +61,15 @@ export function apiKeyVariable(llm: LlmConfig): string {
   return llm.api_key_env ?? (llm.provider === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY');
 }
 
+/** The provider's SDK module, imported at the first request (and its error classes with it). */
+function providerSdk(provider: LlmConfig['provider']): Promise<typeof import('openai') | typeof import('@anthropic-ai/sdk')> {
+  return provider === 'openai' ? import('openai') : import('@anthropic-ai/sdk');
+}
+
 function openAiComplete(llm: LlmConfig, apiKey: string, options: Required<Pick<LlmProposerOptions, 'maxRetries' | 'timeoutMs'>>): Complete {
-  const client = new OpenAI({ apiKey, baseURL: llm.base_url, maxRetries: options.maxRetries, timeout: options.timeoutMs });
+  let client: OpenAI | null = null;
   return async (system, turns, signal) => {
+    client ??= new (await import('openai')).default({ apiKey, baseURL: llm.base_url, maxRetries: options.maxRetries, timeout: options.timeoutMs });
     const response = await client.chat.completions.create(
       {
         model: llm.model,
@@ -83,8 +90,9 @@ function openAiComplete(llm: LlmConfig, apiKey: string, options: Required<Pick<L
 }
 
 function anthropicComplete(llm: LlmConfig, apiKey: string, options: Required<Pick<LlmProposerOptions, 'maxRetries' | 'timeoutMs'>>): Complete {
-  const client = new Anthropic({ apiKey, maxRetries: options.maxRetries, timeout: options.timeoutMs, ...(llm.base_url ? { baseURL: llm.base_url } : {}) });
+  let client: Anthropic | null = null;
   return async (system, turns, signal) => {
+    client ??= new (await import('@anthropic-ai/sdk')).default({ apiKey, maxRetries: options.maxRetries, timeout: options.timeoutMs, ...(llm.base_url ? { baseURL: llm.base_url } : {}) });
     const response = await client.messages.create(
       {
         model: llm.model,
@@ -173,8 +181,8 @@ export function createLlmProposer(config: Config, options: LlmProposerOptions = 
   const where = llm.base_url ?? (llm.provider === 'openai' ? 'api.openai.com' : 'api.anthropic.com');
 
   /** The provider's failure as the error the loop acts on: a config problem stops the run, anything else fails this experiment. */
-  const providerError = (error: unknown, notes: Record<string, unknown>): Error => {
-    if (error instanceof OpenAiApiError || error instanceof AnthropicApiError) {
+  const providerError = (error: unknown, notes: Record<string, unknown>, sdk: Awaited<ReturnType<typeof providerSdk>>): Error => {
+    if (error instanceof sdk.APIError) {
       const status = error.status;
       if (status === 401 || status === 403) {
         // The provider's message may quote part of the key: it is not repeated.
@@ -300,8 +308,10 @@ export function createLlmProposer(config: Config, options: LlmProposerOptions = 
           completion = await complete(prompt.system, turns, signal);
         } catch (error) {
           latencyMs += clock() - asked;
-          if (signal?.aborted || error instanceof OpenAiAbortError || error instanceof AnthropicAbortError) throw error;
-          throw providerError(error, notes());
+          // The SDK is loaded by now (the request was made through it): its error classes tell what failed.
+          const sdk = await providerSdk(llm.provider);
+          if (signal?.aborted || error instanceof sdk.APIUserAbortError) throw error;
+          throw providerError(error, notes(), sdk);
         }
         latencyMs += clock() - asked;
         usage.input_tokens += completion.inputTokens;

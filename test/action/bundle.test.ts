@@ -1,12 +1,14 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readZip } from '../../src/core/protocol/zip.js';
 import { startArtifactServer, type ArtifactServer } from '../fixtures/api/artifact-server.js';
-import { gitSync, makeQuadraticRepo } from '../fixtures/local/repo.js';
+import { gitSync, makeQuadraticRepo, makeRepo, QUADRATIC_EVAL } from '../fixtures/local/repo.js';
 import { pullRequestEvent } from '../fixtures/events/webhooks.js';
 
 /** The committed bundle, as the runner starts it (`runs.main`); `.ci/run` checks it matches the sources. */
@@ -43,10 +45,13 @@ function fakeRuntimeToken(): string {
 
 let dirs: string[] = [];
 let server: ArtifactServer | undefined;
+let model: Server | undefined;
 
 afterEach(async () => {
   await server?.close();
   server = undefined;
+  await new Promise((resolve) => (model ? model.close(resolve) : resolve(undefined)));
+  model = undefined;
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs = [];
 });
@@ -105,5 +110,62 @@ describe('dist/index.js (the bundled action)', () => {
     const entries = readZip(zip!);
     expect([...entries.keys()]).toEqual(['autoloop-result.json']);
     expect(JSON.parse(entries.get('autoloop-result.json')!.toString('utf8'))).toMatchObject({ kind: 'autoloop-result', base, head, verdict: 'improved' });
+  });
+
+  // The model SDKs are chunks of their own, loaded only when the llm proposer first asks (src/proposers/llm.ts):
+  // this runs that path in the bundle, against a local server speaking the provider's API.
+  it.each([
+    { provider: 'openai', path: '/v1/chat/completions', baseUrl: (url: string) => `${url}/v1` },
+    { provider: 'anthropic', path: '/v1/messages', baseUrl: (url: string) => url },
+  ])('loads the $provider SDK when the llm proposer asks its model, in mode loop', async ({ provider, path, baseUrl }) => {
+    const answer = 'HYPOTHESIS: move x to the optimum\n\nparams.json\n<<<<<<< SEARCH\n  "x": 0,\n=======\n  "x": 3,\n>>>>>>> REPLACE\n';
+    const requests: string[] = [];
+    model = createServer((request, response) => {
+      requests.push(`${request.method} ${request.url}`);
+      request.resume();
+      request.on('end', () => {
+        const usage = { prompt_tokens: 10, completion_tokens: 5, input_tokens: 10, output_tokens: 5 };
+        const body =
+          provider === 'openai'
+            ? { id: 'c1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }], usage }
+            : { id: 'm1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text: answer }], stop_reason: 'end_turn', stop_sequence: null, usage };
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      });
+    });
+    await new Promise<void>((resolve) => model!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(model.address() as AddressInfo).port}`;
+    const repo = makeRepo({
+      'eval.mjs': QUADRATIC_EVAL,
+      'params.json': '{\n  "x": 0,\n  "y": 0\n}\n',
+      '.github/autoloop.yml': `metric: { name: loss, goal: minimize, min_effect: 0.001, suspicious_effect: 100% }
+evaluate: { command: node eval.mjs, timeout: 20s, repeats: 1 }
+scope: { edit: [params.json], protect: [eval.mjs] }
+proposer: { kind: llm, llm: { provider: ${provider}, model: m, base_url: "${baseUrl(url)}", max_attempts: 1 } }
+budget: { experiments: 1 }
+`,
+    });
+    dirs.push(repo);
+    const origin = join(mkdtempSync(join(tmpdir(), 'autoloop-bundle-origin-')), 'origin.git');
+    dirs.push(dirname(origin));
+    execFileSync('git', ['clone', '--quiet', '--bare', repo, origin]);
+    gitSync(repo, 'remote', 'add', 'origin', origin);
+    const files = mkdtempSync(join(tmpdir(), 'autoloop-bundle-runner-'));
+    dirs.push(files);
+    const output = join(files, 'output');
+    writeFileSync(output, '');
+
+    const result = await runBundle(
+      { INPUT_MODE: 'loop', INPUT_TAG: 'llm', INPUT_UPLOAD: 'false', GITHUB_EVENT_NAME: 'workflow_dispatch', GITHUB_WORKSPACE: repo, GITHUB_OUTPUT: output },
+      repo,
+    );
+
+    expect(result.stdout).not.toMatch(/^::error/m);
+    expect(result.code).toBe(0);
+    expect(requests).toEqual([`POST ${path}`]);
+    // Kept and pushed; with no token the step says there is no pull request to open.
+    const commit = /^commit<<(\S+)\n([0-9a-f]{40})\n\1$/m.exec(readFileSync(output, 'utf8'))?.[2];
+    expect(gitSync(origin, 'rev-parse', 'refs/heads/autoloop/llm/run')).toBe(commit);
+    expect(gitSync(origin, 'show', `${commit}:params.json`)).toContain('"x": 3,');
+    expect(result.stdout).toMatch(/^::warning::autoloop: pushed the run branch, but no repository or token to open a pull request with$/m);
   });
 });

@@ -24,6 +24,8 @@ const LOOP_WORKFLOW = 'examples/workflows/autoloop-loop.yml';
 const WORKFLOWS = [CI_WORKFLOW, APP_WORKFLOW, LOOP_WORKFLOW];
 /** How the README and the examples refer to the action until it is published. */
 const ACTION_REF = 'OWNER/autoloop@v1';
+/** actions/checkout at its first major on the node24 runtime. */
+const CHECKOUT = 'actions/checkout@v5';
 
 interface Step {
   uses?: string;
@@ -33,11 +35,14 @@ interface Step {
 interface Job {
   if?: string;
   permissions?: Record<string, string>;
+  'timeout-minutes'?: number;
+  concurrency?: { group: string; 'cancel-in-progress': boolean | string };
   steps: Step[];
 }
 interface Workflow {
   on: Record<string, unknown>;
   permissions?: Record<string, string>;
+  concurrency?: { group: string; 'cancel-in-progress': boolean | string };
   jobs: Record<string, Job>;
 }
 interface ActionInput {
@@ -123,10 +128,21 @@ describe.each(WORKFLOWS)('%s', (path) => {
 
   it('passes the action only inputs it declares, and always a mode', () => {
     for (const j of Object.values(workflow(path).jobs)) {
-      for (const step of j.steps.filter((s) => s.uses === ACTION_REF)) {
+      // The published action, or this repository's own (`uses: ./…`, in CI).
+      for (const step of j.steps.filter((s) => s.uses === ACTION_REF || s.uses?.startsWith('./'))) {
         const given = Object.keys(step.with ?? {});
         expect(given.filter((k) => !(k in action.inputs))).toEqual([]);
         expect(given).toContain('mode');
+      }
+    }
+  });
+
+  it('bounds every job with timeout-minutes, and uses actions on the node24 runtime', () => {
+    for (const [name, j] of Object.entries(workflow(path).jobs)) {
+      expect(j['timeout-minutes'], `${path}: job ${name}`).toBeGreaterThan(0);
+      expect(j['timeout-minutes'], `${path}: job ${name}`).toBeLessThanOrEqual(360);
+      for (const step of j.steps.filter((s) => s.uses?.startsWith('actions/'))) {
+        expect(step.uses, `${path}: job ${name}`).toMatch(/^actions\/(checkout|setup-node)@v5$/);
       }
     }
   });
@@ -138,6 +154,21 @@ describe(CI_WORKFLOW, () => {
     expect(text).toMatch(/node: \[20, 24\]/);
     expect(job(CI_WORKFLOW, 'check').steps.map((s) => s.run)).toContain('bash .ci/run');
     expect(read('.ci/run')).toContain('git status --porcelain -- dist/');
+  });
+
+  it('runs the action itself with `uses: ./`: a bad input fails, mode loop runs the bundled example offline', () => {
+    const action = job(CI_WORKFLOW, 'action');
+    expect(action.permissions).toEqual({ contents: 'read' });
+    expect(JSON.stringify(action)).not.toMatch(/secrets\./);
+    expect(action.steps[0]).toMatchObject({ uses: CHECKOUT, with: { path: 'autoloop', 'persist-credentials': false } });
+    const uses = action.steps.filter((s) => s.uses === './autoloop');
+    expect(uses.map((s) => s.with)).toEqual([{ mode: 'bogus' }, { mode: 'loop', tag: 'ci-${{ github.run_id }}', experiments: 3, token: '' }]);
+    const installs = action.steps.findIndex((s) => s.run?.includes('apt-get install -y -qq bubblewrap') && s.run.includes('kernel.apparmor_restrict_unprivileged_userns=0'));
+    expect(installs).toBeGreaterThan(0);
+    expect(installs).toBeLessThan(action.steps.indexOf(uses[1]!));
+    expect(action.steps.some((s) => s.run?.includes('cp -R autoloop/examples/mlp/. .'))).toBe(true);
+    // The last step checks what the action did, so that a step that did nothing still fails the job.
+    expect(action.steps.at(-1)?.run).toContain('test "$BAD" = failure');
   });
 });
 
@@ -152,12 +183,12 @@ describe(APP_WORKFLOW, () => {
     expect(on).toHaveProperty('pull_request');
   });
 
-  it('proposes on dispatch from the run branch, with write access to contents only', () => {
+  it('proposes on dispatch from the run branch, with write access to contents and read access to the run pull request', () => {
     const propose = job(APP_WORKFLOW, 'propose');
     expect(propose.if).toBe("github.event_name == 'workflow_dispatch'");
-    expect(propose.permissions).toEqual({ contents: 'write' });
+    expect(propose.permissions).toEqual({ contents: 'write', 'pull-requests': 'read' });
     expect(propose.steps[0]).toMatchObject({
-      uses: 'actions/checkout@v4',
+      uses: CHECKOUT,
       with: { ref: 'autoloop/${{ inputs.run }}/run', 'fetch-depth': 0 },
     });
     expect(actionStep(APP_WORKFLOW, 'propose').with).toEqual({
@@ -174,11 +205,32 @@ describe(APP_WORKFLOW, () => {
     expect(evaluate.permissions).toEqual({ contents: 'read' });
     expect(JSON.stringify(evaluate)).not.toMatch(/secrets\./);
     expect(evaluate.steps[0]).toMatchObject({
-      uses: 'actions/checkout@v4',
+      uses: CHECKOUT,
       with: { 'fetch-depth': 0, 'persist-credentials': false },
     });
     expect(actionStep(APP_WORKFLOW, 'evaluate').with).toEqual({ mode: 'evaluate' });
     expect(workflow(APP_WORKFLOW).permissions).toEqual({});
+  });
+
+  it('proposes each experiment once at a time, never cancelled, and experiments of one run side by side', () => {
+    // Per experiment, not per run: the App proposes up to budget.parallel experiments at once, and a group keeps one
+    // pending run only.
+    expect(job(APP_WORKFLOW, 'propose').concurrency).toEqual({ group: 'autoloop-propose-${{ inputs.run }}-${{ inputs.experiment }}', 'cancel-in-progress': false });
+    expect(workflow(APP_WORKFLOW).concurrency).toBeUndefined();
+  });
+
+  it("measures one head of a pull request at a time, and cancels only the run pull request's superseded measurement", () => {
+    const { group, 'cancel-in-progress': cancel } = job(APP_WORKFLOW, 'evaluate').concurrency!;
+    expect(group).toBe('autoloop-evaluate-${{ github.event.pull_request.number }}');
+    // The App judges an experiment only from the run of the head it recorded: that run must never be cancelled. It
+    // gates the run pull request's current head only, so there an older head's run is moot.
+    const cancels = (baseRef: string): boolean => {
+      const expression = /^\$\{\{ !startsWith\(github\.base_ref, '([^']+)'\) \}\}$/.exec(String(cancel));
+      expect(expression, String(cancel)).not.toBeNull();
+      return !baseRef.startsWith(expression![1]!);
+    };
+    expect(cancels(runBranch(12))).toBe(false);
+    expect(cancels('main')).toBe(true);
   });
 });
 
@@ -235,12 +287,16 @@ describe(LOOP_WORKFLOW, () => {
     expect(w.on).toHaveProperty('workflow_dispatch.inputs.experiments');
     expect(w.permissions).toEqual({});
     expect(job(LOOP_WORKFLOW, 'loop').permissions).toEqual({ contents: 'write', 'pull-requests': 'write' });
-    expect(job(LOOP_WORKFLOW, 'loop').steps[0]).toMatchObject({ uses: 'actions/checkout@v4', with: { 'fetch-depth': 0 } });
+    expect(job(LOOP_WORKFLOW, 'loop').steps[0]).toMatchObject({ uses: CHECKOUT, with: { 'fetch-depth': 0 } });
     expect(actionStep(LOOP_WORKFLOW, 'loop').with).toMatchObject({
       mode: 'loop',
       token: '${{ secrets.AUTOLOOP_TOKEN || github.token }}',
     });
     expect(read(LOOP_WORKFLOW)).toMatch(/GITHUB_TOKEN does not start other workflows/);
+  });
+
+  it('runs one loop at a time and never cancels one', () => {
+    expect(workflow(LOOP_WORKFLOW).concurrency).toEqual({ group: 'autoloop-loop', 'cancel-in-progress': false });
   });
 });
 

@@ -1,0 +1,7 @@
+import { createRequire as __autoloopCreateRequire } from 'node:module';
+import { dirname as __autoloopDirname } from 'node:path';
+import { fileURLToPath as __autoloopFileURLToPath } from 'node:url';
+const require = __autoloopCreateRequire(import.meta.url);
+const __autoloopFilename = __autoloopFileURLToPath(import.meta.url);
+const __autoloopDirnameValue = __autoloopDirname(__autoloopFilename);
+import{q as a,r as b,s as c,t as d,u as e}from"./chunk-AL623HEP.js";import"./chunk-AOO533DT.js";import"./chunk-5ZRYYPCA.js";import"./chunk-3MNVOT3P.js";export{a as CONFIG_HINT,c as ConfigError,d as configHash,b as formatConfigIssue,e as parseConfig};
