@@ -8,9 +8,6 @@
  */
 import * as core from '@actions/core';
 import { RequestError } from '@octokit/request-error';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
 import { decodeState } from '../core/app/state-codec.js';
 import type { AppRunState } from '../core/app/state.js';
 import type { Config } from '../core/config/config-schema.js';
@@ -19,7 +16,7 @@ import { appRunHistory, historyCommits, runStateMismatch } from '../core/propose
 import type { Point } from '../core/propose/tune-search.js';
 import { runBranch } from '../core/protocol/protocol.js';
 import { blobText, resolveCommit } from '../engine/git.js';
-import { createTuneProposer } from '../proposers/tune.js';
+import { readTunedPoint } from '../proposers/tune.js';
 import type { ActionDependencies } from './dependencies.js';
 
 export interface RunHistoryOptions {
@@ -86,46 +83,26 @@ async function readRunState(options: RunHistoryOptions): Promise<AppRunState> {
   return state;
 }
 
-/**
- * The tuned point in each commit, and why a commit has none. The tune proposer reads it, on a copy of the file (its
- * `notes.from` is the point it found there), so the file is parsed and checked exactly as for a proposal.
- */
+/** The tuned point in each commit, and why a commit has none: the file read and checked as a proposal reads it. */
 async function tunedPoints(repo: string, config: Config, commits: readonly string[]): Promise<{ points: Map<string, Point>; problems: Map<string, string> }> {
   const points = new Map<string, Point>();
   const problems = new Map<string, string>();
-  const file = config.proposer.tune!.file;
-  const scratch = await mkdtemp(join(tmpdir(), 'autoloop-history-'));
-  const copy = resolve(scratch, file);
-  try {
-    // A file outside the repository the proposer refuses itself; its copy must not land outside the scratch folder either.
-    if (!copy.startsWith(scratch + sep)) {
-      for (const sha of commits) problems.set(sha, `${file} is outside the repository`);
-      return { points, problems };
+  const tune = config.proposer.tune!;
+  for (const sha of commits) {
+    if (!(await resolveCommit(repo, sha).catch(() => null))) {
+      problems.set(sha, 'not in the checkout (check out with fetch-depth: 0; the App deletes experiment branches when a new run starts)');
+      continue;
     }
-    await mkdir(dirname(copy), { recursive: true });
-    const proposer = createTuneProposer(config);
-    for (const sha of commits) {
-      if (!(await resolveCommit(repo, sha).catch(() => null))) {
-        problems.set(sha, 'not in the checkout (check out with fetch-depth: 0; the App deletes experiment branches when a new run starts)');
-        continue;
-      }
-      const text = await blobText(repo, `${sha}:${file}`).catch(() => null);
-      if (text === null) {
-        problems.set(sha, `it has no ${file}`);
-        continue;
-      }
-      await writeFile(copy, text);
-      try {
-        const proposal = await proposer.propose({ worktree: scratch, config, experiment: 1, history: [] });
-        // Null only when the file's point is the whole search space: nothing to learn then.
-        if (proposal) points.set(sha, proposal.notes['from'] as Point);
-        else problems.set(sha, `its ${file} leaves nothing to search`);
-      } catch (error) {
-        problems.set(sha, (error as Error).message);
-      }
+    const text = await blobText(repo, `${sha}:${tune.file}`).catch(() => null);
+    if (text === null) {
+      problems.set(sha, `it has no ${tune.file}`);
+      continue;
     }
-    return { points, problems };
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
+    try {
+      points.set(sha, readTunedPoint(text, tune));
+    } catch (error) {
+      problems.set(sha, (error as Error).message);
+    }
   }
+  return { points, problems };
 }

@@ -18,7 +18,8 @@ import { loadConfigFile } from '../engine/config-file.js';
 import { prepareDemoRepo } from '../engine/demo.js';
 import { RunSetupError } from '../engine/errors.js';
 import { evalRefs } from '../engine/eval-refs.js';
-import { repoRoot } from '../engine/git.js';
+import { isGitRepo, repoRoot } from '../engine/git.js';
+import { checkConfigInRepository } from '../engine/config-checks.js';
 import { runLoop, type RunResult } from '../engine/loop.js';
 import { checkKeptCommits, type KeptCommitsCheck } from '../engine/kept-commits.js';
 import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
@@ -240,12 +241,19 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
   const root = await repoRoot(io.cwd).catch(() => io.cwd);
   const path = resolve(root, values.config ?? CONFIG_PATH);
   const { config, file } = await loadConfigFile(path, relative(root, path) || path);
-  const warnings = configWarnings(config);
+  // What only the repository can tell (files, the tuned keys, the programs), before anything is measured.
+  const findings = (await isGitRepo(root)) ? await checkConfigInRepository(root, config, file) : [];
+  const errors = findings.filter((finding) => finding.level === 'error').map((finding) => `${file}: ${finding.key}: ${finding.message}`);
+  const warnings = [...configWarnings(config), ...findings.filter((finding) => finding.level === 'warning').map((finding) => `${finding.key}: ${finding.message}`)];
   if (values.json) {
-    json(io, { valid: true, file, config, warnings });
-    return EXIT.ok;
+    json(io, { valid: errors.length === 0, file, config, warnings, errors });
+    return errors.length === 0 ? EXIT.ok : EXIT.config;
   }
   for (const warning of warnings) io.stderr.write(`Warning: ${warning}\n`);
+  if (errors.length > 0) {
+    io.stderr.write(`autoloop validate: ${file} cannot run in this repository:\n${errors.map((error) => `  ${error}`).join('\n')}\n`);
+    return EXIT.config;
+  }
   io.stdout.write(
     [
       `${file} is valid.`,

@@ -75,6 +75,15 @@ export function createTuneProposer(config: Config): Proposer {
   };
 }
 
+/**
+ * The point `text` (the tuned file's content) holds for `tune.params`: parsed and checked as a proposal reads it,
+ * throwing a {@link TuneError} that names the file and key. For `validate`, and for rebuilding an App run's history
+ * from the tuned file at each experiment's commit.
+ */
+export function readTunedPoint(text: string, tune: TuneConfig): Point {
+  return readPoint(parse(text, formatOf(tune.file), tune.file), tune, tune.file);
+}
+
 function formatOf(file: string): Format {
   const extension = path.extname(file).toLowerCase();
   if (extension === '.json') return 'json';

@@ -66,6 +66,26 @@ describe('autoloop CLI', () => {
     expect(bad.stderr).toContain('.github/autoloop.yml:1: metric.goal');
   });
 
+  it('validate refuses, before any measurement, a tune key the file lacks, a missing program and a scope that matches nothing', async () => {
+    const repo = makeQuadraticRepo();
+    const config = await readFile(join(repo, '.github/autoloop.yml'), 'utf8');
+    await writeFile(join(repo, '.github/autoloop.yml'), config.replace('y: { min: -10, max: 10 }', 'z: { min: -10, max: 10 }'));
+    const key = await runCli(['validate'], repo);
+    expect(key.code).toBe(3);
+    expect(key.stderr).toContain('.github/autoloop.yml: proposer.tune.params: params.json (key "z"): not found');
+    await writeFile(join(repo, '.github/autoloop.yml'), config.replace('command: node eval.mjs', 'command: nodee eval.mjs'));
+    const program = await runCli(['validate'], repo);
+    expect(program.code).toBe(3);
+    expect(program.stderr).toContain('evaluate.command: program "nodee" is not on PATH; did you mean "node"?');
+    await writeFile(join(repo, '.github/autoloop.yml'), config.replace('file: params.json', 'file: params.yml').replace('edit: [params.json]', 'edit: [params.yml]'));
+    const missing = await runCli(['validate', '--json'], repo);
+    expect(missing.code).toBe(3);
+    expect(JSON.parse(missing.stdout).errors).toEqual([
+      '.github/autoloop.yml: scope.edit: no tracked file is editable (params.yml): every proposal would be out of scope; list files that exist and are not protected',
+      '.github/autoloop.yml: proposer.tune.file: params.yml is not in the repository: create it or fix proposer.tune.file',
+    ]);
+  });
+
   it('validate says how commands are isolated, and that an in-process evaluator can be fooled', async () => {
     const repo = makeQuadraticRepo();
     const sandboxed = await runCli(['validate'], repo);
