@@ -10,7 +10,6 @@ import type { Proposer } from '../../src/core/propose/proposer.js';
 import { checkKeptCommits } from '../../src/engine/kept-commits.js';
 import { runLoop, type RunResult } from '../../src/engine/loop.js';
 import type { LoopEvent } from '../../src/engine/run-options.js';
-import { mergeLines } from '../../src/engine/worktrees.js';
 import { gitSync, makeRepo } from '../fixtures/local/repo.js';
 
 /**
@@ -265,21 +264,3 @@ describe('localParallel and its warnings', () => {
   });
 });
 
-describe('mergeLines', () => {
-  const lines = (text: string) => text.split(/(?<=\n)/);
-  const merge = (base: string, ours: string, theirs: string) => mergeLines(lines(base), lines(ours), lines(theirs))?.join('') ?? null;
-
-  it('merges changes to neighbouring lines (two tuned parameters), which git merge-file calls a conflict', () => {
-    expect(merge('{\n  "x": 0,\n  "y": 0\n}\n', '{\n  "x": 3,\n  "y": 0\n}\n', '{\n  "x": 0,\n  "y": -1\n}\n')).toBe('{\n  "x": 3,\n  "y": -1\n}\n');
-    expect(merge('a\nb\nc', 'a\nb\nC', 'A\nb\nc')).toBe('A\nb\nC');
-    expect(merge('a\nb\n', 'a\nb\nc\n', 'z\na\nb\n')).toBe('z\na\nb\nc\n');
-    expect(merge('a\nb\nc\n', 'a\nc\n', 'a\nb\nc\nd\n')).toBe('a\nc\nd\n');
-  });
-
-  it('takes the same change made on both sides once, and refuses changes to the same lines or insertions at one place', () => {
-    expect(merge('a\nb\n', 'a\nB\n', 'a\nB\n')).toBe('a\nB\n');
-    expect(merge('a\nb\n', 'a\nB\n', 'a\nβ\n')).toBeNull();
-    expect(merge('a\nb\n', 'a\nx\nb\n', 'a\ny\nb\n')).toBeNull();
-    expect(merge('a\nb\nc\n', 'a\nc\n', 'a\nB\nc\n')).toBeNull();
-  });
-});
