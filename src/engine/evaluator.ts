@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { Config } from '../core/config/config-schema.js';
 import { CPU_METRIC, isReservedMetric, METRICS_FILE_ENV, readMetrics } from '../core/judge/metrics.js';
 import { DETERMINISTIC_AFTER, hasVaried, isDeterministic, sampleValues, sequentialStop } from '../core/judge/judge.js';
@@ -12,6 +12,7 @@ import { stripControl } from '../core/render/text.js';
 import { formatDuration } from '../core/config/units.js';
 import type { ProtectedFiles } from './pin.js';
 import { runCommand, type CommandResult } from './process.js';
+import { RUNS_DIR } from './run-files.js';
 import {
   isolationLabel,
   linkedRepositoryPaths,
@@ -53,19 +54,70 @@ function logText(outcome: CommandOutcome, stdout: string, stderr: string, isolat
   return `$ ${outcome.command}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}\n--- ${ended}${cpu}, ${isolation} ---\n`;
 }
 
+/** Lines of stderr a failure reason quotes, and the most characters of each and of the whole quote. */
+const EXCERPT_LINES = 3;
+const EXCERPT_LINE_CHARS = 160;
+const EXCERPT_CHARS = 240;
+/** A line that states an error: `TypeError: …`, `ValueError: …`, `error[E0308]: …`, `fatal: …`, `panic: …`, `… panicked at …`. */
+const ERROR_LINE = /\b\w*(?:Error|Exception)\b|^(?:error|fatal|panic)\b|\bpanicked\b/i;
+/** A frame of a JavaScript stack trace (`at load (/repo/eval.js:2:26)`): one of a run says where, the rest is in the log. */
+const STACK_FRAME = /^at\s/;
+/** A frame inside Node or the engine (`at JSON.parse (<anonymous>)`, `at Module._compile (node:internal/…)`): where, only when no other frame says. */
+const RUNTIME_FRAME = /\((?:node:|<anonymous>)|^at (?:node:|<anonymous>)/;
+/** Lines that say nothing on one line: Node's caret under the failing column, and the `Node.js v20.20.2` it prints last. */
+const NOISE = /^[\s^~]*$|^Node\.js v\d/;
+
 /**
- * Why a command failed, quoting the last line of its stderr. A reason is shown in comments, check runs,
- * job summaries and terminal lines, so the quote is stripped of escape sequences and control characters
- * (an evaluator's colours or a forged OSC 8 hyperlink must not travel); the log file keeps the raw bytes.
+ * The few lines of a failed command's stderr that say what went wrong, on one line joined by ` | `: the last line
+ * that states an error (`TypeError: …`, `ValueError: …`) and up to two after it, or, when it is the last line (a
+ * Python traceback), the two before it; the last three lines when none does. Of a run of stack frames only one is
+ * kept (the first in the user's code, else the first); Node's carets and version trailer are left out (the log
+ * keeps all of it). Stripped of escape sequences and control characters; empty for no output. Pure.
  */
-function failureReason(what: string, outcome: CommandOutcome, stderr: string): string {
-  const lastLine = stripControl(stderr).trim().split('\n').slice(-1)[0]?.trim().slice(0, 200) ?? '';
+export function stderrExcerpt(stderr: string): string {
+  const lines: string[] = [];
+  for (const raw of stripControl(stderr).split('\n')) {
+    const line = raw.trim();
+    if (NOISE.test(line)) continue;
+    const clipped = line.length > EXCERPT_LINE_CHARS ? `${line.slice(0, EXCERPT_LINE_CHARS - 1)}…` : line;
+    const previous = lines.at(-1) ?? '';
+    if (STACK_FRAME.test(line) && STACK_FRAME.test(previous)) {
+      // One frame per run: the first in the user's code, else the first.
+      if (RUNTIME_FRAME.test(previous) && !RUNTIME_FRAME.test(line)) lines[lines.length - 1] = clipped;
+      continue;
+    }
+    lines.push(clipped);
+  }
+  const error = lines.findLastIndex((line) => !STACK_FRAME.test(line) && ERROR_LINE.test(line));
+  // From the error on; an error on the last line (a Python traceback) comes with the lines before it.
+  const start = error < 0 || error === lines.length - 1 ? Math.max(0, lines.length - EXCERPT_LINES) : error;
+  const text = lines.slice(start, start + EXCERPT_LINES).join(' | ');
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS - 1)}…` : text;
+}
+
+/**
+ * A log file as a reason names it: relative to the repository when it is in the run files (`.autoloop/…`, where
+ * the loop and `autoloop eval` keep their traces), else its full path.
+ */
+function logPath(file: string): string {
+  const at = file.lastIndexOf(`${sep}${RUNS_DIR}${sep}`);
+  return at < 0 ? file : file.slice(at + 1);
+}
+
+/**
+ * Why a command failed: how it ended, the lines of its stderr that say what went wrong ({@link stderrExcerpt}),
+ * and the log that holds all of it. A reason is shown in comments, check runs, job summaries and terminal lines,
+ * so the quote is stripped of escape sequences and control characters (an evaluator's colours or a forged OSC 8
+ * hyperlink must not travel), and stderr comes here redacted; the log file keeps the raw bytes.
+ */
+function failureReason(what: string, outcome: CommandOutcome, stderr: string, logFile: string): string {
+  const excerpt = stderrExcerpt(stderr);
   const how = outcome.timedOut
     ? `timed out after ${formatDuration(outcome.durationMs)}`
     : outcome.signal
       ? `was killed by ${outcome.signal}`
       : `exited with code ${outcome.exitCode}`;
-  return `${what} ${how}${lastLine ? `: ${lastLine}` : ''}`;
+  return `${what} ${how}${excerpt ? `: ${excerpt}` : ''} (log: ${logPath(logFile)})`;
 }
 
 /** Why a checkout could not be measured: `crash` when a command failed or timed out, `invalid` when it ran but reported no usable metric or failed its check. */
@@ -258,7 +310,7 @@ export class Evaluator {
     const { outcome, stdout, stderr } = await this.run(command, worktree, traceDir);
     await writeFile(logFile, logText(outcome, stdout, stderr, this.isolation));
     const ok = outcome.exitCode === 0 && !outcome.timedOut;
-    return ok ? { ok, outcome } : { ok, outcome, reason: failureReason(`evaluate.${name} (${command})`, outcome, stderr) };
+    return ok ? { ok, outcome } : { ok, outcome, reason: failureReason(`evaluate.${name} (${command})`, outcome, stderr, logFile) };
   }
 
   /** Runs `evaluate.setup` the first time a worktree is used. */
@@ -289,25 +341,27 @@ export class Evaluator {
     const base = { side: checkout.side, index, commit: checkout.commit };
     let reporter: { outcome: CommandOutcome; stdout: string; stderr: string; fileText: string | null };
     let outcome: CommandOutcome;
+    const log = join(traceDir, `${label}.log`);
     if (!score) {
       reporter = await this.runReporting(command, checkout.worktree, traceDir, label, runEnv, { timed: this.timesCpu });
       outcome = reporter.outcome;
-      await writeFile(join(traceDir, `${label}.log`), logText(outcome, reporter.stdout, reporter.stderr, this.isolation));
+      await writeFile(log, logText(outcome, reporter.stdout, reporter.stderr, this.isolation));
       if (outcome.timedOut || outcome.exitCode !== 0) {
-        return { ...base, outcome, ok: false, reason: failureReason('evaluate.command', outcome, reporter.stderr), metrics: {} };
+        return { ...base, outcome, ok: false, reason: failureReason('evaluate.command', outcome, reporter.stderr, log), metrics: {} };
       }
     } else {
       // `command` has no metrics channel at all: only the scorer, run after it apart from its processes, reports.
       const measured = await this.run(command, checkout.worktree, traceDir, { extraEnv: runEnv, timed: this.timesCpu });
       outcome = measured.outcome;
-      await writeFile(join(traceDir, `${label}.log`), logText(outcome, measured.stdout, measured.stderr, this.isolation));
+      await writeFile(log, logText(outcome, measured.stdout, measured.stderr, this.isolation));
       if (outcome.timedOut || outcome.exitCode !== 0) {
-        return { ...base, outcome, ok: false, reason: failureReason('evaluate.command', outcome, measured.stderr), metrics: {} };
+        return { ...base, outcome, ok: false, reason: failureReason('evaluate.command', outcome, measured.stderr, log), metrics: {} };
       }
       reporter = await this.runReporting(score, checkout.worktree, traceDir, `${label}-score`, runEnv, { scorer: { output: measured.stdout } });
-      await writeFile(join(traceDir, `${label}-score.log`), logText(reporter.outcome, reporter.stdout, reporter.stderr, this.isolation));
+      const scoreLog = join(traceDir, `${label}-score.log`);
+      await writeFile(scoreLog, logText(reporter.outcome, reporter.stdout, reporter.stderr, this.isolation));
       if (reporter.outcome.timedOut || reporter.outcome.exitCode !== 0) {
-        return { ...base, outcome, ok: false, reason: failureReason('evaluate.score', reporter.outcome, reporter.stderr), metrics: {} };
+        return { ...base, outcome, ok: false, reason: failureReason('evaluate.score', reporter.outcome, reporter.stderr, scoreLog), metrics: {} };
       }
     }
     let metrics;

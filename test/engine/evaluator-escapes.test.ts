@@ -54,7 +54,7 @@ describe('an evaluator that prints escape sequences', () => {
     const sample = await evaluator.measure({ side: 'candidate', worktree: dir, commit: 'c'.repeat(40) }, 0, trace);
     expect(sample.ok).toBe(false);
     expect(sample.metrics).toEqual({});
-    expect(sample.reason).toBe('evaluate.command exited with code 3: FAIL click');
+    expect(sample.reason).toBe(`evaluate.command exited with code 3: FAIL click (log: ${join(trace, 'candidate-1.log')})`);
     expect(sample.reason).not.toMatch(CONTROL);
     // The raw log keeps the bytes on purpose: it is the evidence of what the evaluator printed, kept in the
     // trace and the artifact as a file (never rendered as Markdown or written to a terminal by autoloop), and
@@ -77,7 +77,7 @@ describe('an evaluator that prints escape sequences', () => {
     const { dir, evaluator, trace } = setup('echo "METRIC loss=1"', `${HOSTILE} >&2; exit 1`);
     const result = await evaluator.measureAlone({ side: 'baseline', worktree: dir, commit: 'b'.repeat(40) }, trace);
     expect(result.failure?.status).toBe('invalid');
-    expect(result.failure?.reason).toMatch(/^evaluate\.check \(.*\) exited with code 1: FAIL click$/);
+    expect(result.failure?.reason).toMatch(/^evaluate\.check \(.*\) exited with code 1: FAIL click \(log: \S+\/check-baseline\.log\)$/);
     expect(result.failure?.reason).not.toMatch(CONTROL);
   });
 });

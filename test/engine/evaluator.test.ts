@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/core/config/config-schema.js';
-import { Evaluator } from '../../src/engine/evaluator.js';
+import { Evaluator, stderrExcerpt } from '../../src/engine/evaluator.js';
 
 describe('Evaluator.measurePair', () => {
   it('interleaves baseline and candidate runs: B C B C B C', async () => {
@@ -109,5 +109,77 @@ describe('Evaluator.measurePair', () => {
     const baseline = { side: 'baseline' as const, worktree: dir, commit: 'a'.repeat(40) };
     expect((await evaluator.measureAlone(baseline, join(dir, 'trace'))).samples).toHaveLength(5);
     expect(await evaluator.measurePair(baseline, { side: 'candidate', worktree: dir, commit: 'b'.repeat(40) }, join(dir, 'trace'))).toHaveLength(2);
+  });
+});
+
+describe('the reason of a failed run', () => {
+  /** A repository-like folder whose trace lives where the loop puts it: `<repo>/.autoloop/<tag>/traces/exp-0003`. */
+  function failing(body: string, evaluate: Record<string, unknown> = {}) {
+    const repo = mkdtempSync(join(tmpdir(), 'autoloop-crash-'));
+    writeFileSync(join(repo, 'eval.js'), body);
+    const config = configSchema.parse({
+      metric: { name: 'loss', goal: 'minimize' },
+      evaluate: { command: 'node eval.js', repeats: 1, ...evaluate },
+      scope: { edit: ['p.json'] },
+      proposer: { kind: 'tune', tune: { file: 'p.json', params: { x: { min: 0, max: 1 } } } },
+    });
+    return { repo, evaluator: new Evaluator(config, { env: { PATH: process.env.PATH } }), trace: join(repo, '.autoloop', 'demo', 'traces', 'exp-0003') };
+  }
+
+  // A real Node crash: the error line sits above ten stack frames and a `Node.js v…` trailer, which used to be all the reason said.
+  const CRASH = ["function parse(text) { return JSON.parse(text); }", "function load() { return parse('{oops'); }", 'load();'].join('\n');
+
+  it('quotes the error line of a stack trace, not its last line, and names the log relative to the repository', async () => {
+    const { repo, evaluator, trace } = failing(CRASH);
+    const sample = await evaluator.measure({ side: 'candidate', worktree: repo, commit: 'c'.repeat(40) }, 0, trace);
+    expect(sample.ok).toBe(false);
+    expect(sample.reason).toMatch(/^evaluate\.command exited with code 1: /);
+    expect(sample.reason).toMatch(/SyntaxError: Expected property name or '}' in JSON at position 1.* \| at parse \(/);
+    expect(sample.reason).not.toMatch(/Node\.js v\d/);
+    expect(sample.reason).toMatch(/ \(log: \.autoloop\/demo\/traces\/exp-0003\/candidate-1\.log\)$/);
+    // The log it names is the one that holds the whole trace.
+    expect(readFileSync(join(trace, 'candidate-1.log'), 'utf8')).toContain('at load (');
+    expect(sample.reason!.length).toBeLessThan(400);
+  });
+
+  it('names the log of a failing setup or check too, by its full path when it is not in a repository', async () => {
+    const { repo, evaluator } = failing('', { check: "node -e \"throw new TypeError('expected 3 tests, 2 ran')\"" });
+    const elsewhere = join(repo, 'trace');
+    const check = await evaluator.check(repo, elsewhere, 'candidate');
+    expect(check?.ok).toBe(false);
+    expect(check?.reason).toContain("TypeError: expected 3 tests, 2 ran");
+    expect(check?.reason).toMatch(new RegExp(` \\(log: ${join(elsewhere, 'check-candidate.log').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)$`));
+  });
+});
+
+describe('stderrExcerpt', () => {
+  it('keeps the error line of a Python traceback with the frames before it', () => {
+    const stderr = 'Traceback (most recent call last):\n  File "train.py", line 3, in <module>\n    main()\n  File "train.py", line 2, in main\nValueError: lr must be positive\n';
+    expect(stderrExcerpt(stderr)).toBe('main() | File "train.py", line 2, in main | ValueError: lr must be positive');
+  });
+
+  it('finds the error above what Node prints after it, with the first frame in the user\'s code, carets and the version trailer dropped', () => {
+    const stderr = [
+      'node:fs:573',
+      '  return binding.open(',
+      '                 ^',
+      '',
+      "Error: ENOENT: no such file or directory, open 'data.csv'",
+      '    at Object.openSync (node:fs:573:18)',
+      '    at Object.readFileSync (node:fs:452:35)',
+      '    at main (/repo/eval.js:3:15) {',
+      '  errno: -2,',
+      "  code: 'ENOENT',",
+      '}',
+      '',
+      'Node.js v20.20.2',
+    ].join('\n');
+    expect(stderrExcerpt(stderr)).toBe("Error: ENOENT: no such file or directory, open 'data.csv' | at main (/repo/eval.js:3:15) { | errno: -2,");
+  });
+
+  it('takes the last lines when none looks like an error, strips control characters, and is empty for no output', () => {
+    expect(stderrExcerpt('one\ntwo\nthree\n\x1b[31mfour\x1b[0m\n')).toBe('two | three | four');
+    expect(stderrExcerpt('  \n\n')).toBe('');
+    expect(stderrExcerpt(`${'x'.repeat(500)}\n`).length).toBeLessThanOrEqual(240);
   });
 });

@@ -120,7 +120,7 @@ proposer: { kind: tune, tune: { file: p.json, params: { x: { min: 0, max: 1 } } 
 
     const check = await evaluator.check(worktree, traceDir, 'baseline');
     expect(check?.ok).toBe(false);
-    expect(check?.reason).toBe('evaluate.check (echo "bad: $AUTOLOOP_CANARY_TOKEN" >&2; exit 1) exited with code 1: bad: [REDACTED:AUTOLOOP_CANARY_TOKEN]');
+    expect(check?.reason).toBe(`evaluate.check (echo "bad: $AUTOLOOP_CANARY_TOKEN" >&2; exit 1) exited with code 1: bad: [REDACTED:AUTOLOOP_CANARY_TOKEN] (log: ${join(traceDir, 'check-baseline.log')})`);
 
     const sample = await evaluator.measure({ side: 'baseline', worktree, commit: 'c0ffee' }, 0, traceDir);
     expect(sample.ok).toBe(true);

@@ -117,7 +117,12 @@ const MAX_CELL = 120;
 
 /** Text for a Markdown table cell: one line, at most 120 characters, backslashes and pipes escaped, neutralised. */
 export function cell(text: string): string {
-  const line = clip(stripControl(text).replace(/[\t\r\n]+/g, ' ').trim(), MAX_CELL);
+  return wideCell(text, MAX_CELL);
+}
+
+/** {@link cell} with room for `max` characters: for a reason that quotes an evaluator's error and names its log. */
+export function wideCell(text: string, max: number): string {
+  const line = clip(stripControl(text).replace(/[\t\r\n]+/g, ' ').trim(), max);
   return neutralize(line.replace(/\\/g, '\\\\').replace(/\|/g, '\\|'));
 }
 
@@ -232,4 +237,17 @@ export function formatInterval(interval: Judgement['interval'] | undefined, form
   const label = format.label ? ` ${format.label}` : '';
   const method = format.method !== false && interval.method ? ` (${interval.method})` : '';
   return `${level}%${label} [${bound(interval.low)}, ${bound(interval.high)}]${method}`;
+}
+
+/**
+ * The confidence interval of a delta as percentages of `reference` (the parent's mean the delta is taken from), to stand
+ * next to a relative change: `90% interval −61% to +4%`. With no usable reference (zero, or not a number) the bounds
+ * in the metric's unit, as {@link formatInterval} writes them (`90% interval [−0.12, +0.08]`); SINGLE_RUN_NOTE when
+ * there is no interval (one run per side).
+ */
+export function formatRelativeInterval(interval: Judgement['interval'] | undefined, reference: number | null | undefined): string {
+  const r = finite(reference);
+  if (!interval || r === null || r === 0) return formatInterval(interval, { label: 'interval', method: false });
+  const bound = (n: number) => formatPercent(n / Math.abs(r), 2);
+  return `${formatNumber(interval.level * 100, 3)}% interval ${bound(interval.low)} to ${bound(interval.high)}`;
 }

@@ -4,9 +4,9 @@
  */
 import { UNPAIRED_NOTE } from '../judge/judge.js';
 import type { Goal } from '../config/config-schema.js';
-import type { ConfirmationRecord, ExperimentRecord, ExperimentStatus, Judgement, RunRecord } from '../ledger/records.js';
+import type { ConfirmationRecord, ExperimentRecord, ExperimentStatus, Judgement, RunRecord, Verdict } from '../ledger/records.js';
 import { stripControl } from './text.js';
-import { cell, change, formatInterval, markdownUrl, oneLine, shortSha, signed, value } from './markdown.js';
+import { cell, change, formatInterval, formatRelativeInterval, markdownUrl, oneLine, shortSha, signed, value, wideCell } from './markdown.js';
 import { formatNumber, formatPercent } from '../config/units.js';
 
 /** The headline numbers of a run, shared by the report, the chart and the CLI. */
@@ -150,6 +150,118 @@ export function runningBest(run: RunRecord, experiments: readonly ExperimentReco
   });
 }
 
+/**
+ * What an experiment was compared with, and how it came out: the candidate against its parent *as measured in that
+ * experiment* (the judge's baseline mean: measured beside the candidate, so a machine that slowed down since the parent
+ * was kept moves both), never against the best as it was measured when kept. Every line and row of an experiment shows
+ * these figures, so that its delta, its parent and its verdict add up.
+ */
+export interface ExperimentComparison {
+  /** The parent's value it was compared with, null when there is none (the baseline, a crash). */
+  parent: number | null;
+  /**
+   * Where `parent` comes from: `paired`, measured beside the candidate in this experiment; `cached`, samples measured
+   * earlier (`evaluate.baseline: cached`); `kept`, the last kept value, for a record without a judgement (a hand-written ledger).
+   */
+  parentSource: 'paired' | 'cached' | 'kept' | null;
+  /** candidate − parent, and relative to |parent|; null without both. */
+  delta: number | null;
+  deltaRelative: number | null;
+  /** The judge's interval of the delta; null with one run per side or without a judgement. */
+  interval: Judgement['interval'];
+  /** The judge's verdict, null without a judgement. */
+  verdict: Verdict | null;
+}
+
+/**
+ * The comparison of one experiment ({@link ExperimentComparison}): from its judgement, or without one from the last kept
+ * value before it (`lastKept`, null when there is none). Nothing to compare for the baseline or an unmeasured run. Pure.
+ */
+export function compareExperiment(record: ExperimentRecord, lastKept: number | null): ExperimentComparison {
+  const none: ExperimentComparison = { parent: null, parentSource: null, delta: null, deltaRelative: null, interval: null, verdict: null };
+  if (record.experiment === 0) return none;
+  const j = record.judgement;
+  if (j && j.verdict !== 'invalid') {
+    const parent = finiteOrNull(j.baseline.mean);
+    return {
+      parent,
+      parentSource: parent === null ? null : j.paired ? 'paired' : 'cached',
+      delta: finiteOrNull(j.delta),
+      deltaRelative: finiteOrNull(j.deltaRelative),
+      interval: j.interval,
+      verdict: j.verdict,
+    };
+  }
+  if (j) return { ...none, verdict: j.verdict };
+  const candidate = measuredValue(record);
+  if (candidate === null || lastKept === null) return none;
+  const delta = candidate - lastKept;
+  return { ...none, parent: lastKept, parentSource: 'kept', delta, deltaRelative: lastKept === 0 ? null : delta / Math.abs(lastKept) };
+}
+
+/**
+ * {@link compareExperiment} for each record, in experiment order (sorted, without mutating the caller's array): a
+ * record without a judgement is compared with the best kept value before it. Pure.
+ */
+export function compareExperiments(run: RunRecord, experiments: readonly ExperimentRecord[]): { record: ExperimentRecord; compared: ExperimentComparison }[] {
+  let lastKept: number | null = null;
+  return sortExperiments(experiments).map((record) => {
+    const compared = compareExperiment(record, lastKept);
+    const measured = measuredValue(record);
+    if (record.status === 'keep' && measured !== null && (lastKept === null || isBetter(measured, lastKept, run.metric.goal))) lastKept = measured;
+    return { record, compared };
+  });
+}
+
+/** The primary metric's verdict in words: better or worse beyond the noise (or `min_effect`, with one run per side), or why neither. */
+function verdictWords(judgement: Judgement): string {
+  const { verdict, interval } = judgement;
+  if (verdict === 'improved') return interval ? 'better beyond the noise' : 'better by more than min_effect';
+  if (verdict === 'regressed') return interval ? 'worse beyond the noise' : 'worse by more than min_effect';
+  if (!interval) return 'smaller than min_effect';
+  return interval.low <= 0 && interval.high >= 0 ? 'within the noise' : 'beyond the noise, but smaller than min_effect';
+}
+
+/** `text` without `part` and the `; ` that joined them; null when nothing is left. */
+function without(text: string, part: string): string | null {
+  const rest = part && text.includes(part) ? text.replace(part, '') : text;
+  return rest.replace(/^(?:;\s*)+|(?:;\s*)+$/g, '').replace(/;\s*;/g, ';').trim() || null;
+}
+
+/**
+ * Why an experiment went the way it did, in a few words for its line and its row: for a judged one the verdict's
+ * decisive reason (`within the noise`, `better beyond the noise`, `smaller than min_effect`), then what held a better
+ * candidate back (a guard that regressed and by how much, a gain beyond `suspicious_effect`) and what the loop added
+ * (a stale parent, a re-measurement); for a crashed or invalid one its failure; null for the baseline. The ledger
+ * keeps the judge's full sentences. Stripped of control characters (reasons quote evaluators). Pure.
+ */
+export function experimentWhy(record: ExperimentRecord): string | null {
+  const phrases = experimentWhyPhrases(record);
+  return phrases.length === 0 ? null : phrases.join(' ');
+}
+
+/**
+ * {@link experimentWhy} in its phrases, each with the punctuation that joins it to the next (`better beyond the noise,`
+ * `but guard heap_mb regressed by +44.1%`), so that a line can be wrapped between them; none for the baseline.
+ */
+export function experimentWhyPhrases(record: ExperimentRecord): string[] {
+  const j = record.judgement;
+  if (!j || j.verdict === 'invalid') {
+    const reason = record.reason ?? j?.reasons[0] ?? null;
+    return reason === null ? [] : [stripControl(reason)];
+  }
+  const phrases = [verdictWords(j)];
+  const blockers = j.guards.filter((guard) => !guard.held).map((guard) => `guard ${guard.name} regressed by ${formatPercent(guard.regression)}`);
+  if (j.suspicious && record.status === 'keep') phrases.push('beyond suspicious_effect, kept with --accept-suspicious');
+  else if (j.suspicious) blockers.unshift(j.reasons.find((reason) => reason.includes('suspicious_effect')) ?? 'gain beyond suspicious_effect: a human must look');
+  if (blockers.length > 0 && j.verdict === 'improved') phrases.push(`but ${blockers.shift()!}`);
+  phrases.push(...blockers);
+  // What the record says beyond the judge's sentences: a stale parent, a re-measurement on the run head.
+  const added = record.reason ? without(record.reason, j.reasons.join('; ')) : null;
+  if (added && !j.reasons.includes(added)) phrases.push(added);
+  return phrases.map((phrase, i) => stripControl(i === phrases.length - 1 ? phrase : `${phrase}${phrases[i + 1]!.startsWith('but ') ? ',' : ';'}`));
+}
+
 /** ~6 significant digits, plain enough for spreadsheets and `sort -g`. */
 function tsvNumber(value: number | null | undefined): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) return '';
@@ -163,22 +275,30 @@ function tsvText(text: string): string {
 }
 
 /**
- * autoresearch's `results.tsv`: `experiment  commit  <metric>  <guard...>  status  description`, one row per
- * experiment. The commit is the kept commit when there is one, else the measured candidate; unmeasured
- * values are empty cells.
+ * autoresearch's `results.tsv`, one row per experiment: `experiment  commit  <metric>  <guard...>  parent  delta
+ * interval  status  verdict  why  description`. `parent` is the parent's value as measured in the experiment and
+ * `delta` the candidate's change against it (see {@link compareExperiment}), `interval` the judge's interval of that
+ * delta, `why` {@link experimentWhy}. The commit is the kept commit when there is one, else the measured candidate;
+ * what was not measured or judged is an empty cell.
  */
 export function renderResultsTsv(run: RunRecord, experiments: readonly ExperimentRecord[]): string {
-  const header = ['experiment', 'commit', run.metric.name, ...run.guards, 'status', 'description'];
-  const rows = sortExperiments(experiments).map((record) =>
-    [
+  const header = ['experiment', 'commit', run.metric.name, ...run.guards, 'parent', 'delta', 'interval', 'status', 'verdict', 'why', 'description'];
+  const rows = compareExperiments(run, experiments).map(({ record, compared }) => {
+    const judged = compared.verdict !== null && compared.verdict !== 'invalid';
+    return [
       String(record.experiment),
       shortSha(record.keptCommit ?? record.candidateCommit),
       tsvNumber(measuredValue(record)),
       ...run.guards.map((guard) => tsvNumber(record.guards[guard])),
+      tsvNumber(compared.parent),
+      tsvNumber(compared.delta),
+      judged ? formatInterval(compared.interval, { numbers: 'text', method: false }) : '',
       record.status,
+      compared.verdict ?? '',
+      tsvText(experimentWhy(record) ?? ''),
       tsvText(record.description),
-    ].join('\t'),
-  );
+    ].join('\t');
+  });
   return `${[header.join('\t'), ...rows].join('\n')}\n`;
 }
 
@@ -188,6 +308,8 @@ function statusLabel(status: ExperimentStatus): string {
 
 const SINGLE_RUN_MARK = '†';
 const UNPAIRED_MARK = '‡';
+/** Room for a crash's reason in its row: how the command ended, the lines of stderr it quotes and its log. */
+const MAX_WHY = 400;
 
 /** Options of {@link renderMarkdownReport}. */
 export interface MarkdownReportOptions {
@@ -199,8 +321,10 @@ export interface MarkdownReportOptions {
 
 /**
  * The run's Markdown report: a heading naming the metric and goal, the summary (baseline → best, change,
- * counts, keep rate), the chart when given, and one table row per experiment with its delta against its
- * parent and the judge's verdict. Verdicts from a single run per side are marked: they have no noise estimate.
+ * counts, keep rate), the chart when given, and one table row per experiment: its value, its parent as measured in
+ * that experiment, the delta between them, the judge's verdict with its interval, and why
+ * ({@link compareExperiment}, {@link experimentWhy}). Verdicts from a single run per side are marked: they have no
+ * noise estimate.
  */
 export function renderMarkdownReport(run: RunRecord, experiments: readonly ExperimentRecord[], options: MarkdownReportOptions = {}): string {
   const { name, goal } = run.metric;
@@ -240,28 +364,25 @@ export function renderMarkdownReport(run: RunRecord, experiments: readonly Exper
   lines.push('');
   if (options.chartPath) lines.push(`![${cell(name)} over experiments](${markdownUrl(options.chartPath)})`, '');
 
-  lines.push('| # | status | metric | Δ vs parent | verdict | description |', '| ---: | --- | ---: | ---: | --- | --- |');
-  let parentBest: number | null = null;
-  for (const record of sorted) {
-    const measured = measuredValue(record);
+  lines.push(
+    '| # | status | metric | parent in this experiment | Δ vs parent | verdict | why | description |',
+    '| ---: | --- | ---: | ---: | ---: | --- | --- | --- |',
+  );
+  for (const { record, compared } of compareExperiments(run, sorted)) {
     const judgement = record.judgement;
-    let delta = '—';
-    if (judgement && Number.isFinite(judgement.delta) && record.experiment > 0) {
-      delta = `${signed(judgement.delta)} (${formatPercent(judgement.deltaRelative)})`;
-    } else if (measured !== null && parentBest !== null && record.experiment > 0) {
-      // No judgement (e.g. a hand-written ledger): compare with the best before this experiment.
-      const difference = measured - parentBest;
-      delta = change(difference, parentBest === 0 ? null : difference / Math.abs(parentBest));
-    }
-    let verdict = record.experiment === 0 ? 'baseline' : (judgement?.verdict ?? '—');
+    // Without a judgement (a hand-written ledger) the parent is the last kept value, as measured when it was kept.
+    const parent = compared.parent === null ? '—' : `${value(compared.parent)}${compared.parentSource === 'kept' ? ' (as kept)' : ''}`;
+    let verdict = record.experiment === 0 ? 'baseline' : (compared.verdict ?? '—');
     if (judgement?.singleRun && record.experiment > 0) verdict += SINGLE_RUN_MARK;
     if (judgement && !judgement.paired) verdict += UNPAIRED_MARK;
+    if (compared.interval) verdict += ` (${formatRelativeInterval(compared.interval, compared.parent)})`;
     if (judgement?.suspicious) verdict += ' ⚠ suspicious';
-    let metric = value(measured);
+    let metric = value(measuredValue(record));
     if (record.experiment === summary.bestExperiment) metric = `**${metric}**`;
-    const description = record.reason && record.status !== 'keep' && record.status !== 'discard' ? `${record.description} — ${record.reason}` : record.description;
-    lines.push(`| ${record.experiment} | ${statusLabel(record.status)} | ${metric} | ${delta} | ${cell(verdict)} | ${cell(description)} |`);
-    if (record.status === 'keep' && measured !== null && (parentBest === null || isBetter(measured, parentBest, goal))) parentBest = measured;
+    const why = experimentWhy(record);
+    lines.push(
+      `| ${record.experiment} | ${statusLabel(record.status)} | ${metric} | ${parent} | ${change(compared.delta, compared.deltaRelative)} | ${cell(verdict)} | ${why === null ? '—' : wideCell(why, MAX_WHY)} | ${cell(record.description)} |`,
+    );
   }
   if (singleRuns > 0) lines.push('', `${SINGLE_RUN_MARK} single run, no noise estimate.`);
   if (unpaired > 0) lines.push('', `${UNPAIRED_MARK} ${UNPAIRED_NOTE}.`);

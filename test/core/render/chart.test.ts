@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeXml, niceTicks, renderProgressChart } from '../../../src/core/render/chart.js';
 import type { ExperimentRecord } from '../../../src/core/ledger/records.js';
 import { makeExperiment, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
+import { makeNoisyLedger } from './helpers.js';
 
 /** Checks that every element is closed in order: enough to catch broken markup without an XML parser. */
 function expectBalancedTags(svg: string): void {
@@ -40,6 +41,69 @@ function invalidYs(svg: string): number[] {
   );
 }
 
+/** The y axis read back from the tick labels: a change in percent → its y in pixels. */
+function yScale(svg: string): (percent: number) => number {
+  const ticks = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)" dy="0.35em" text-anchor="end" font-size="11"[^>]*>([^<]+)<\/text>/g)].map((m) => ({
+    y: Number(m[1]),
+    value: Number(m[2]!.replace('−', '-').replace('+', '').replace('%', '')),
+  }));
+  const [a, b] = [ticks[0]!, ticks.at(-1)!];
+  return (percent) => a.y + ((percent - a.value) / (b.value - a.value)) * (b.y - a.y);
+}
+
+/** The y of the line the points are measured against: their parent, 0%. */
+function parentLineY(svg: string): number {
+  return Number(/class="parent-line" x1="[\d.]+" x2="[\d.]+" y1="([\d.]+)"/.exec(svg)![1]);
+}
+
+/** The two ends (y) of each experiment's interval bar. */
+function bars(svg: string): Map<number, [number, number]> {
+  return new Map(
+    [...svg.matchAll(/class="interval" data-experiment="(\d+)" x1="[\d.]+" x2="[\d.]+" y1="([\d.]+)" y2="([\d.]+)"/g)].map((m) => [Number(m[1]), [Number(m[2]), Number(m[3])]]),
+  );
+}
+
+describe('each experiment against its own parent', () => {
+  it('never draws a discarded candidate as beating what was kept when only the machine got slower', () => {
+    // 92.4 is below the best as kept (109.5): on an absolute scale it sat under the best-so-far line. Against its own
+    // parent, measured at 154.2 beside it, it is −40.1% with an interval up to +4%: within the noise.
+    const { run, experiments } = makeNoisyLedger();
+    const svg = renderProgressChart(run, experiments);
+    expectBalancedTags(svg);
+    expectNoBadNumbers(svg);
+    const y = yScale(svg);
+    const zero = parentLineY(svg);
+    expect(zero).toBeCloseTo(y(0), 0);
+    const [kept] = circleYs(svg, 'keep');
+    const [discarded] = circleYs(svg, 'discard');
+    expect(kept).toBeCloseTo(y(-45.25), 0);
+    expect(discarded).toBeCloseTo(y((92.4 - 154.2) / 1.542), 0);
+    // Lower is better, drawn lower: the discarded point is above the kept one, on the worse side of what was kept.
+    expect(discarded).toBeLessThan(kept!);
+    // And its interval reaches across the parent line (not beyond the noise), while the kept one's stays wholly below it.
+    const [keptTop, keptBottom] = bars(svg).get(1)!.sort((a, b) => a - b);
+    const [discardedTop, discardedBottom] = bars(svg).get(2)!.sort((a, b) => a - b);
+    expect(discardedTop).toBeCloseTo(y(6.168 / 1.542), 0);
+    expect(discardedTop).toBeLessThan(zero);
+    expect(discardedBottom).toBeGreaterThan(zero);
+    expect(keptTop).toBeGreaterThan(zero);
+    expect(keptBottom).toBeCloseTo(y(-50), 0);
+    // No absolute best-so-far line for a point to sit under: the title and the legend say what is plotted.
+    expect(svg).not.toContain('class="best-line"');
+    expect(svg).toContain('each experiment: its candidate against its parent measured beside it (0%), with the interval of the change');
+    expect(svg).toContain('sort_ms: change vs parent, % (lower is better)');
+  });
+
+  it('marks a candidate that was better but held back (a guard regressed) apart from the other discards, and says why', () => {
+    const { run, experiments } = makeNoisyLedger();
+    const svg = renderProgressChart(run, experiments);
+    expect(count(svg, 'class="marker marker-held"')).toBe(1);
+    expect(count(svg, 'class="marker marker-discard"')).toBe(1);
+    expect(svg).toMatch(/data-experiment="3"[^>]*><title>#3 discard: sort_ms = 98 vs parent 110 in this experiment \(−10\.9%, 90% interval −13% to −9\.1%\): better beyond the noise, but guard heap_mb regressed by \+44\.1% — cache the pivots<\/title>/);
+    expect(svg).toContain('>better, not kept</text>');
+  });
+});
+
 describe('renderProgressChart', () => {
   it('renders one standalone, balanced SVG with a marker per experiment', () => {
     const { run, experiments } = makeLedger();
@@ -58,16 +122,21 @@ describe('renderProgressChart', () => {
     expect(count(svg, 'class="marker marker-keep"')).toBe(2);
     expect(count(svg, 'class="marker marker-discard"')).toBe(2);
     expect(count(svg, 'class="marker marker-invalid"')).toBe(2);
-    expect(count(svg, 'class="best-line"')).toBe(1);
+    expect(count(svg, 'class="parent-line"')).toBe(1);
+    // One run per side: no interval to draw.
+    expect(count(svg, 'class="interval"')).toBe(0);
   });
 
   it('names the metric and its direction, and titles the run', () => {
     const { run, experiments } = makeLedger();
     const svg = renderProgressChart(run, experiments);
-    expect(svg).toContain('val_loss (lower is better)');
+    expect(svg).toContain('val_loss: change vs parent, % (lower is better)');
     expect(svg).toContain('autoloop progress: 6 experiments, 2 kept improvements');
     expect(svg).toContain('baseline 0.5 → best 0.4 (−20%)');
-    for (const label of ['baseline', 'kept', 'discarded', 'crash/invalid', 'best so far']) expect(svg).toContain(`>${label}</text>`);
+    for (const label of ['baseline', 'kept', 'discarded', 'crash/invalid', 'parent (0%)']) expect(svg).toContain(`>${label}</text>`);
+    // Only what the chart has: no held-back candidate, no interval.
+    expect(svg).not.toContain('>better, not kept</text>');
+    expect(svg).not.toContain('>interval</text>');
   });
 
   it('annotates kept points with their hypothesis, truncated and escaped', () => {
@@ -96,14 +165,15 @@ describe('renderProgressChart', () => {
     expectNoRawAmpersand(svg);
   });
 
-  it('draws the running best as a step line ending at the best kept value', () => {
+  it('draws each kept point at its change against its parent, and the baseline on the parent line', () => {
     const { run, experiments } = makeLedger();
     const svg = renderProgressChart(run, experiments);
-    const path = /class="best-line" d="([^"]+)"/.exec(svg)![1]!;
-    expect(path).toMatch(/^M[\d.]+ [\d.]+( H[\d.]+ V[\d.]+)+ H[\d.]+$/);
-    const lastV = Number([...path.matchAll(/V([\d.]+)/g)].at(-1)![1]);
-    // The best kept value (0.4) is the lowest kept marker when minimizing.
-    expect(lastV).toBe(Math.max(...circleYs(svg, 'keep')));
+    const y = yScale(svg);
+    // 0.5 → 0.45 (−10%), then 0.45 → 0.4 (−11.1%); the discards 0.45 → 0.47 and 0.4 → 0.41, worse, above the parent line.
+    expect(circleYs(svg, 'keep').map((cy) => Math.round(cy))).toEqual([y(-10), y(-100 / 9)].map(Math.round));
+    expect(circleYs(svg, 'discard').map((cy) => Math.round(cy))).toEqual([y(200 / 45), y(2.5)].map(Math.round));
+    const baseline = Number(/class="marker marker-baseline" data-experiment="0" d="M[\d.]+ ([\d.]+)/.exec(svg)![1]) + 6.5;
+    expect(baseline).toBeCloseTo(parentLineY(svg), 0);
   });
 
   it('draws invalid experiments on the worse edge: the top when minimizing, the bottom when maximizing', () => {
@@ -121,7 +191,7 @@ describe('renderProgressChart', () => {
       makeExperiment({ experiment: 3, status: 'discard', metric: 0.72, best: 0.75 }),
     ];
     const maximize = renderProgressChart(maxRun, maxExperiments);
-    expect(maximize).toContain('accuracy (higher is better)');
+    expect(maximize).toContain('accuracy: change vs parent, % (higher is better)');
     const maxMeasured = [...circleYs(maximize, 'keep'), ...circleYs(maximize, 'discard')];
     expect(invalidYs(maximize)).toHaveLength(1);
     expect(invalidYs(maximize)[0]).toBeGreaterThan(Math.max(...maxMeasured));
@@ -144,16 +214,17 @@ describe('renderProgressChart', () => {
     expectBalancedTags(single);
     expectNoBadNumbers(single);
     expect(count(single, 'class="marker marker-baseline"')).toBe(1);
-    expect(single).toContain('class="best-line"');
+    expect(single).toContain('class="parent-line"');
 
     const failed = renderProgressChart(makeRun(), [makeExperiment({ experiment: 0, status: 'crash', best: null })]);
     expectBalancedTags(failed);
     expectNoBadNumbers(failed);
     expect(count(failed, 'class="marker marker-invalid"')).toBe(1);
     expect(failed).toContain('no experiment was measured');
+    expect(failed).not.toContain('class="parent-line"');
   });
 
-  it('renders a flat run and negative values with a real scale', () => {
+  it('renders a flat run with a real scale, and signed percentages either way', () => {
     const flat = renderProgressChart(
       makeRun(),
       [0, 1, 2].map((i) => makeExperiment({ experiment: i, status: i === 0 ? 'keep' : 'discard', metric: 2, best: 2 })),
@@ -168,7 +239,10 @@ describe('renderProgressChart', () => {
       makeExperiment({ experiment: 1, metric: -2.9, best: -2.9 }),
     ]);
     expectNoBadNumbers(negative);
-    expect(negative).toMatch(/>−3\.[0-9]*</);
+    // −3.2 → −2.9 is +9.4%: the scale is of changes, signed.
+    expect(negative).toMatch(/>\+10%</);
+    expect(negative).toMatch(/>0%</);
+    expect(renderProgressChart(makeNoisyLedger().run, makeNoisyLedger().experiments)).toMatch(/>−40%</);
   });
 
   it('clamps a wild discarded value to the edge instead of flattening the rest', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdownReport, renderResultsTsv, summarizeRun } from '../../../src/core/render/report.js';
+import { experimentWhy, renderMarkdownReport, renderResultsTsv, summarizeRun } from '../../../src/core/render/report.js';
 import { makeConfirmation, makeExperiment, makeJudgement, makeLedger, makeRun } from '../../fixtures/records/ledger.js';
+import { cells, makeNoisyLedger, rowOf } from './helpers.js';
 
 describe('summarizeRun', () => {
   it('summarises the hand-made ledger', () => {
@@ -64,15 +65,16 @@ describe('renderResultsTsv', () => {
     const { run, experiments } = makeLedger();
     const lines = renderResultsTsv(run, experiments).split('\n');
     expect(lines.at(-1)).toBe('');
-    expect(lines[0]).toBe('experiment\tcommit\tval_loss\ttrain_seconds\tstatus\tdescription');
+    expect(lines[0]).toBe('experiment\tcommit\tval_loss\ttrain_seconds\tparent\tdelta\tinterval\tstatus\tverdict\twhy\tdescription');
     expect(lines).toHaveLength(experiments.length + 2);
-    expect(lines[1]).toBe(`0\t${run.baseCommit.slice(0, 7)}\t0.5\t0.8\tkeep\tbaseline`);
-    expect(lines[2]).toBe('1\td000001\t0.45\t0.81\tkeep\tlearning_rate 0.003 → 0.01');
+    // The baseline has no parent.
+    expect(lines[1]).toBe(`0\t${run.baseCommit.slice(0, 7)}\t0.5\t0.8\t\t\t\tkeep\t\t\tbaseline`);
+    expect(lines[2]).toBe('1\td000001\t0.45\t0.81\t0.5\t-0.05\tsingle run, no noise estimate\tkeep\timproved\tbetter by more than min_effect\tlearning_rate 0.003 → 0.01');
     // Discarded: the measured candidate's commit.
-    expect(lines[3]).toBe('2\tc000002\t0.47\t0.82\tdiscard\thidden_units 16 → 32');
-    // Crashed: nothing measured, empty cells.
-    expect(lines[4]).toBe('3\tc000003\t\t\tcrash\tlearning_rate 0.01 → 0.9');
-    for (const line of lines.slice(0, -1)) expect(line.split('\t')).toHaveLength(6);
+    expect(lines[3]).toBe('2\tc000002\t0.47\t0.82\t0.45\t0.02\tsingle run, no noise estimate\tdiscard\tregressed\tworse by more than min_effect\thidden_units 16 → 32');
+    // Crashed: nothing measured, empty cells, and why.
+    expect(lines[4]).toBe('3\tc000003\t\t\t\t\t\tcrash\t\ttraining diverged\tlearning_rate 0.01 → 0.9');
+    for (const line of lines.slice(0, -1)) expect(line.split('\t')).toHaveLength(11);
   });
 
   it('keeps ~6 significant digits and one line per row', () => {
@@ -82,8 +84,9 @@ describe('renderResultsTsv', () => {
       makeExperiment({ experiment: 2, metric: 123456789.123, candidateCommit: null, keptCommit: null }),
     ]);
     const [, first, second] = tsv.split('\n');
-    expect(first).toBe('1\td000001\t0.0123457\tkeep\ta b c d');
-    expect(second).toBe('2\t\t123457000\tkeep\texperiment 2');
+    expect(first).toBe('1\td000001\t0.0123457\t\t\t\tkeep\t\t\ta b c d');
+    // No judgement: against the last kept value.
+    expect(second).toBe('2\t\t123457000\t0.0123457\t123457000\t\tkeep\t\t\texperiment 2');
   });
 
   it('sorts rows by experiment number', () => {
@@ -110,10 +113,10 @@ describe('renderMarkdownReport', () => {
 
     const rows = markdown.split('\n').filter((line) => /^\| \d+ \|/.test(line));
     expect(rows).toHaveLength(7);
-    expect(markdown).toContain('| # | status | metric | Δ vs parent | verdict | description |');
-    expect(rows[0]).toBe('| 0 | kept | 0.5 | — | baseline | baseline |');
-    expect(rows[1]).toBe('| 1 | kept | 0.45 | −0.05 (−10%) | improved† | learning_rate 0.003 → 0.01 |');
-    expect(rows[3]).toBe('| 3 | crashed | — | — | — | learning_rate 0.01 → 0.9 — training diverged |');
+    expect(markdown).toContain('| # | status | metric | parent in this experiment | Δ vs parent | verdict | why | description |');
+    expect(rows[0]).toBe('| 0 | kept | 0.5 | — | — | baseline | — | baseline |');
+    expect(rows[1]).toBe('| 1 | kept | 0.45 | 0.5 | −0.05 (−10%) | improved† | better by more than min_effect | learning_rate 0.003 → 0.01 |');
+    expect(rows[3]).toBe('| 3 | crashed | — | — | — | — | training diverged | learning_rate 0.01 → 0.9 |');
     // The best experiment's metric is bold.
     expect(rows[4]).toContain('| **0.4** |');
   });
@@ -126,16 +129,16 @@ describe('renderMarkdownReport', () => {
     ]);
     const row = markdown.split('\n').find((line) => line.startsWith('| 1 |'))!;
     expect(row).toContain('a \\| b c \\\\ d');
-    // Seven unescaped pipes: six cells.
-    expect(row.replace(/\\\\/g, '').replace(/\\\|/g, '').split('|')).toHaveLength(8);
+    // Nine unescaped pipes: eight cells.
+    expect(row.replace(/\\\\/g, '').replace(/\\\|/g, '').split('|')).toHaveLength(10);
   });
 
-  it('compares with the best so far when a record has no judgement', () => {
+  it('compares with the last kept value, and says so, when a record has no judgement', () => {
     const markdown = renderMarkdownReport(makeRun(), [
       makeExperiment({ experiment: 0, metric: 2 }),
       makeExperiment({ experiment: 1, status: 'discard', metric: 3 }),
     ]);
-    expect(markdown).toContain('| 1 | discarded | 3 | +1 (+50%) | — | experiment 1 |');
+    expect(markdown).toContain('| 1 | discarded | 3 | 2 (as kept) | +1 (+50%) | — | — | experiment 1 |');
     expect(markdown).not.toContain('no noise estimate');
   });
 
@@ -145,7 +148,7 @@ describe('renderMarkdownReport', () => {
       makeExperiment({ experiment: 0, metric: 1 }),
       makeExperiment({ experiment: 1, status: 'discard', metric: 0.2, judgement }),
     ]);
-    expect(markdown).toContain('improved ⚠ suspicious');
+    expect(markdown).toContain('| improved (95% interval −90% to −70%) ⚠ suspicious | better beyond the noise, but gain beyond suspicious_effect: a human must look |');
     expect(markdown).not.toContain('†');
   });
 
@@ -160,7 +163,7 @@ describe('renderMarkdownReport', () => {
     const markdown = renderMarkdownReport(makeRun(), [makeExperiment({ experiment: 0, status: 'crash', reason: 'exit 1' })]);
     expect(markdown).toContain('- **Baseline:** not measured');
     expect(markdown).toContain('keep rate n/a');
-    expect(markdown).toContain('| 0 | crashed | — | — | baseline | baseline — exit 1 |');
+    expect(markdown).toContain('| 0 | crashed | — | — | — | baseline | exit 1 | baseline |');
   });
 });
 
@@ -189,5 +192,68 @@ describe('the confirmation in the summary and the report', () => {
     const stale = makeConfirmation({ headCommit: 'f'.repeat(40) });
     expect(summarizeRun(run, experiments, stale).confirmation).toBeNull();
     expect(renderMarkdownReport(run, experiments, { confirmation: stale })).toContain('- **Baseline → best:**');
+  });
+});
+
+describe('each experiment against its parent as measured in it', () => {
+  it('shows the parent as measured, the change with its interval, the verdict and why, in report.md', () => {
+    const { run, experiments } = makeNoisyLedger();
+    const markdown = renderMarkdownReport(run, experiments);
+    expect(markdown).toContain('| # | status | metric | parent in this experiment | Δ vs parent | verdict | why | description |\n| ---: | --- | ---: | ---: | ---: | --- | --- | --- |\n');
+    expect(rowOf(markdown, '| 0 |')).toBe('| 0 | kept | 200 | — | — | baseline | — | baseline |');
+    expect(rowOf(markdown, '| 1 |')).toBe('| 1 | kept | **109.5** | 200 | −90.5 (−45.3%) | improved (90% interval −50% to −40%) | better beyond the noise | insertion sort below 16 items |');
+    // Below the best as kept (109.5), but measured against its parent at 154.2 in the same experiment: within the noise.
+    expect(rowOf(markdown, '| 2 |')).toBe('| 2 | discarded | 92.4 | 154.2 | −61.8 (−40.1%) | no-change (90% interval −61% to +4%) | within the noise | merge threshold 32 |');
+    expect(rowOf(markdown, '| 3 |')).toBe(
+      '| 3 | discarded | 98 | 110 | −12 (−10.9%) | improved (90% interval −13% to −9.1%) | better beyond the noise, but guard heap_mb regressed by +44.1% | cache the pivots |',
+    );
+    // A crash says why in full, its log included, and no longer inside the description.
+    expect(cells(rowOf(markdown, '| 4 |'))[6]).toBe(
+      "candidate run 1: evaluate.command exited with code 1: SyntaxError: Unexpected token '}' \\| at parse (/repo/sort.js:3:9) (log: .autoloop/demo/traces/exp-0004/candidate-1.log)",
+    );
+    expect(cells(rowOf(markdown, '| 4 |'))[7]).toBe('parallel merge');
+  });
+
+  it('adds the parent, the delta with its interval, the verdict and why to results.tsv', () => {
+    const { run, experiments } = makeNoisyLedger();
+    const lines = renderResultsTsv(run, experiments).split('\n');
+    expect(lines[0]).toBe('experiment\tcommit\tsort_ms\theap_mb\tparent\tdelta\tinterval\tstatus\tverdict\twhy\tdescription');
+    expect(lines[3]).toBe('2\tc000002\t92.4\t\t154.2\t-61.8\t90% [-94.06, 6.168]\tdiscard\tno-change\twithin the noise\tmerge threshold 32');
+    expect(lines[5]).toMatch(/^4\tc000004\t\t\t\t\t\tcrash\t\tcandidate run 1: evaluate\.command exited with code 1: .* \(log: \.autoloop\/demo\/traces\/exp-0004\/candidate-1\.log\)\tparallel merge$/);
+  });
+});
+
+describe('experimentWhy', () => {
+  const judged = (partial: Parameters<typeof makeJudgement>[2], record: Parameters<typeof makeExperiment>[0] = {}) =>
+    experimentWhy(makeExperiment({ experiment: 1, status: 'discard', judgement: makeJudgement(1, 0.9, { keep: false, ...partial }), ...record }));
+  const interval = { low: -0.2, high: 0.05, level: 0.9, method: 'paired t' };
+
+  it('says the decisive reason in a few words', () => {
+    expect(judged({ verdict: 'no-change', singleRun: false, interval })).toBe('within the noise');
+    expect(judged({ verdict: 'no-change', singleRun: false, interval: { ...interval, high: -0.01 } })).toBe('beyond the noise, but smaller than min_effect');
+    expect(judged({ verdict: 'no-change' })).toBe('smaller than min_effect');
+    expect(judged({ verdict: 'regressed', singleRun: false, interval: { ...interval, low: 0.1, high: 0.2 } })).toBe('worse beyond the noise');
+    expect(judged({ verdict: 'improved' }, { status: 'keep' })).toBe('better by more than min_effect');
+  });
+
+  it('names what held a better candidate back: a regressed guard, a suspicious gain, a stale parent', () => {
+    const suspicious = "gain beyond suspicious_effect against the run's base (−78%: 1 → 0.22, more than 50%): a human must look before it is kept";
+    expect(judged({ verdict: 'improved', suspicious: true, reasons: ['better by 0.1 (−10%)', suspicious] }, { reason: `better by 0.1 (−10%); ${suspicious}` })).toBe(
+      `better by more than min_effect, but ${suspicious}`,
+    );
+    expect(judged({ verdict: 'improved', guards: [{ name: 'mem', goal: 'minimize', baseline: 1, candidate: 2, regression: 1, held: false }] })).toBe(
+      'better by more than min_effect, but guard mem regressed by +100%',
+    );
+    expect(judged({ verdict: 'improved', suspicious: true, reasons: [suspicious] }, { status: 'keep', reason: suspicious })).toBe(
+      'better by more than min_effect; beyond suspicious_effect, kept with --accept-suspicious',
+    );
+    expect(judged({ verdict: 'improved', keep: true }, { reason: 'stale: measured on d000000 (−10% against it), but 1 experiment was kept while it ran' })).toBe(
+      'better by more than min_effect; stale: measured on d000000 (−10% against it), but 1 experiment was kept while it ran',
+    );
+  });
+
+  it('is the failure for a crashed or invalid experiment, and nothing for the baseline', () => {
+    expect(experimentWhy(makeExperiment({ experiment: 2, status: 'crash', reason: 'evaluate.command exited with code 1 \x1b[31m(log: x)' }))).toBe('evaluate.command exited with code 1 (log: x)');
+    expect(experimentWhy(makeExperiment({ experiment: 0 }))).toBeNull();
   });
 });

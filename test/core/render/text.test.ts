@@ -92,7 +92,7 @@ describe('evaluator text in rendered output', () => {
     const line = experimentLine({ record, best: null, baseline: null, keepRate: 0, budget: 5 }, 'loss', null);
     expect(line).not.toMatch(CONTROL);
     expect(line).toContain('· try this');
-    expect(line).toContain('— crashed: FAIL click me');
+    expect(line).toContain('loss not measured: crashed: FAIL click me');
   });
 
   it('removes bidirectional overrides that would make a reason read otherwise than it is', () => {
