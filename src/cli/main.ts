@@ -7,7 +7,7 @@ import { AutoloopError, EXIT } from '../core/errors.js';
 import { LEDGER_TRAILER } from '../core/ledger/kept-commit.js';
 import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
 import { renderProgressChart } from '../core/render/chart.js';
-import { configWarnings, inProcessNote, metricSource, runsPerSideText } from '../core/render/config-summary.js';
+import { configWarnings, inProcessNote, localParallel, metricSource, runsPerSideText } from '../core/render/config-summary.js';
 import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdown.js';
 import { confirmationSentence, renderMarkdownReport, summarizeRun } from '../core/render/report.js';
 import { plural } from '../core/render/markdown.js';
@@ -15,17 +15,21 @@ import { describeViolations } from '../core/scope/scope.js';
 import { DETECTION_POWER, noiseReport } from '../core/judge/noise.js';
 import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/config/units.js';
 import { loadConfigFile } from '../engine/config-file.js';
-import { prepareDemoRepo } from '../engine/demo.js';
+import { clean } from '../engine/clean.js';
+import { DEMO_PREFIX, prepareDemoRepo } from '../engine/demo.js';
 import { RunSetupError } from '../engine/errors.js';
 import { evalRefs } from '../engine/eval-refs.js';
 import { isGitRepo, repoRoot } from '../engine/git.js';
 import { checkConfigInRepository } from '../engine/config-checks.js';
 import { runLoop, type RunResult } from '../engine/loop.js';
+import { uncommittedFiles, uncommittedWarning } from '../engine/open-run.js';
 import { checkKeptCommits, type KeptCommitsCheck } from '../engine/kept-commits.js';
-import { latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
+import { appendStopRecord, latestRunDir, readLedger, runPaths, RUNS_DIR } from '../engine/run-files.js';
 import { apiKeyVariable } from '../proposers/llm.js';
 import { createProposer } from '../proposers/index.js';
 import { ProgressPrinter, type Output } from './progress.js';
+import type { LoopEvent } from '../engine/run-options.js';
+import { commandInit } from './init.js';
 
 /** Exit codes, documented in the README (defined with the errors that carry them). */
 export { EXIT };
@@ -37,6 +41,8 @@ export interface CliIO {
   cwd: string;
   /** Aborted on Ctrl-C; the loop stops cleanly and `--resume` continues. */
   signal?: AbortSignal;
+  /** True once the reader of stdout closed it (EPIPE: `autoloop run --json | head -n 1`); `signal` is aborted then too. */
+  readerClosed?: () => boolean;
 }
 
 class UsageError extends AutoloopError {
@@ -50,14 +56,17 @@ Usage:
                [--accept-suspicious] [--json]
   autoloop eval [HEAD] [--base REF] [--config PATH] [--repeats N] [--json]
   autoloop eval --aa [REF] [--repeats N]      measure REF against itself: the benchmark's noise
+  autoloop init [--yes] [--force] [--command CMD] [--metric NAME] [--goal G] [--edit GLOBS] [--action REF] [--no-measure]
   autoloop validate [--config PATH] [--json]
   autoloop report [RUN_DIR] [--tag TAG] [--chart FILE] [--verify] [--json]
   autoloop verify [RUN_DIR] [--tag TAG] [--json]
   autoloop demo [--dir DIR] [--experiments N] [--json]
+  autoloop clean [--runs] [--dry-run] [--json]
 
 Commands:
   run       run the loop in this repository: kept experiments become commits on autoloop/<tag>/run
   eval      measure HEAD (default: the working tree) against --base (default: HEAD), as CI would
+  init      look at this repository, write ${CONFIG_PATH}, its instructions and workflow, then measure once
   validate  check ${CONFIG_PATH} and print what it means
   report    print a run's Markdown report (default: the latest run) and write its SVG chart;
             --verify: refuse (exit 5) if its ledger was altered
@@ -65,11 +74,110 @@ Commands:
             kept commits recorded (Autoloop-Ledger trailers): exit 5 and the first altered line if a
             record was edited, deleted, inserted or reordered, or the chain rebuilt after an edit
   demo      copy the bundled example to a temp repository and optimise it, offline
+  clean     remove autoloop's worktrees (.git/autoloop/) and old demo repositories; --runs: runs' traces too
+
+Each command's own options: autoloop COMMAND --help (or autoloop help COMMAND).
 
 Exit codes: 0 done, 1 unexpected error, 2 bad usage, 3 invalid config,
             4 measurement failed (baseline, too many failures, invalid eval),
             5 ledger altered (hash chain broken), 130 interrupted.
 `;
+
+/** Each command's own help (`autoloop COMMAND --help`, `autoloop help COMMAND`): its usage, what it does, its options. */
+const COMMAND_HELP: Record<string, string> = {
+  run: `Usage: autoloop run [options]
+
+Runs the loop in this repository: measures the base commit, then proposes a change, measures it paired with
+the best so far and keeps it only if it is really better, until the budget is spent. Kept experiments become
+commits on autoloop/<tag>/run; the ledger, table, chart, report and traces go to .autoloop/<tag>/.
+It measures commits: uncommitted changes are not part of the run (it warns of them), and the config is read as
+committed in the base commit.
+
+Options:
+  --config PATH        the config file (default ${CONFIG_PATH}), as committed in the base commit
+  --tag TAG            the run's name: branch autoloop/TAG/run, files in .autoloop/TAG/ (default: the UTC time)
+  --base REF           the commit the run starts from (default HEAD)
+  --experiments N      the experiment budget (default budget.experiments)
+  --goal TEXT          a goal for the proposer, in words
+  --accept-suspicious  also keep gains beyond metric.suspicious_effect (otherwise left for a human)
+  --resume             continue a run (--tag, default the latest) from its ledger with the flags it started
+                       with; a different --experiments, --goal, --accept-suspicious, --base or --config is refused
+  --json               one JSON event per line on stdout instead of the progress lines
+  -h, --help           this help
+`,
+  eval: `Usage: autoloop eval [HEAD] [options]
+       autoloop eval --aa [REF] [--repeats N]
+
+Measures HEAD (a commit; default: the working tree, uncommitted changes included) against --base, paired and
+interleaved, scope checked and judged by the config's rules: the measurement CI makes for a pull request.
+
+Options:
+  --base REF      the commit measured against (default HEAD)
+  --config PATH   the config file (default ${CONFIG_PATH})
+  --repeats N     runs per side (default: evaluate.repeats)
+  --aa            measure REF (default HEAD) against itself, 5 pairs (or --repeats): the benchmark's own noise, and the
+                  smallest effect each way of measuring finds
+  --json          the result document, as JSON
+  -h, --help      this help
+`,
+  validate: `Usage: autoloop validate [options]
+
+Checks the config and prints what it means: the metric and guards, the evaluator, the scope, the proposer, the
+budget and the sandbox; warns of settings a user likely does not want.
+
+Options:
+  --config PATH   the config file (default ${CONFIG_PATH})
+  --json          the result, the config and its warnings as JSON
+  -h, --help      this help
+`,
+  report: `Usage: autoloop report [RUN_DIR] [options]
+
+Prints a run's Markdown report (RUN_DIR, else the run --tag names, else the latest run) and writes its SVG chart.
+
+Options:
+  --tag TAG       the run named TAG
+  --chart FILE    where the chart goes (default progress.svg in the run's folder)
+  --verify        check the ledger first and refuse (exit 5) if it was altered
+  --json          the run, its summary and how it stopped, as JSON
+  -h, --help      this help
+`,
+  verify: `Usage: autoloop verify [RUN_DIR] [options]
+
+Checks the hash chain of a run's ledger (RUN_DIR, else the run --tag names, else the latest run), and the ledger
+heads its kept commits recorded (Autoloop-Ledger trailers): exit 5 and the first altered line if a record was
+edited, deleted, inserted or reordered, or the chain rebuilt after an edit.
+
+Options:
+  --tag TAG       the run named TAG
+  --json          the verification, as JSON
+  -h, --help      this help
+`,
+  demo: `Usage: autoloop demo [options]
+
+Copies the bundled example (examples/mlp) to a new git repository in the temp dir and optimises it, offline: your
+files are not touched. Prints where everything is, by absolute path; autoloop clean removes old demo repositories.
+
+Options:
+  --dir DIR         make the repository in DIR (new or empty) instead of the temp dir
+  --experiments N   the experiment budget (default: the example's, 15)
+  --json            one JSON event per line, as autoloop run --json
+  -h, --help        this help
+`,
+  clean: `Usage: autoloop clean [options]
+
+Removes what autoloop leaves behind: the worktrees of runs and evals below the git directory (.git/autoloop/,
+made again when a run resumes), and the demo repositories in the temp dir (${DEMO_PREFIX}*, marked as autoloop's).
+A run still running keeps its own. Never touches your working tree, a branch or a ledger.
+
+Options:
+  --runs      also each run's traces, table, chart and report in .autoloop/, and autoloop eval's traces; the
+              ledgers stay: they are the audit trail (verify checks the kept commits against them, report renders
+              the run from them). Delete .autoloop/<tag>/ yourself to lose one.
+  --dry-run   list what would go, remove nothing
+  --json      what was removed and kept, as JSON
+  -h, --help  this help
+`,
+};
 
 const COMMON = { config: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -95,10 +203,13 @@ function json(io: CliIO, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-function summaryLines(result: RunResult, repo: string): string {
+/** How a run's files are named: relative to the repository (`autoloop run`), or absolute (the demo's temp repository, far from the user). */
+type PathStyle = 'relative' | 'absolute';
+
+function summaryLines(result: RunResult, repo: string, style: PathStyle): string {
   const summary = summarizeRun(result.run, result.experiments, result.confirmation);
   const { paths } = result;
-  const show = (p: string) => relative(repo, p) || p;
+  const show = (p: string) => (style === 'absolute' ? p : relative(repo, p) || p);
   const lines = [''];
   if (summary.confirmation) lines.push(confirmationSentence(result.run.metric.name, summary.confirmation));
   if (summary.baseline !== null && summary.best !== null) {
@@ -122,7 +233,10 @@ function exitFor(result: RunResult): number {
   return result.outcome === 'interrupted' ? EXIT.interrupted : result.outcome === 'failed' ? EXIT.failed : EXIT.ok;
 }
 
-async function commandRun(args: string[], io: CliIO): Promise<number> {
+/** The stop record's reason when the reader of the output left: the run stops as `head -n 1` expects, and says why. */
+const READER_CLOSED = "the reader of autoloop's output closed it (EPIPE); autoloop run --resume continues";
+
+async function commandRun(args: string[], io: CliIO, style: PathStyle = 'relative'): Promise<number> {
   const { values } = parse(args, {
     ...COMMON,
     tag: { type: 'string' },
@@ -134,6 +248,11 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
   });
   if (values.help) return help(io);
   const printer = new ProgressPrinter(io.stderr);
+  // Uncommitted changes are not measured: the start says so (outside a repository, runLoop says what to do).
+  const root = await repoRoot(io.cwd).catch(() => null);
+  const uncommitted = root ? await uncommittedFiles(root).catch(() => []) : [];
+  const withWarnings = (event: LoopEvent): LoopEvent =>
+    event.type === 'start' && uncommitted.length > 0 ? { ...event, warnings: [uncommittedWarning(uncommitted, event.run), ...(event.warnings ?? [])] } : event;
   const result = await runLoop({
     cwd: io.cwd,
     configPath: values.config,
@@ -145,11 +264,24 @@ async function commandRun(args: string[], io: CliIO): Promise<number> {
     acceptSuspicious: values['accept-suspicious'],
     proposer: createProposer,
     signal: io.signal,
-    onEvent: (event) => (values.json ? json(io, event.type === 'start' ? { type: 'start', run: event.run, dir: event.paths.dir, warnings: event.warnings ?? [], parallel: event.parallel ?? 1 } : event) : printer.handle(event)),
+    onEvent: (raw) => {
+      const event = withWarnings(raw);
+      if (!values.json) return printer.handle(event);
+      if (event.type !== 'start') return json(io, event);
+      const { run, paths, resumed, nextExperiment, budget, budgetWas, warnings, parallel } = event;
+      json(io, { type: 'start', run, dir: paths.dir, resumed, nextExperiment, budget, ...(budgetWas !== undefined ? { budgetWas } : {}), warnings: warnings ?? [], parallel: parallel ?? 1 });
+    },
   });
+  if (result.outcome === 'interrupted' && io.readerClosed?.()) {
+    // Stopped because nobody reads on: a finished stop, recorded as one (a Ctrl-C leaves none, and exits 130).
+    await appendStopRecord(result.paths.ledger, READER_CLOSED);
+    return EXIT.ok;
+  }
   if (!values.json) {
-    io.stdout.write(summaryLines(result, await repoRoot(io.cwd)));
-    if (result.outcome === 'interrupted') io.stderr.write(`Interrupted. Continue with: autoloop run --resume --tag ${result.run.tag}\n`);
+    const repo = await repoRoot(io.cwd);
+    io.stdout.write(summaryLines(result, repo, style));
+    const cd = style === 'absolute' ? `cd ${repo} && ` : '';
+    if (result.outcome === 'interrupted') io.stderr.write(`Interrupted. Continue with: ${cd}autoloop run --resume --tag ${result.run.tag}\n`);
   }
   return exitFor(result);
 }
@@ -213,7 +345,7 @@ function noiseLines(config: Config, baseline: number[], candidate: number[]): st
   const chosen = config.evaluate.sequential ? report.detectable.at(-1)! : report.detectable.find((d) => d.label === `fixed ${config.evaluate.repeats}`) ?? null;
   lines.push(
     report.cv.baseline === 0 && report.cv.candidate === 0 && report.sdDifference === 0
-      ? 'the metric did not vary: it is deterministic, and one run per side measures it'
+      ? 'the metric did not vary: it is deterministic; autoloop sees that from the base\'s runs, and measures a candidate that is not better once per side'
       : report.sdDifference === 0
         ? 'the runs varied, but both sides of each pair alike: pairing removes this noise'
       : `with your settings, ${runsPerSideText(config)}, gains smaller than ${chosen ? `${formatNumber(chosen.effect, 4)} (${percent(chosen.relative)})` : 'these'} are mostly missed; more runs per side (evaluate.max_repeats, or repeats) find smaller ones`,
@@ -224,7 +356,7 @@ function noiseLines(config: Config, baseline: number[], candidate: number[]): st
 function describeProposer(config: Config): string {
   const { kind, tune, llm, command } = config.proposer;
   if (kind === 'tune' && tune) return `tune over ${Object.keys(tune.params).join(', ')} in ${tune.file}`;
-  if (kind === 'llm' && llm) return `llm (${llm.provider} ${llm.model}, up to ${llm.max_attempts} attempts, key from $${apiKeyVariable(llm)})`;
+  if (kind === 'llm' && llm) return `llm (${llm.provider} ${llm.model}, up to ${plural(llm.max_attempts, 'attempt')}, key from $${apiKeyVariable(llm)})`;
   if (kind === 'command' && command) return `command (${command.run}, timeout ${formatDuration(command.timeout)})`;
   return kind;
 }
@@ -262,7 +394,7 @@ async function commandValidate(args: string[], io: CliIO): Promise<number> {
       `  evaluate: ${config.evaluate.command} (timeout ${formatDuration(config.evaluate.timeout)}, ${runsPerSideText(config)})`,
       `  scope:    edit ${config.scope.edit.join(', ')}; protect ${['.github/**', ...config.scope.protect].join(', ')}`,
       `  proposer: ${describeProposer(config)}`,
-      `  budget:   ${config.budget.experiments} experiments, stop after ${config.budget.max_failures} failures in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,
+      `  budget:   ${plural(config.budget.experiments, 'experiment')}${config.budget.parallel > 1 ? `, ${config.budget.parallel} at a time (the App; here ${localParallel(config) > 1 ? 'too' : 'one at a time: evaluate.load_sensitive is not false'})` : ''}, stop after ${plural(config.budget.max_failures, 'failure')} in a row${config.budget.wall_time ? `, wall time ${formatDuration(config.budget.wall_time)}` : ''}`,
       `  sandbox:  ${describeSandbox(config)}`,
       `  metric source: ${metricSource(config)}`,
       ...(config.evaluate.score
@@ -309,7 +441,7 @@ function verificationLines({ verification: v, kept }: RunVerification): string {
     }
     return `${v.file}:${v.line}: ${v.problem}\nThe ledger was altered after it was written (${v.kind}); the records before line ${v.line} are as written.\n`;
   }
-  const lines = [`${v.file}: hash chain intact, ${v.records} records, head ${v.head}`];
+  const lines = [`${v.file}: hash chain intact, ${plural(v.records, 'record')}, head ${v.head}`];
   if (v.truncatedTail) lines.push('Its last line was cut short by a crash mid-write (not tampering): autoloop run --resume removes it.');
   // Outside any repository (a copy of a ledger) the chain is all there is, and nothing more is said.
   if (kept && !kept.checked && !kept.outside) lines.push(`Kept commits not checked: ${kept.reason}.`);
@@ -370,7 +502,7 @@ async function commandDemo(args: string[], io: CliIO): Promise<number> {
   if (values.help) return help(io);
   const dir = await prepareDemoRepo(values.dir ? resolve(io.cwd, values.dir) : undefined);
   if (!values.json) io.stderr.write(`Demo repository: ${dir} (a copy of examples/mlp; your files are not touched)\n`);
-  const code = await commandRun(['--tag', 'demo', ...(values.experiments ? ['--experiments', values.experiments] : []), ...(values.json ? ['--json'] : [])], { ...io, cwd: dir });
+  const code = await commandRun(['--tag', 'demo', ...(values.experiments ? ['--experiments', values.experiments] : []), ...(values.json ? ['--json'] : [])], { ...io, cwd: dir }, 'absolute');
   if (!values.json) {
     const paths = runPaths(join(dir, RUNS_DIR, 'demo'));
     const ledger = await readLedger(paths.ledger);
@@ -379,9 +511,34 @@ async function commandDemo(args: string[], io: CliIO): Promise<number> {
   return code;
 }
 
-function help(io: CliIO): number {
-  io.stdout.write(USAGE);
+async function commandClean(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, { json: COMMON.json, help: COMMON.help, runs: { type: 'boolean' }, 'dry-run': { type: 'boolean' } });
+  if (values.help) return help(io, 'clean');
+  const result = await clean({ cwd: io.cwd, runs: values.runs, dryRun: values['dry-run'] });
+  if (values.json) {
+    json(io, result);
+    return EXIT.ok;
+  }
+  const verb = result.dryRun ? 'Would remove' : 'Removed';
+  const lines = result.removed.length === 0 ? ['Nothing to remove.'] : result.removed.map((e) => `${verb} ${e.path} (${e.detail})`);
+  lines.push(...result.kept.map((e) => `Kept ${e.path}: ${e.detail}`));
+  if (result.repo) {
+    lines.push(`Ledgers are kept (the audit trail), and so are the run branches${values.runs ? '' : '; --runs also removes the runs\' traces'}.`);
+  }
+  io.stdout.write(`${lines.join('\n')}\n`);
   return EXIT.ok;
+}
+
+/** The global usage, or `command`'s own help. */
+function help(io: CliIO, command?: string): number {
+  io.stdout.write((command && COMMAND_HELP[command]) || USAGE);
+  return EXIT.ok;
+}
+
+/** True when `args` ask for help (`--help`, `-h`) before any `--`. */
+function asksHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
 }
 
 async function version(io: CliIO): Promise<number> {
@@ -393,10 +550,12 @@ async function version(io: CliIO): Promise<number> {
 const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = {
   run: commandRun,
   eval: commandEval,
+  init: commandInit,
   validate: commandValidate,
   report: commandReport,
   verify: commandVerify,
   demo: commandDemo,
+  clean: commandClean,
 };
 
 function defaultIO(): CliIO {
@@ -409,15 +568,43 @@ function defaultIO(): CliIO {
     controller.abort();
   });
   process.on('SIGTERM', () => controller.abort());
-  const wrap = (stream: NodeJS.WriteStream): Output => ({ write: (text) => void stream.write(text), isTTY: Boolean(stream.isTTY) });
-  return { stdout: wrap(process.stdout), stderr: wrap(process.stderr), cwd: process.cwd(), signal: controller.signal };
+  // A reader that leaves (`| head -n 1`) is not an error: stdout's stops the command cleanly (see commandRun), stderr's only its lines.
+  const closed = { stdout: false, stderr: false };
+  for (const name of ['stdout', 'stderr'] as const) {
+    process[name].on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      if (closed[name]) return;
+      closed[name] = true;
+      if (name === 'stdout') controller.abort();
+    });
+  }
+  const wrap = (name: 'stdout' | 'stderr'): Output => ({
+    write: (text) => void (closed[name] || process[name].write(text)),
+    isTTY: Boolean(process[name].isTTY),
+    // Read at each use: a resized terminal gets lines of its new width.
+    get columns() {
+      return process[name].columns;
+    },
+  });
+  return { stdout: wrap('stdout'), stderr: wrap('stderr'), cwd: process.cwd(), signal: controller.signal, readerClosed: () => closed.stdout };
 }
 
 /** The `autoloop` command. Returns the exit code. */
 export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const [command, ...args] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') return help(io);
+  if (!command || command === '--help' || command === '-h') return help(io);
+  if (command === 'help') {
+    const [topic] = args;
+    if (topic === undefined || COMMAND_HELP[topic]) return help(io, topic);
+    // A command without help of its own here answers --help itself.
+    if (!COMMANDS[topic]) {
+      io.stderr.write(`autoloop: unknown command ${JSON.stringify(topic)}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    return main([topic, '--help'], io);
+  }
   if (command === '--version' || command === '-v') return version(io);
+  if (COMMAND_HELP[command] && asksHelp(args)) return help(io, command);
   const handler = COMMANDS[command];
   if (!handler) {
     io.stderr.write(`autoloop: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

@@ -1,4 +1,4 @@
-import { experimentLine } from '../core/render/progress-line.js';
+import { experimentLine, LINE_WIDTH } from '../core/render/progress-line.js';
 import { confirmationFigures, confirmationSentence } from '../core/render/report.js';
 import { plural } from '../core/render/markdown.js';
 import { formatDuration, formatNumber, formatPercent } from '../core/config/units.js';
@@ -11,6 +11,8 @@ const CONFIRMING = -1;
 export interface Output {
   write(text: string): void;
   isTTY: boolean;
+  /** The terminal's width (a TTY stream's `columns`): lines are wrapped, and the live line cut, to fit it. Unknown: 100 for the lines, the live line uncut. */
+  columns?: number;
 }
 
 /**
@@ -21,8 +23,12 @@ export class ProgressPrinter {
   private metricName = '';
   /** The experiments in flight (or the confirmation), each with when it started. */
   private readonly running = new Map<number, number>();
+  /** What each experiment in flight is doing (proposing, setup, check, run k of n), from the loop's phase events. */
+  private readonly phases = new Map<number, string>();
   /** Experiments in flight at once (`budget.parallel` when the loop uses it). */
   private parallel = 1;
+  /** The run's budget of experiments, from its start. */
+  private budget: number | null = null;
   /** What the live line repeats from the last finished experiment. */
   private standing: { best: number | null; baseline: number | null; keepRate: number; budget: number; etaMs: number | null } | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -41,6 +47,7 @@ export class ProgressPrinter {
       case 'start': {
         this.metricName = event.run.metric.name;
         this.parallel = event.parallel ?? 1;
+        this.budget = event.budget;
         const goal = event.run.metric.goal === 'minimize' ? 'lower is better' : 'higher is better';
         this.out.write(
           `${event.resumed ? 'Resuming' : 'Starting'} run ${event.run.tag} on ${event.run.branch} (${this.metricName}, ${goal}), ` +
@@ -53,14 +60,21 @@ export class ProgressPrinter {
       case 'experiment-start':
         this.startLive(event.experiment);
         break;
+      case 'phase': {
+        const experiment = event.experiment ?? CONFIRMING;
+        this.phases.set(experiment, phaseText(event));
+        if (this.running.has(experiment)) this.drawLive();
+        break;
+      }
       case 'experiment': {
         this.running.delete(event.record.experiment);
+        this.phases.delete(event.record.experiment);
         this.clearLine();
         if (event.record.experiment > 0) this.durations.push(event.record.durations.totalMs);
         const remaining = event.budget - event.record.experiment;
         const etaMs = this.eta(remaining, event.elapsedMs);
         this.standing = { best: event.best, baseline: event.baseline, keepRate: event.keepRate, budget: event.budget, etaMs };
-        this.out.write(`${experimentLine(event, this.metricName, etaMs)}\n`);
+        this.out.write(`${experimentLine(event, this.metricName, etaMs, this.width ?? LINE_WIDTH)}\n`);
         // Others still in flight: the live line comes back below the result.
         if (this.running.size > 0) this.drawLive();
         else this.stopTimer();
@@ -105,11 +119,13 @@ export class ProgressPrinter {
     const experiment = experiments[0]!;
     // Since the earliest start of those in flight.
     const since = Math.min(...this.running.values());
-    const budget = this.standing?.budget ?? '?';
+    const budget = this.standing?.budget ?? this.budget ?? '?';
     const doing = experiments.length > 1
       ? `experiments ${experiments.join(', ')}/${budget}`
       : experiment === 0 ? 'measuring the baseline' : experiment === CONFIRMING ? 'confirming: the run head against the base' : `experiment ${experiment}/${budget}`;
-    const parts = [`${spinner} ${doing} ${formatDuration(this.now() - since)}`];
+    // One experiment in flight: what it is doing now (with several, each would crowd the line).
+    const phase = experiments.length === 1 ? this.phases.get(experiment) : undefined;
+    const parts = [`${spinner} ${doing}${phase ? ` ${phase}` : ''} ${formatDuration(this.now() - since)}`];
     const standing = this.standing;
     if (standing?.best != null) {
       const vsBaseline = standing.baseline ? ` (${formatPercent((standing.best - standing.baseline) / Math.abs(standing.baseline))})` : '';
@@ -117,12 +133,22 @@ export class ProgressPrinter {
     }
     if (standing && experiment > 1) parts.push(`keep rate ${Math.round(standing.keepRate * 100)}%`);
     if (standing?.etaMs != null) parts.push(`~${formatDuration(standing.etaMs)} left`);
-    this.out.write(`\r\x1b[K${parts.join(' · ')}`);
+    // Wider than the terminal, the line would wrap and `\r` would redraw only its last row.
+    const line = parts.join(' · ');
+    const width = this.width;
+    this.out.write(`\r\x1b[K${width !== null && line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
+  }
+
+  /** Characters a line may take on this terminal (one less than its width, so it never wraps by itself), null when unknown. */
+  private get width(): number | null {
+    const columns = this.out.columns;
+    return typeof columns === 'number' && Number.isFinite(columns) && columns > 1 ? Math.floor(columns) - 1 : null;
   }
 
   /** Ends the live line: nothing is in flight any more. */
   private clearLive(): void {
     this.running.clear();
+    this.phases.clear();
     this.stopTimer();
     this.clearLine();
   }
@@ -135,4 +161,12 @@ export class ProgressPrinter {
   private clearLine(): void {
     if (this.out.isTTY) this.out.write('\r\x1b[K');
   }
+}
+
+/** A phase event in words for the live line: `proposing`, `setup (candidate)`, `run 2 of up to 8 (baseline)`. */
+function phaseText(event: Extract<LoopEvent, { type: 'phase' }>): string {
+  const side = event.side ? ` (${event.side})` : '';
+  if (event.phase === 'propose') return 'proposing';
+  if (event.phase === 'run') return `run ${event.run ?? '?'}${event.runs ? ` of up to ${event.runs}` : ''}${side}`;
+  return `${event.phase}${side}`;
 }

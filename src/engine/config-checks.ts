@@ -9,19 +9,32 @@ import type { Config } from '../core/config/config-schema.js';
 import { programFindings, scopeFindings, type ProgramLookup, type RepositoryFinding } from '../core/config/repository-checks.js';
 import { scopeRules } from '../core/scope/scope.js';
 import { readTunedPoint } from '../proposers/tune.js';
-import { git } from './git.js';
+import { blobText, git } from './git.js';
 
-/** Every finding for `config` (read from `configFile`) in the repository at `repo`, its working tree as it is now. */
-export async function checkConfigInRepository(repo: string, config: Config, configFile: string, env: NodeJS.ProcessEnv = process.env): Promise<RepositoryFinding[]> {
-  const files = (await git(repo, ['ls-files', '-z'])).split('\0').filter(Boolean);
-  return [...scopeFindings(files, scopeRules(config, configFile)), ...(await tuneFindings(repo, config)), ...programFindings(config, programLookup(repo, env))];
+/** Where to look: the working tree as it is now (`validate`), or a commit (a run, which measures that commit). */
+export interface CheckOptions {
+  /** The commit whose files are checked; the working tree (tracked files) when absent. */
+  commit?: string;
+  /** Whether the config's own proposer will run (its tuned file is then checked); false for a proposer given in code. */
+  configProposer?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Every finding for `config` (read from `configFile`) in the repository at `repo`. */
+export async function checkConfigInRepository(repo: string, config: Config, configFile: string, options: CheckOptions = {}): Promise<RepositoryFinding[]> {
+  const { commit } = options;
+  const listing = commit ? await git(repo, ['ls-tree', '-r', '-z', '--name-only', commit]) : await git(repo, ['ls-files', '-z']);
+  const files = listing.split('\0').filter(Boolean);
+  const read = (file: string) => (commit ? blobText(repo, `${commit}:${file}`) : readFile(resolve(repo, file), 'utf8')).catch(() => null);
+  const tune = options.configProposer === false ? [] : await tuneFindings(config, read);
+  return [...scopeFindings(files, scopeRules(config, configFile)), ...tune, ...programFindings(config, programLookup(repo, options.env ?? process.env, commit ? new Set(files) : null))];
 }
 
 /** The tuned file must exist and hold every key, each value of the kind its range or choices need, inside the range. */
-async function tuneFindings(repo: string, config: Config): Promise<RepositoryFinding[]> {
+async function tuneFindings(config: Config, read: (file: string) => Promise<string | null>): Promise<RepositoryFinding[]> {
   const tune = config.proposer.kind === 'tune' ? config.proposer.tune : undefined;
   if (!tune) return [];
-  const text = await readFile(resolve(repo, tune.file), 'utf8').catch(() => null);
+  const text = await read(tune.file);
   if (text === null) return [{ level: 'error', key: 'proposer.tune.file', message: `${tune.file} is not in the repository: create it or fix proposer.tune.file` }];
   let point;
   try {
@@ -41,8 +54,11 @@ async function tuneFindings(repo: string, config: Config): Promise<RepositoryFin
   return findings;
 }
 
-/** Programs looked up as the sandbox will: relative paths from the repository root, names on the PATH the commands get. */
-function programLookup(repo: string, env: NodeJS.ProcessEnv): ProgramLookup {
+/**
+ * Programs looked up as the sandbox will: relative paths from the repository root (in `files`, a commit's, when
+ * given), names on the PATH the commands get.
+ */
+function programLookup(repo: string, env: NodeJS.ProcessEnv, files: ReadonlySet<string> | null): ProgramLookup {
   const dirs = (env.PATH ?? '').split(delimiter).filter(Boolean);
   const executable = (file: string) => {
     try {
@@ -53,7 +69,7 @@ function programLookup(repo: string, env: NodeJS.ProcessEnv): ProgramLookup {
     }
   };
   return {
-    fileExists: (path) => existsSync(join(repo, path)) && statSync(join(repo, path)).isFile(),
+    fileExists: (path) => (files ? files.has(path) : existsSync(join(repo, path)) && statSync(join(repo, path)).isFile()),
     onPath: (name) => dirs.some((dir) => executable(join(dir, name))),
     pathNames: () => dirs.flatMap((dir) => {
       try {

@@ -26,7 +26,7 @@ export async function loadConfigFile(path: string, displayPath?: string): Promis
       throw new ConfigError(
         file,
         [{ file, path: '', line: null, message: 'config file not found; create it with at least metric, evaluate and scope' }],
-        "See the README's config section (and schema/autoloop.schema.json), then check the file with `autoloop validate`.",
+        "See the README's config section (and node_modules/@autoloop-dev/autoloop/schema/autoloop.schema.json), then check the file with `autoloop validate`.",
       );
     }
     if (code === 'EISDIR') {
@@ -49,7 +49,7 @@ export async function loadConfigAt(repo: string, commit: string, path: string): 
     throw new ConfigError(
       path,
       [{ file: path, path: '', line: null, message: `config file not found in commit ${commit.slice(0, 12)}; commit it to the base branch first` }],
-      "See the README's config section (and schema/autoloop.schema.json), then check the file with `autoloop validate`.",
+      "See the README's config section (and node_modules/@autoloop-dev/autoloop/schema/autoloop.schema.json), then check the file with `autoloop validate`.",
     );
   }
   return { config: parseConfig(text, path), text, file: path };

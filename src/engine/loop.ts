@@ -400,7 +400,8 @@ export async function runLoop(options: RunOptions): Promise<RunResult> {
   const { state, resumed } = await openRun(options);
   const { config, paths, run } = state;
   const now = options.now ?? Date.now;
-  // A resumed run continues to the budget it started with, unless --experiments names another (said at the start).
+  // A resumed run continues to the budget it started with (openRun refuses another --experiments; a ledger from before
+  // the run record kept its flags takes the one given, said at the start).
   const recorded = run.experiments ?? config.budget.experiments;
   const budget = options.experiments ?? recorded;
   const emit = options.onEvent ?? (() => undefined);
@@ -451,7 +452,7 @@ export async function runLoop(options: RunOptions): Promise<RunResult> {
     if (config.budget.max_cost !== undefined && spent >= config.budget.max_cost) return { reason: `budget.max_cost of $${config.budget.max_cost} spent`, outcome: 'completed' };
     const tail = state.experiments.slice(-config.budget.max_failures);
     if (tail.length === config.budget.max_failures && tail.every((e) => e.experiment > 0 && (e.status === 'invalid' || e.status === 'crash'))) {
-      return { reason: `${config.budget.max_failures} invalid experiments in a row (budget.max_failures): see ${relative(state.repo, paths.traces)}`, outcome: 'failed' };
+      return { reason: `${plural(config.budget.max_failures, 'invalid experiment')} in a row (budget.max_failures): see ${relative(state.repo, paths.traces)}`, outcome: 'failed' };
     }
     return null;
   };

@@ -1,6 +1,6 @@
 import { open, readFile, rename, writeFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { GENESIS, hashLine, LedgerError, linkRecord, parseLedger, type LedgerContents, type ParseLedgerOptions } from '../core/ledger/ledger.js';
 import type { UnchainedRecord } from '../core/ledger/records.js';
 import { gitCommonDir } from './git.js';
@@ -32,6 +32,49 @@ export function runPaths(dir: string): RunPaths {
 /** Trace folder of one experiment, e.g. `traces/exp-0007`. */
 export function traceDir(paths: RunPaths, experiment: number): string {
   return join(paths.traces, `exp-${String(experiment).padStart(4, '0')}`);
+}
+
+/** The experiment whose trace folder ({@link traceDir}) `dir` is or is inside (`exp-0007/rebased`); null for any other (the confirmation's). */
+export function experimentOfTrace(paths: RunPaths, dir: string): number | null {
+  const [first] = relative(paths.traces, dir).split(sep);
+  const match = /^exp-(\d+)$/.exec(first ?? '');
+  return match ? Number(match[1]) : null;
+}
+
+/**
+ * The file beside a run's worktree folder (`.git/autoloop/<tag>.pid`, by `.git/autoloop/<tag>/`) that names the
+ * process running the run, so that `autoloop clean` leaves a live run's worktrees alone. The run never removes it:
+ * a dead process's is stale, and means nothing.
+ */
+export function pidFile(worktrees: string): string {
+  return `${worktrees}.pid`;
+}
+
+/** Says, beside the run's worktree folder `worktrees`, that this process runs the run ({@link pidFile}). */
+export async function claimWorktrees(worktrees: string): Promise<void> {
+  await mkdir(dirname(worktrees), { recursive: true });
+  await writeFile(pidFile(worktrees), `${process.pid}\n`);
+}
+
+/** True when process `pid` is alive (one of another user counts: it cannot be signalled, but it exists). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The live process that claimed the run worktrees `worktrees` ({@link claimWorktrees}), or null: none did, it has
+ * ended, or it is this process (which is not running that run while it asks).
+ */
+export async function worktreesOwner(worktrees: string): Promise<number | null> {
+  const text = await readFile(pidFile(worktrees), 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  return processAlive(pid) ? pid : null;
 }
 
 /**
@@ -173,6 +216,15 @@ async function syncDirectory(dir: string): Promise<void> {
  */
 export async function readLedger(file: string, options: ParseLedgerOptions = {}): Promise<LedgerContents> {
   return parseLedger(await readFile(file, 'utf8'), file, options);
+}
+
+/**
+ * Ends a run the loop left without a stop record (it stopped as interrupted): appends one with `reason`, as the
+ * loop's own would be. For a front end that stopped the run for a reason of its own (the reader of its output left).
+ */
+export async function appendStopRecord(file: string, reason: string, at: Date = new Date()): Promise<void> {
+  const writer = await LedgerWriter.open(file);
+  await writer.append({ type: 'stop', reason, at: at.toISOString() });
 }
 
 /** Replaces a file atomically (write then rename), so a reader never sees half a table. */

@@ -45,4 +45,10 @@ export type LoopEvent =
   /** The run head is being measured against the base once more (`evaluate.confirm`); nothing follows when nothing was kept. */
   | { type: 'confirmation-start' }
   | { type: 'confirmation'; record: ConfirmationRecord }
+  /**
+   * What an experiment is doing now, each time that changes: `propose`; `setup` or `check` of a side's worktree;
+   * `run` number `run` of at most `runs` on a side (a deterministic metric, or a sequential measurement, stops
+   * sooner). `experiment` is null for the confirmation (the run head against the base, at the end).
+   */
+  | { type: 'phase'; experiment: number | null; phase: 'propose' | 'setup' | 'check' | 'run'; side?: 'baseline' | 'candidate'; run?: number; runs?: number }
   | { type: 'stop'; reason: string };

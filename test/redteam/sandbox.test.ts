@@ -579,6 +579,7 @@ describe('red team: no sandbox, no run', () => {
   it.skipIf(!linux)('is checked before a run writes anything: openRun fails on the config, not halfway through', async () => {
     const repo = makeQuadraticRepo();
     writeFileSync(join(repo, '.github/autoloop.yml'), `${readFileSync(join(repo, '.github/autoloop.yml'), 'utf8')}sandbox: bwrap\n`);
+    gitSync(repo, 'commit', '-qam', 'sandbox: bwrap');
     const path = process.env.PATH;
     // autoloop's own git keeps the PATH it started with; only the search for bwrap sees this one.
     process.env.PATH = worktree;

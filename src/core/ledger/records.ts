@@ -127,6 +127,10 @@ export const runRecordSchema = z.object({
   protectedHash: z.string(),
   /** The experiment budget the run started with (`--experiments`, else `budget.experiments`): what `--resume` continues to. Absent in older ledgers. */
   experiments: z.number().int().min(0).optional(),
+  /** The `--goal` the run started with (null: none), which `--resume` keeps. Absent in older ledgers. */
+  goal: z.string().nullable().optional(),
+  /** Whether the run started with `--accept-suspicious`, which `--resume` keeps. Absent in older ledgers. */
+  acceptSuspicious: z.boolean().optional(),
   startedAt: z.string(),
 });
 export type RunRecord = z.output<typeof runRecordSchema>;
