@@ -14,7 +14,7 @@ let app: ChildProcess;
 let url: string;
 let logs = '';
 
-/** `npm start`'s command (probot run) on the app's source, with throwaway credentials. */
+/** The App under Probot's own runner (`probot run`, which `npm start`'s src/app/server.ts also uses underneath), with throwaway credentials. */
 beforeAll(async () => {
   const port = await freePort();
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
