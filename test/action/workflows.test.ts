@@ -21,7 +21,8 @@ const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 const CI_WORKFLOW = '.github/workflows/ci.yml';
 const APP_WORKFLOW = 'examples/workflows/autoloop.yml';
 const LOOP_WORKFLOW = 'examples/workflows/autoloop-loop.yml';
-const WORKFLOWS = [CI_WORKFLOW, APP_WORKFLOW, LOOP_WORKFLOW];
+const RELEASE_WORKFLOW = '.github/workflows/release.yml';
+const WORKFLOWS = [CI_WORKFLOW, APP_WORKFLOW, LOOP_WORKFLOW, RELEASE_WORKFLOW];
 /** How the README and the examples refer to the action until it is published. */
 const ACTION_REF = 'OWNER/autoloop@v1';
 /** actions/checkout at its first major on the node24 runtime. */
@@ -169,6 +170,24 @@ describe(CI_WORKFLOW, () => {
     expect(action.steps.some((s) => s.run?.includes('cp -R autoloop/examples/mlp/. .'))).toBe(true);
     // The last step checks what the action did, so that a step that did nothing still fails the job.
     expect(action.steps.at(-1)?.run).toContain('test "$BAD" = failure');
+  });
+});
+
+describe(RELEASE_WORKFLOW, () => {
+  it('releases from main outside forks: publishes the staged package with provenance, then moves the major tag', () => {
+    const w = workflow(RELEASE_WORKFLOW);
+    expect(w.on).toEqual({ push: { branches: ['main'] } });
+    expect(job(RELEASE_WORKFLOW, 'release-please').if).toBe('${{ !github.event.repository.fork }}');
+    const publish = job(RELEASE_WORKFLOW, 'publish');
+    expect(publish.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    const runs = publish.steps.map((s) => s.run ?? '');
+    const at = (text: string): number => runs.findIndex((r) => r.includes(text));
+    expect(at('npm run check:install -- --tarball')).toBeGreaterThan(at('npm run release:pack'));
+    expect(runs[at('npm publish')]).toMatch(/^npm publish "\$RUNNER_TEMP"\/package\/\*\.tgz --provenance --access public$/);
+    expect(at('npm publish')).toBeGreaterThan(at('npm run check:install'));
+    const tag = job(RELEASE_WORKFLOW, 'major-tag');
+    expect(tag.permissions).toEqual({ contents: 'write' });
+    expect(tag.steps.at(-1)?.run).toContain('git push -f origin "refs/tags/v$MAJOR"');
   });
 });
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './config-schema.js';
+import { INSTALLED_CONFIG_SCHEMA } from './json-schema.js';
 import { AutoloopError, EXIT } from '../errors.js';
 import { closestKey } from './suggest.js';
 
@@ -19,8 +20,8 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** The last line of every {@link ConfigError} message: where to read what is allowed. */
-export const CONFIG_HINT = "See schema/autoloop.schema.json or the README's config section.";
+/** The last line of every {@link ConfigError} message: where to read what is allowed, in the user's repository. */
+export const CONFIG_HINT = `See ${INSTALLED_CONFIG_SCHEMA} or the README's config section.`;
 
 /** `FILE:LINE: PATH: MESSAGE`, leaving out the line when unknown and the path when empty. */
 export function formatConfigIssue(issue: ConfigIssue): string {

@@ -306,7 +306,8 @@ describe('parseConfig: errors name the file, key and line', () => {
       '.github/autoloop.yml:3: metric.goal: expected one of "minimize", "maximize", got "minimise"',
       CONFIG_HINT,
     ]);
-    expect(CONFIG_HINT).toContain('schema/autoloop.schema.json');
+    // The path is the user's: the package's schema in their node_modules, not this repository's schema/.
+    expect(CONFIG_HINT).toContain('node_modules/@autoloop-dev/autoloop/schema/autoloop.schema.json');
   });
 
   it('leaves out the line when it is unknown and the path when it is empty', () => {
@@ -359,7 +360,8 @@ describe('JSON Schema', () => {
 
   it('describes what a user writes, strictly', () => {
     const schema = configJsonSchema() as Record<string, unknown> & { properties: Record<string, { properties?: Record<string, unknown> }> };
-    expect(schema.$id).toMatch(/autoloop\.schema\.json$/);
+    // No URL serves it: a config names it by its path in node_modules.
+    expect(schema).not.toHaveProperty('$id');
     expect(schema.title).toContain('autoloop');
     expect(schema.required).toEqual(['metric', 'evaluate', 'scope']);
     expect(schema.additionalProperties).toBe(false);

@@ -27,7 +27,7 @@ describe('renderRefusal', () => {
         '.github/autoloop.yml: unknown key  x  @everyone',
         '````',
         '',
-        "Fix it on the default branch, then comment `/optimize` again. See schema/autoloop.schema.json or the README's config section.",
+        "Fix it on the default branch, then comment `/optimize` again. See node_modules/@autoloop-dev/autoloop/schema/autoloop.schema.json or the README's config section.",
         '',
       ].join('\n'),
     );
