@@ -4,4 +4,4 @@ import { fileURLToPath as __autoloopFileURLToPath } from 'node:url';
 const require = __autoloopCreateRequire(import.meta.url);
 const __autoloopFilename = __autoloopFileURLToPath(import.meta.url);
 const __autoloopDirnameValue = __autoloopDirname(__autoloopFilename);
-import{q as a,r as b,s as c,t as d,u as e}from"./chunk-AL623HEP.js";import"./chunk-AOO533DT.js";import"./chunk-5ZRYYPCA.js";import"./chunk-3MNVOT3P.js";export{a as CONFIG_HINT,c as ConfigError,d as configHash,b as formatConfigIssue,e as parseConfig};
+import{a,b,c,d,e,f,g}from"./chunk-26KJ62GQ.js";import"./chunk-3MNVOT3P.js";export{a as child_process,b as crypto,c as fs,d as os,e as path,f as stream,g as util};
