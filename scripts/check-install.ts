@@ -4,7 +4,8 @@
 // `npm init -y`, `npm install` of the tarball (any line npm warns or errors with fails the check, and `npm ls` must
 // find the tree whole), `npx autoloop --help`, `validate` on the bundled example copied in (the `$schema` modeline and
 // the path a config error points to must resolve in node_modules), `run --experiments 2` there and
-// `demo --experiments 2`. It prints each step's time, the warnings found, and fails if any step did.
+// `demo --experiments 2`; then a repository of its own with no config: `init --yes` and `run --experiments 2`. It
+// prints each step's time, the warnings found, and fails if any step did.
 //
 // `AUTOLOOP_INSTALL_CHECK_NODES` chooses the Nodes: majors from the registry, `current` for this machine's
 // (default `current,22,24`).
@@ -124,6 +125,24 @@ async function checkOne(tarball: string, packageName: string, repo: string, env:
   step('npx autoloop run --experiments 2', loop, loop.code === 0);
   const demo = await autoloop('demo', '--experiments', '2', '--dir', join(repo, '..', 'demo'));
   step('npx autoloop demo --experiments 2', demo, demo.code === 0);
+
+  // A user's own repository with no config yet: `init --yes` writes one, proves the evaluator works, and `run` runs it.
+  // The installed package in `repo` serves it (npx finds the bin up the tree only in `repo`, so it is called by path).
+  const own = join(repo, '..', 'own');
+  const inOwn = (command: string, ...args: string[]) => run(command, args, own, env);
+  const bin = join(repo, 'node_modules', '.bin', 'autoloop');
+  await mkdir(own, { recursive: true });
+  for (const file of ['train.js', 'params.json']) await cp(join(example, file), join(own, file));
+  await writeFile(join(own, 'package.json'), `${JSON.stringify({ name: 'own', private: true, type: 'module', scripts: { bench: 'node train.js' } }, null, 2)}\n`);
+  await inOwn('git', 'init', '--quiet', '--initial-branch=main');
+  await inOwn('git', 'add', '--all');
+  await inOwn('git', '-c', 'user.name=check', '-c', 'user.email=check@example.invalid', 'commit', '--quiet', '-m', 'own');
+  const init = await inOwn(bin, 'init', '--yes');
+  step('autoloop init --yes (a repository of its own)', init, init.code === 0 && init.output.includes('The evaluator works'));
+  await inOwn('git', 'add', '.github');
+  await inOwn('git', '-c', 'user.name=check', '-c', 'user.email=check@example.invalid', 'commit', '--quiet', '-m', 'autoloop');
+  const ownRun = await inOwn(bin, 'run', '--experiments', '2');
+  step('autoloop run --experiments 2 (after init)', ownRun, ownRun.code === 0);
   return { steps, warnings };
 }
 
