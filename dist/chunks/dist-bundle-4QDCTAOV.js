@@ -4,4 +4,4 @@ import { fileURLToPath as __autoloopFileURLToPath } from 'node:url';
 const require = __autoloopCreateRequire(import.meta.url);
 const __autoloopFilename = __autoloopFileURLToPath(import.meta.url);
 const __autoloopDirnameValue = __autoloopDirname(__autoloopFilename);
-import{a,b,c,d,e,f,g}from"./chunk-26KJ62GQ.js";import"./chunk-3MNVOT3P.js";export{a as child_process,b as crypto,c as fs,d as os,e as path,f as stream,g as util};
+import{a,b}from"./chunk-VXINY7KN.js";import"./chunk-XRRN7BU7.js";import"./chunk-SI77TBGE.js";import"./chunk-3MNVOT3P.js";export{a as VERSION,b as retry};

@@ -4,4 +4,4 @@ import { fileURLToPath as __autoloopFileURLToPath } from 'node:url';
 const require = __autoloopCreateRequire(import.meta.url);
 const __autoloopFilename = __autoloopFileURLToPath(import.meta.url);
 const __autoloopDirnameValue = __autoloopDirname(__autoloopFilename);
-import{s as a,t as b,u as c,v as d,w as e}from"./chunk-SK3UBYBI.js";import"./chunk-AOO533DT.js";import"./chunk-5ZRYYPCA.js";import"./chunk-3MNVOT3P.js";export{a as CONFIG_HINT,c as ConfigError,d as configHash,b as formatConfigIssue,e as parseConfig};
+import{s as a,t as b,u as c,v as d,w as e}from"./chunk-NALS3DIU.js";import"./chunk-AOO533DT.js";import"./chunk-5ZRYYPCA.js";import"./chunk-3MNVOT3P.js";export{a as CONFIG_HINT,c as ConfigError,d as configHash,b as formatConfigIssue,e as parseConfig};

@@ -4,4 +4,4 @@ import { fileURLToPath as __autoloopFileURLToPath } from 'node:url';
 const require = __autoloopCreateRequire(import.meta.url);
 const __autoloopFilename = __autoloopFileURLToPath(import.meta.url);
 const __autoloopDirnameValue = __autoloopDirname(__autoloopFilename);
-import{a}from"./chunk-LCVD2LDI.js";import"./chunk-3MNVOT3P.js";export{a as RequestError};
+import{a}from"./chunk-XRRN7BU7.js";import"./chunk-3MNVOT3P.js";export{a as RequestError};
