@@ -14,10 +14,14 @@
  * rounding, or "near": the same ints and choices and every float within 1% of its range); and how many
  * experiments the judge called a tie.
  *
- *   npx tsx bench/tune-vs-random.ts [seeds] [--compare path/to/other/tune.ts]
+ *   npx tsx bench/tune-vs-random.ts [seeds] [--real] [--random-seeds n] [--compare path/to/other/tune.ts]
  *
- * `--compare` adds a column for another build of the proposer (a module exporting `createTuneProposer`),
- * e.g. a copy of the previous version, so that before and after are measured in one run.
+ * `--real` replaces the synthetic objectives by real ones (`bench/tune-real.ts`: a random forest trained
+ * on a data set and zlib compressing a file, both from npm packages, values remembered across runs), whose
+ * best known comes from a full grid or a large uniform sample; `tune` then runs 20 seeds and random search
+ * 100 unless told otherwise. `--random-seeds` gives random search its own number of seeds. `--compare`
+ * adds a column for another build of the proposer (a module exporting `createTuneProposer`), e.g. a copy
+ * of the previous version, so that before and after are measured in one run.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -33,10 +37,16 @@ import { createTuneProposer } from '../src/proposers/tune.js';
 import { mulberry32, normalSampler, printTable } from './simulate.js';
 
 const args = process.argv.slice(2);
-const compareAt = args.indexOf('--compare');
-const COMPARE = compareAt >= 0 ? args[compareAt + 1] : undefined;
-const positional = args.filter((_, index) => compareAt < 0 || (index !== compareAt && index !== compareAt + 1));
-const SEEDS = Number(positional[0] ?? 100);
+/** The value after `flag`, if the flag is given. */
+function option(flag: string): string | undefined {
+  const at = args.indexOf(flag);
+  return at >= 0 ? args[at + 1] : undefined;
+}
+const COMPARE = option('--compare');
+const REAL = args.includes('--real');
+const positional = args.filter((arg, index) => !arg.startsWith('--') && !['--compare', '--random-seeds'].includes(args[index - 1] ?? ''));
+const SEEDS = Number(positional[0] ?? (REAL ? 20 : 100));
+const RANDOM_SEEDS = Number(option('--random-seeds') ?? (REAL ? 100 : SEEDS));
 const BUDGETS = [15, 30];
 const REPEATS = 3;
 /** Runs in flight at once. */
@@ -46,7 +56,7 @@ const REFERENCE_POINTS = 50_000;
 
 type TuneInput = NonNullable<NonNullable<ConfigInput['proposer']>['tune']>;
 
-interface Objective {
+export interface Objective {
   name: string;
   description: string;
   goal: 'minimize' | 'maximize';
@@ -58,6 +68,12 @@ interface Objective {
   /** Standard deviation of one run's noise, and of the drift a B C pair shares (cancelled by pairing). */
   noise: number;
   drift: number;
+  /** The points whose values, with every measured one, give the best known (a full grid); by default `referencePoints` uniform draws. */
+  reference?: () => readonly Point[];
+  /** Uniform draws for the best known when there is no `reference` (default {@link REFERENCE_POINTS}). */
+  referencePoints?: number;
+  /** How many distinct points were really evaluated, for objectives that remember their values. */
+  computed?: () => number;
 }
 
 /** Position of a numeric value in its range, 0 to 1, in the search's own coordinate (log for `scale: log`). */
@@ -230,15 +246,32 @@ function tuneSearch(create: (config: Config) => Proposer): Search {
     return {
       propose: async (parent, experiment, history) => {
         // The worktree is checked out at the parent, as the loop does before each proposal.
-        await writeFile(file, `${JSON.stringify(parent, null, 2)}\n`);
+        await writeFile(file, `${JSON.stringify(nested(parent), null, 2)}\n`);
         const proposal = await proposer.propose({ worktree, config, experiment, history });
         if (!proposal) return null;
         // What is measured is what the proposer wrote into the file.
-        const written = JSON.parse(await readFile(file, 'utf8')) as Point;
+        const written = flat(Object.keys(parent), JSON.parse(await readFile(file, 'utf8')));
         return { point: written, notes: proposal.notes };
       },
     };
   };
+}
+
+/** The file's content for a point: dotted keys (`treeOptions.maxDepth`) as nested objects, as `tune` reads them. */
+function nested(point: Point): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(point)) {
+    const segments = key.split('.');
+    let node = data;
+    for (const segment of segments.slice(0, -1)) node = (node[segment] ??= {}) as Record<string, unknown>;
+    node[segments.at(-1)!] = value;
+  }
+  return data;
+}
+
+/** The point `keys` read back from a file's content written by {@link nested}. */
+function flat(keys: readonly string[], data: unknown): Point {
+  return Object.fromEntries(keys.map((key) => [key, key.split('.').reduce<unknown>((node, segment) => (node as Record<string, unknown>)[segment], data)])) as Point;
 }
 
 /** Uniform draws over the space, written as `tune` writes values (whole ints, 4 significant digits), repeats allowed. */
@@ -332,7 +365,8 @@ function bestKnown(objective: Objective, traces: readonly Trace[]): number {
   const better = (a: number, b: number) => (objective.goal === 'minimize' ? Math.min(a, b) : Math.max(a, b));
   const random = mulberry32(424_242);
   let best = objective.value(objective.base);
-  for (let i = 0; i < REFERENCE_POINTS; i++) best = better(best, objective.value(uniformPoint(objective.params as ParamSpecs, {}, random)));
+  const points = objective.reference?.() ?? Array.from({ length: objective.referencePoints ?? REFERENCE_POINTS }, () => uniformPoint(objective.params as ParamSpecs, {}, random));
+  for (const point of points) best = better(best, objective.value(point));
   for (const trace of traces) for (const value of trace.measured) best = better(best, value);
   return best;
 }
@@ -352,16 +386,20 @@ function count(runs: readonly Trace[], at: number, flag: keyof Step): number {
 }
 
 async function main(): Promise<void> {
-  const searches: { name: string; search: Search }[] = [{ name: 'tune', search: tuneSearch(createTuneProposer) }];
+  const searches: { name: string; search: Search; seeds: number }[] = [{ name: 'tune', search: tuneSearch(createTuneProposer), seeds: SEEDS }];
   if (COMPARE) {
     const module = (await import(pathToFileURL(path.resolve(COMPARE)).href)) as { createTuneProposer: (config: Config) => Proposer };
-    searches.push({ name: `tune (${path.basename(path.dirname(path.resolve(COMPARE)))})`, search: tuneSearch(module.createTuneProposer) });
+    searches.push({ name: `tune (${path.basename(path.dirname(path.resolve(COMPARE)))})`, search: tuneSearch(module.createTuneProposer), seeds: SEEDS });
   }
-  searches.push({ name: 'random', search: randomSearch });
+  searches.push({ name: 'random', search: randomSearch, seeds: RANDOM_SEEDS });
   const budget = Math.max(...BUDGETS);
+  const objectives = REAL ? (await import('./tune-real.js')).realObjectives() : OBJECTIVES;
 
-  console.log(`tune vs random search: ${SEEDS} seeds per search and objective, budgets ${BUDGETS.join(' and ')}.`);
-  const { metric } = configFor(OBJECTIVES[0]!, 1);
+  console.log(
+    `tune vs random search${REAL ? ' on real objectives' : ''}: ${SEEDS} seeds per objective for tune` +
+      `${RANDOM_SEEDS !== SEEDS ? `, ${RANDOM_SEEDS} for random search` : ' and for random search'}, budgets ${BUDGETS.join(' and ')}.`,
+  );
+  const { metric } = configFor(objectives[0]!, 1);
   console.log(
     `Each experiment: candidate and parent measured paired, ${REPEATS} runs a side, decided by the real judge ` +
       `(min_effect ${formatEffect(metric.min_effect)}, suspicious_effect ${formatEffect(metric.suspicious_effect)}).`,
@@ -373,11 +411,12 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const summary: { objective: string; budget: number; medians: number[] }[] = [];
-  for (const objective of OBJECTIVES) {
+  for (const objective of objectives) {
+    const objectiveStarted = performance.now();
     const traces = new Map<string, Trace[]>();
-    for (const { name, search } of searches) {
+    for (const { name, search, seeds: count } of searches) {
       // Runs wait mostly on the file system (the proposer reads and writes its file): several at once overlap that.
-      const seeds = Array.from({ length: SEEDS }, (_, index) => index + 1);
+      const seeds = Array.from({ length: count }, (_, index) => index + 1);
       const runs: Trace[] = [];
       for (let at = 0; at < seeds.length; at += CONCURRENT_RUNS) {
         runs.push(...(await Promise.all(seeds.slice(at, at + CONCURRENT_RUNS).map((seed) => runSearch(search, objective, seed, budget)))));
@@ -388,7 +427,8 @@ async function main(): Promise<void> {
     const base = objective.value(objective.base);
     const share = (value: number) => (value - base) / (reference - base);
     console.log(`${objective.name}: ${objective.description}.`);
-    console.log(`base ${base.toPrecision(4)}, best known ${reference.toPrecision(4)} (${objective.goal}).`);
+    const computed = objective.computed ? `; ${objective.computed()} settings evaluated (the others remembered from earlier runs), ${((performance.now() - objectiveStarted) / 1000).toFixed(1)} s` : '';
+    console.log(`base ${Number(base.toPrecision(6))}, best known ${Number(reference.toPrecision(6))} (${objective.goal})${computed}.`);
     const rows: string[][] = [];
     for (const { name } of searches) {
       const runs = traces.get(name)!;
