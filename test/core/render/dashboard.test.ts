@@ -3,7 +3,7 @@ import { DASHBOARD_LIMIT, renderDashboard, renderRunPullRequestBody } from '../.
 import { decodeState, encodeState, StateError } from '../../../src/core/app/state-codec.js';
 import { withExperiment, type AppExperiment } from '../../../src/core/app/state.js';
 import { GITHUB_BODY_LIMIT } from '../../../src/core/render/truncate.js';
-import { makeAppExperiment, makeAppRun, makeAppRunState } from '../../fixtures/records/app-state.js';
+import { makeAppExperiment, makeAppRun, makeAppRunState, makeRunConfirmation } from '../../fixtures/records/app-state.js';
 import { fakeSha } from '../../fixtures/records/ledger.js';
 import { cells, HOSTILE, rowOf } from './helpers.js';
 
@@ -73,17 +73,7 @@ describe('renderDashboard', () => {
 
   it("leads with CI's evaluation of the run head against the base branch, with its interval: the run's headline figure", () => {
     const head = fakeSha(4, 'e');
-    const confirmation = {
-      headSha: head,
-      baseSha: fakeSha(0, 'b'),
-      verdict: 'improved' as const,
-      baseline: 0.5,
-      candidate: 0.4,
-      delta: -0.1,
-      deltaRelative: -0.2,
-      interval: { low: -0.12, high: -0.08, level: 0.9 },
-      evaluationRun: 'https://github.com/octo/model/actions/runs/900',
-    };
+    const confirmation = makeRunConfirmation(head);
     const finished = makeAppRun({ status: 'finished', stopReason: 'budget spent: 5 experiments', runHead: { sha: head } });
     const text = (state: Parameters<typeof renderDashboard>[0]) => renderDashboard(state, { configSummary: [] }).split('\n').slice(0, 7);
     expect(text({ ...finished, confirmation })).toEqual([

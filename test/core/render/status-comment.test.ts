@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderRunStatus, renderStatusComment } from '../../../src/core/render/status-comment.js';
 import { withExperiment } from '../../../src/core/app/state.js';
 import { STATUS_MARKER } from '../../../src/core/protocol/protocol.js';
-import { makeAppRun, makeAppRunState } from '../../fixtures/records/app-state.js';
+import { makeAppRun, makeAppRunState, makeRunConfirmation } from '../../fixtures/records/app-state.js';
 import { fakeSha } from '../../fixtures/records/ledger.js';
 
 const PR_URL = 'https://github.com/octo/model/pull/20';
@@ -36,17 +36,7 @@ describe('renderRunStatus (the /optimize status reply)', () => {
     const state = {
       ...makeAppRun({ status: 'finished', stopReason: 'budget spent: 5 experiments' }),
       runHead: { sha: head },
-      confirmation: {
-        headSha: head,
-        baseSha: fakeSha(0, 'b'),
-        verdict: 'improved' as const,
-        baseline: 0.5,
-        candidate: 0.4,
-        delta: -0.1,
-        deltaRelative: -0.2,
-        interval: { low: -0.12, high: -0.08, level: 0.9 },
-        evaluationRun: 'https://github.com/octo/model/actions/runs/900',
-      },
+      confirmation: makeRunConfirmation(head),
     };
     expect(renderRunStatus(state, PR_URL)).toContain(
       `Against \`main\`, as CI measured the run: **−0.1 (−20%)**, 90% [−0.12, −0.08] (improved): \`val_loss\` 0.5 → 0.4, the run head \`${head.slice(0, 7)}\` against \`main\` at \`b000000\` ([evaluation](https://github.com/octo/model/actions/runs/900)).`,
