@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { CONFIG_PATH, DEFAULT_MAX_REPEATS, type Config } from '../core/config/config-schema.js';
+import { CONFIG_PATH, type Config } from '../core/config/config-schema.js';
 import { AutoloopError, EXIT } from '../core/errors.js';
 import { LEDGER_TRAILER } from '../core/ledger/kept-commit.js';
 import { parseLedger, verifyLedger, type LedgerVerification } from '../core/ledger/ledger.js';
@@ -12,7 +12,7 @@ import { DELTA_INTERVAL, formatInterval, shortSha } from '../core/render/markdow
 import { confirmationSentence, renderMarkdownReport, summarizeRun } from '../core/render/report.js';
 import { plural } from '../core/render/markdown.js';
 import { describeViolations } from '../core/scope/scope.js';
-import { DETECTION_POWER, noiseReport } from '../core/judge/noise.js';
+import { noiseLines } from '../core/render/noise.js';
 import { formatDuration, formatEffect, formatNumber, formatPercent } from '../core/config/units.js';
 import { loadConfigFile } from '../engine/config-file.js';
 import { clean } from '../engine/clean.js';
@@ -332,27 +332,6 @@ async function commandEval(args: string[], io: CliIO): Promise<number> {
 }
 
 /** What an A/A measurement says about the benchmark's noise, and the smallest effect each way of measuring finds. */
-function noiseLines(config: Config, baseline: number[], candidate: number[]): string[] {
-  const report = noiseReport(baseline, candidate, config.evaluate.sequential ? config.evaluate.repeats : DEFAULT_MAX_REPEATS);
-  if (!report) return ['noise: needs at least 2 runs per side (--repeats 5)'];
-  const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
-  const lines = [
-    `noise: CV ${percent(report.cv.baseline)} (base) and ${percent(report.cv.candidate)} (head) per run; paired differences vary by ${formatNumber(report.sdDifference, 4)}`,
-    `smallest effect found ${Math.round(DETECTION_POWER * 100)}% of the time (about):`,
-    ...report.detectable.map((d) => `  ${d.label.padEnd(14)} ${formatNumber(d.effect, 4)} (${percent(d.relative)})`),
-  ];
-  // The row of the config's own setting: auto, or fixed 3 or 5 (another fixed number has no row).
-  const chosen = config.evaluate.sequential ? report.detectable.at(-1)! : report.detectable.find((d) => d.label === `fixed ${config.evaluate.repeats}`) ?? null;
-  lines.push(
-    report.cv.baseline === 0 && report.cv.candidate === 0 && report.sdDifference === 0
-      ? 'the metric did not vary: it is deterministic; autoloop sees that from the base\'s runs, and measures a candidate that is not better once per side'
-      : report.sdDifference === 0
-        ? 'the runs varied, but both sides of each pair alike: pairing removes this noise'
-      : `with your settings, ${runsPerSideText(config)}, gains smaller than ${chosen ? `${formatNumber(chosen.effect, 4)} (${percent(chosen.relative)})` : 'these'} are mostly missed; more runs per side (evaluate.max_repeats, or repeats) find smaller ones`,
-  );
-  return lines;
-}
-
 function describeProposer(config: Config): string {
   const { kind, tune, llm, command } = config.proposer;
   if (kind === 'tune' && tune) return `tune over ${Object.keys(tune.params).join(', ')} in ${tune.file}`;

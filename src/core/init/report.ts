@@ -2,9 +2,10 @@
  * What `autoloop init` says after its A/A measurement: the metric's value, its noise and the smallest effect the
  * config's settings find, or, when the evaluator failed, what to fix. Pure.
  */
-import { DEFAULT_MAX_REPEATS, type Config } from '../config/config-schema.js';
+import type { Config } from '../config/config-schema.js';
 import { formatDuration, formatNumber } from '../config/units.js';
-import { DETECTION_POWER, noiseReport } from '../judge/noise.js';
+import { DETECTION_POWER } from '../judge/noise.js';
+import { configuredDetectable, didNotVary, noiseLine, noiseOf, percent } from '../render/noise.js';
 import { isReservedMetric } from '../judge/metrics.js';
 import { runsPerSideText } from '../render/config-summary.js';
 
@@ -23,8 +24,6 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
-
 /**
  * The lines init prints after a successful A/A measurement: the metric's mean, the CV of each side, how much paired
  * differences vary, and the smallest effect found {@link DETECTION_POWER} of the time with the config's settings.
@@ -36,21 +35,20 @@ export function noiseSummary(config: Config, outcome: AaOutcome): string[] {
   const mean = values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
   const took = outcome.runMs.length > 0 ? `; one run takes ${formatDuration(median(outcome.runMs))}` : '';
   const lines = [`${name} = ${formatNumber(mean, 6)} (mean of ${values.length} ${values.length === 1 ? 'run' : 'runs'}${took})`];
-  const report = noiseReport(outcome.baseline, outcome.candidate, config.evaluate.sequential ? config.evaluate.repeats : DEFAULT_MAX_REPEATS);
+  const report = noiseOf(config, outcome.baseline, outcome.candidate);
   if (!report) {
     lines.push('noise: not estimated (fewer than 2 runs per side): autoloop eval --aa measures 5 pairs');
     return lines;
   }
-  lines.push(`noise: CV ${percent(report.cv.baseline)} (base) and ${percent(report.cv.candidate)} (head) per run; paired differences vary by ${formatNumber(report.sdDifference, 4)}`);
-  const steady = report.cv.baseline === 0 && report.cv.candidate === 0 && report.sdDifference === 0;
-  if (steady) {
+  lines.push(noiseLine(report));
+  if (didNotVary(report)) {
     lines.push(
       isReservedMetric(name)
         ? 'the metric did not vary in these runs; a time measured by autoloop does vary: autoloop eval --aa measures more pairs'
-        : 'the metric did not vary: it is deterministic; autoloop sees that from the base\'s runs, and measures a candidate that is not better once per side',
+        : "the metric did not vary: it is deterministic; autoloop sees that from the base's runs, and measures a candidate that is not better once per side",
     );
   } else {
-    const chosen = config.evaluate.sequential ? report.detectable.at(-1)! : report.detectable.find((d) => d.label === `fixed ${config.evaluate.repeats}`);
+    const chosen = configuredDetectable(config, report);
     const settings = runsPerSideText(config);
     lines.push(
       chosen
