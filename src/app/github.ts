@@ -235,7 +235,9 @@ export interface RepoGateway {
   /**
    * Creates or updates the App's check run `name` on `sha` (looked up first, unless this gateway set it already or the
    * caller says what it knows: `options.known`), so that one commit carries one gate of the App's, whatever GitHub makes
-   * of several runs of one name on one commit.
+   * of several runs of one name on one commit. Updating a completed check run is what GitHub's REST description tells
+   * an app to do when its check run is re-requested ("decide if the check run should be reset or updated and call the
+   * update `check_run` endpoint": `POST .../check-runs/{check_run_id}/rerequest` in `@octokit/openapi`).
    */
   setCheckRun(options: CheckRunOptions): Promise<CheckRunWritten>;
   /** Starts the workflow `workflowFile` (e.g. `autoloop.yml`) on `ref` with `inputs`. */

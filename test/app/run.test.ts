@@ -161,8 +161,9 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     // GitHub then tells the App about its own fast-forward (experiment 1 closed as merged, a push to the run PR): nothing more happens.
     expect(await echoes()).toStrictEqual({ delivered: 2, writes: [] });
 
-    // 4. Experiment 2 regressed: closed and labelled discarded in one request, its comment, gate failure, experiment 3
-    //    dispatched from the same head, which the state knows: the run branch is not read.
+    // 4. Experiment 2 regressed: closed and labelled discarded in one request, its comment (no gate: a closed pull
+    //    request's would gate nothing), experiment 3 dispatched from the same head, which the state knows: the run
+    //    branch is not read.
     await app.propose(2);
     const exp2 = fake.pullByHead(`autoloop/${ISSUE}/exp-2`)!;
     expect(exp2.base).toStrictEqual({ ref: RUN_BRANCH, sha: afterMerge });
@@ -170,7 +171,6 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect(evaluated2).toStrictEqual([
       `close #${exp2.number}, labels autoloop, autoloop:discarded`,
       `comment on #${exp2.number}`,
-      `gate failure on ${short(exp2.head.sha)}`,
       `update #${run} body`,
       'dispatch autoloop.yml exp 3',
     ]);
@@ -186,7 +186,6 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     expect(evaluated3).toStrictEqual([
       `close #${exp3.number}, labels autoloop, autoloop:discarded`,
       `comment on #${exp3.number}`,
-      `gate failure on ${short(exp3.head.sha)}`,
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
       'graphql markPullRequestReadyForReview',
@@ -194,13 +193,14 @@ describe('a run of three experiments, from /optimize to the ready run pull reque
     ]);
     expect(await echoes()).toStrictEqual({ delivered: 1, writes: [] });
 
-    // The books: three dispatches, one gate per experiment head, one sticky comment per PR, one status comment.
+    // The books: three dispatches, a gate on the kept head only, one sticky comment per PR, one status comment.
     expect(fake.dispatches.map((d) => d.inputs.experiment)).toStrictEqual(['1', '2', '3']);
     expect([exp1, exp2, exp3].map((pull) => fake.checkRunsFor(pull.head.sha).map((c) => [c.name, c.conclusion, c.output.title]))).toStrictEqual([
       [['autoloop/gate', 'success', 'val_loss −10% (improved)']],
-      [['autoloop/gate', 'failure', 'val_loss +10% (regressed)']],
-      [['autoloop/gate', 'failure', 'the evaluation workflow ended: failure']],
+      [],
+      [],
     ]);
+    expect(fake.commentsOn(exp2.number)[0]!.body).toContain('experiment 2 of 3: discarded');
     for (const pull of [exp1, exp2, exp3]) {
       expect(fake.commentsOn(pull.number).map((c) => c.user.login)).toStrictEqual([APP_BOT]);
       expect(fake.commentsOn(pull.number)[0]!.body).toMatch(/^<!-- autoloop:experiment -->/);
@@ -408,21 +408,21 @@ describe('redelivered webhooks', () => {
     expect(fake.dispatches.map((d) => d.inputs.experiment)).toStrictEqual(['1', '2']);
   });
 
-  it('writes one sticky comment and one gate when a discard is redelivered after its comment was posted but the state was not saved', async () => {
+  it('writes one sticky comment and no gate when a discard is redelivered after its comment was posted but the state was not saved', async () => {
     const exp1 = await startAndPropose();
     const head = fake.pull(exp1).head.sha;
     const run = runState().pullRequest!;
     fake.failures.push({ method: 'PATCH', path: new RegExp(`/pulls/${run}$`), status: 502, times: 1 });
     await app.evaluateExperiment(1, { samples: SAMPLES.regressed });
     expect(runState().experiments[0]!.state).toBe('evaluating');
-    expect(fake.checkRunsFor(head)).toHaveLength(1);
+    expect(fake.commentsOn(exp1).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
 
     const { id, payload } = app.lastDelivery();
     const writes = await writesOf(() => app.receive('workflow_run', payload, id));
-    // Closing it again changes nothing; its answer says the pull request has a comment: both are looked for, and edited.
-    expect(writes.slice(0, 3)).toStrictEqual([`close #${exp1}, labels autoloop, autoloop:discarded`, `edit comment on #${exp1}`, 'gate update failure']);
+    // Closing it again changes nothing; its answer says the pull request has a comment: it is looked for, and edited.
+    expect(writes.slice(0, 3)).toStrictEqual([`close #${exp1}, labels autoloop, autoloop:discarded`, `edit comment on #${exp1}`, `update #${run} body`]);
     expect(fake.commentsOn(exp1).filter((c) => c.user.login === APP_BOT)).toHaveLength(1);
-    expect(fake.checkRunsFor(head)).toHaveLength(1);
+    expect(fake.checkRunsFor(head)).toStrictEqual([]);
     expect(runState().experiments.map((e) => [e.k, e.state])).toStrictEqual([
       [1, 'discarded'],
       [2, 'proposing'],
@@ -521,7 +521,7 @@ describe('the gate holds what was not measured', () => {
     expect(runState().experiments[0]).toMatchObject({ state: 'kept', headSha: proposed });
   });
 
-  it('rejects a result whose head SHA is not the pull request head: gate failure naming it, invalid, closed, not merged', async () => {
+  it('rejects a result whose head SHA is not the pull request head: invalid, closed, not merged, its comment naming why', async () => {
     const exp1 = await startAndPropose();
     const head = fake.pull(exp1).head.sha;
     const other = fake.commit(fake.refs.get('main')!, { 'params.json': '{ "lr": 0.9 }\n' });
@@ -530,12 +530,12 @@ describe('the gate holds what was not measured', () => {
     expect(writes).toStrictEqual([
       `close #${exp1}, labels autoloop, autoloop:discarded`,
       `comment on #${exp1}`,
-      `gate failure on ${short(head)}`,
       `update #${runState().pullRequest} body`,
       'dispatch autoloop.yml exp 2',
     ]);
     const reason = `the result measured ${short(other)}, but the pull request head is ${short(head)}`;
-    expect(fake.checkRunsFor(head)[0]).toMatchObject({ conclusion: 'failure', output: { title: reason } });
+    expect(fake.commentsOn(exp1)[0]!.body).toContain(`verification failed: ${reason}`);
+    expect(fake.checkRunsFor(head)).toStrictEqual([]);
     expect(runState().experiments[0]).toMatchObject({ state: 'invalid', verdict: 'invalid', reason });
     expect(fake.pull(exp1)).toMatchObject({ state: 'closed', merged: false });
     expect(fake.writes().some((w) => w.route.endsWith('/merge'))).toBe(false);
@@ -547,7 +547,8 @@ describe('the gate holds what was not measured', () => {
     const other = fake.commit(fake.refs.get('main')!, { 'README.md': '# another base\n' });
     await app.evaluateExperiment(1, { samples: SAMPLES.improved, document: { base: other } });
     const reason = `the result measured against ${short(other)}, but the pull request base is ${short(parent)}`;
-    expect(fake.checkRunsFor(head).map((c) => [c.conclusion, c.output.title])).toStrictEqual([['failure', reason]]);
+    expect(fake.commentsOn(exp1)[0]!.body).toContain(`verification failed: ${reason}`);
+    expect(fake.checkRunsFor(head)).toStrictEqual([]);
     expect(runState().experiments[0]).toMatchObject({ state: 'invalid', reason });
     expect(fake.refs.get(RUN_BRANCH)).toBe(parent);
   });
@@ -594,8 +595,7 @@ describe('experiments in parallel, and people closing them', () => {
       `fast-forward ${RUN_BRANCH} to ${short(head2)}`,
       `close #${exp2}, labels autoloop, autoloop:discarded`,
       `comment on #${exp2}`,
-      // One gate, and it does not claim success for what was not kept (a completed check run is never rewritten).
-      `gate failure on ${short(head2)}`,
+      // No gate: it is closed, and its comment says why it was not kept.
       `update #${run} body`,
       `edit comment on #${ISSUE}`,
       'graphql markPullRequestReadyForReview',
@@ -603,7 +603,8 @@ describe('experiments in parallel, and people closing them', () => {
     ]);
     expect(fake.writes().find((w) => w.route === 'PATCH /repos/{owner}/{repo}/git/refs/{ref}')!.status).toBe(422);
     expect(fake.refs.get(RUN_BRANCH)).toBe(head1);
-    expect(fake.checkRunsFor(head2)[0]!.output.title).toBe('not kept: the run branch moved');
+    expect(fake.checkRunsFor(head2)).toStrictEqual([]);
+    expect(fake.commentsOn(exp2)[0]!.body).toContain('the run branch moved since it was measured');
     expect(runState().experiments.map((e) => [e.k, e.state, e.reason])).toStrictEqual([
       [1, 'kept', undefined],
       [2, 'invalid', 'the run branch moved since it was measured (no fast-forward to it); discarded'],

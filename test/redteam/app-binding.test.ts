@@ -100,7 +100,8 @@ describe('workflow runs bound to this repository, the experiment pull request, i
     expect(fake.refs.get(RUN_BRANCH)).not.toBe(exp1.head);
     expect(runState().experiments[0]).toMatchObject({ state: 'invalid', reason: 'the evaluation workflow ended: failure' });
     expect(fake.pull(exp1.number)).toMatchObject({ state: 'closed', merged: false });
-    expect(fake.checkRunsFor(exp1.head).map((c) => c.conclusion)).toStrictEqual(['failure']);
+    expect(fake.commentsOn(exp1.number).at(-1)!.body).toContain('verification failed: the evaluation workflow ended: failure');
+    expect(fake.checkRunsFor(exp1.head)).toStrictEqual([]);
   });
 
   it('the artifact comes from that run only: another run\'s result is not read for it', async () => {

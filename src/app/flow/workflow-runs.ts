@@ -1,7 +1,7 @@
 /** Completed runs of the autoloop workflow: proposals (workflow_dispatch) and evaluations (pull_request). */
 import { runBaseline, withExperiment, type AppExperiment, type AppRunState, type RunConfirmation } from '../../core/app/state.js';
 import { renderExperimentComment } from '../../core/render/experiment-comment.js';
-import { renderGateOutput, type GateOutput } from '../../core/render/gate.js';
+import { renderGateOutput } from '../../core/render/gate.js';
 import { renderExperimentPullRequest } from '../../core/render/experiment-pull-request.js';
 import { ARTIFACTS, EXPERIMENT_MARKER, hypothesisOfCommit, experimentBranch, GATE_CHECK_NAME, LABELS, parseExperimentBranch, parseProposalRunName, parseRunBranch, proposalRunName, RESULT_FILE, WORKFLOW_PATH } from '../../core/protocol/protocol.js';
 import type { Config } from '../../core/config/config-schema.js';
@@ -211,17 +211,22 @@ async function evaluationCompleted(flow: Flow, workflowRun: WorkflowRunEvent): P
   // had no comment at all as it was decided, no earlier attempt at this evaluation got as far as its comment, nor (written
   // after it) its gate, so neither is looked for. Otherwise (a redelivery after a partial failure, or a person's comment)
   // the comment is looked for by its marker and edited, and the gate looked up.
+  // A gate only where it gates something: on a kept head (the run pull request's head now, until the run's own
+  // evaluation reports on it) and on a pull request left open for a human. A discarded one is closed and its comment
+  // says why; reopened and merged by hand, it would land on the run branch, whose gate then fails as changed after
+  // evaluation.
   const commentId =
     experiment.commentId !== undefined && (await flow.gateway.updateComment(experiment.commentId, comment))
       ? experiment.commentId
       : outcome.earlier
         ? await flow.gateway.upsertComment(pull.number, EXPERIMENT_MARKER, comment)
         : await flow.gateway.createComment(pull.number, comment);
-  const gate = await setGate(flow, pull.headSha, document, verification, workflowRun.htmlUrl, { ...(outcome.earlier ? {} : { known: 'none' as const }), ...(outcome.gate ? { output: outcome.gate } : {}) });
+  const open = outcome.state === 'kept' || outcome.state === 'needs-review';
+  const gate = open ? await setGate(flow, pull.headSha, document, verification, workflowRun.htmlUrl, outcome.earlier ? {} : { known: 'none' }) : null;
   const decided = withExperiment(state, k, { commentId });
   // Where the run branch is now: the kept head, with its gate; the head read when a fast-forward was refused; else unchanged.
   const runHead =
-    outcome.state === 'kept' ? { sha: pull.headSha, gate: gate.id }
+    outcome.state === 'kept' && gate ? { sha: pull.headSha, gate: gate.id }
     : outcome.head !== undefined && outcome.head !== run.state.runHead?.sha ? { sha: outcome.head }
     : run.state.runHead;
   await advance(flow, run, { ...decided, ...(runHead ? { runHead } : {}) }, config, outcome.head);
@@ -278,21 +283,19 @@ function confirmationOf(measured: Measured, verification: Verification, evaluati
   };
 }
 
-/** Sets `autoloop/gate` on `sha` from the verified result, or to `output` (a decision's own gate: `decide`). */
+/** Sets `autoloop/gate` on `sha` from the verified result. */
 async function setGate(
   flow: Flow,
   sha: string,
   document: ResultDocument | null,
   verification: Verification,
   detailsUrl: string,
-  options: { known?: number | 'none'; output?: GateOutput } = {},
+  options: { known?: number | 'none' } = {},
 ): Promise<CheckRunWritten> {
-  const gate =
-    options.output ??
-    renderGateOutput({
-      document,
-      ...(verification.ok ? { judgement: verification.judgement } : { verificationFailure: verification.reason, scopeViolations: verification.scopeViolations }),
-    });
+  const gate = renderGateOutput({
+    document,
+    ...(verification.ok ? { judgement: verification.judgement } : { verificationFailure: verification.reason, scopeViolations: verification.scopeViolations }),
+  });
   return flow.gateway.setCheckRun({
     name: GATE_CHECK_NAME,
     sha,
@@ -307,13 +310,6 @@ async function setGate(
 /** Why a kept improvement was discarded after all: the run branch is no longer the head it was measured on. */
 export const NOT_FAST_FORWARD_REASON = 'the run branch moved since it was measured (no fast-forward to it); discarded';
 
-/** The gate of an improvement the run branch could not be fast-forwarded to. */
-const NOT_KEPT_GATE: GateOutput = {
-  conclusion: 'failure',
-  title: 'not kept: the run branch moved',
-  summary: 'The improvement was measured against a run branch head that has since moved (another experiment was kept); the run branch cannot be fast-forwarded to it, so it was discarded.',
-};
-
 /** What {@link decide} did with an experiment. */
 interface Outcome {
   state: AppExperiment['state'];
@@ -325,8 +321,6 @@ interface Outcome {
    * its comment and gate, so both are looked for before they are written.
    */
   earlier: boolean;
-  /** The gate to set instead of the result's (a keep refused). */
-  gate?: GateOutput;
 }
 
 /**
@@ -351,7 +345,7 @@ async function decide(flow: Flow, pull: ExperimentPull, judgement: Judgement | n
     // Moved by someone the state may not know of yet: where it is now is where the next experiments start.
     const earlier = await discard();
     const head = await gateway.branchSha(pull.runBranch);
-    return { state: 'invalid', reason: NOT_FAST_FORWARD_REASON, earlier, gate: NOT_KEPT_GATE, ...(head === null ? {} : { head }) };
+    return { state: 'invalid', reason: NOT_FAST_FORWARD_REASON, earlier, ...(head === null ? {} : { head }) };
   }
   if (decision === 'review') {
     const { comments } = await gateway.updateIssue(pull.number, { labels: [LABELS.experiment, LABELS.review] });
