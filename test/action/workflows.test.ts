@@ -25,8 +25,15 @@ const RELEASE_WORKFLOW = '.github/workflows/release.yml';
 const WORKFLOWS = [CI_WORKFLOW, APP_WORKFLOW, LOOP_WORKFLOW, RELEASE_WORKFLOW];
 /** How the README and the examples refer to the action until it is published. */
 const ACTION_REF = 'OWNER/autoloop@v1';
-/** actions/checkout at its first major on the node24 runtime. */
-const CHECKOUT = 'actions/checkout@v5';
+/**
+ * The actions the workflows use, pinned by commit SHA, each the release its comment names, on the node24 runtime
+ * (their action.yml at that commit: `using: node24`): actions/checkout v7.0.1, actions/setup-node v7.0.0.
+ */
+const PINNED: Record<string, { sha: string; version: string }> = {
+  'actions/checkout': { sha: '3d3c42e5aac5ba805825da76410c181273ba90b1', version: 'v7.0.1' },
+  'actions/setup-node': { sha: '820762786026740c76f36085b0efc47a31fe5020', version: 'v7.0.0' },
+};
+const CHECKOUT = `actions/checkout@${PINNED['actions/checkout']!.sha}`;
 
 interface Step {
   uses?: string;
@@ -138,13 +145,19 @@ describe.each(WORKFLOWS)('%s', (path) => {
     }
   });
 
-  it('bounds every job with timeout-minutes, and uses actions on the node24 runtime', () => {
+  it('bounds every job with timeout-minutes, and pins the actions/ actions by commit SHA, the version in a comment', () => {
+    const text = read(path);
     for (const [name, j] of Object.entries(workflow(path).jobs)) {
       expect(j['timeout-minutes'], `${path}: job ${name}`).toBeGreaterThan(0);
       expect(j['timeout-minutes'], `${path}: job ${name}`).toBeLessThanOrEqual(360);
       for (const step of j.steps.filter((s) => s.uses?.startsWith('actions/'))) {
-        expect(step.uses, `${path}: job ${name}`).toMatch(/^actions\/(checkout|setup-node)@v5$/);
+        const [action, ref] = step.uses!.split('@') as [string, string];
+        expect(PINNED[action], `${path}: job ${name}: ${step.uses} is not one of the pinned actions`).toBeDefined();
+        expect(ref, `${path}: job ${name}`).toBe(PINNED[action]!.sha);
       }
+    }
+    for (const [action, { sha, version }] of Object.entries(PINNED)) {
+      for (const line of text.split('\n').filter((l) => l.includes(`uses: ${action}@`))) expect(line.trim()).toBe(`- uses: ${action}@${sha} # ${version}`);
     }
   });
 });
