@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeState } from '../../src/core/app/state-codec.js';
 import { ledgerTrailerOf } from '../../src/core/ledger/kept-commit.js';
 import { ledgerEntries, serializeLedger, verifyLedger } from '../../src/core/ledger/ledger.js';
@@ -133,12 +133,16 @@ describe('red team: a finished ledger re-chained end to end', () => {
   let repo: string;
   let result: RunResult;
   let kept: number[];
-  beforeEach(async () => {
+  let finished: string;
+  // One run for all the attacks: each test alters only the ledger file, which is put back as the run left it.
+  beforeAll(async () => {
     repo = makeQuadraticRepo('{ experiments: 6 }', {}, 6);
     result = await runLoop({ proposer: createProposer, cwd: repo, tag: 'books' });
     kept = result.experiments.filter((e) => e.experiment > 0 && e.status === 'keep').map((e) => e.experiment);
     expect(kept.length).toBeGreaterThanOrEqual(2);
+    finished = readFileSync(result.paths.ledger, 'utf8');
   });
+  afterEach(() => writeFileSync(result.paths.ledger, finished));
 
   it('writes each kept commit with the ledger head before its record, and verify says the commits match', async () => {
     const entries = ledgerEntries(readFileSync(result.paths.ledger, 'utf8'));
