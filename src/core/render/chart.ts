@@ -8,7 +8,8 @@
  * (no fonts, scripts or links to fetch), so it renders the same in a browser, on GitHub and in a job summary.
  */
 import type { ExperimentRecord, RunRecord } from '../ledger/records.js';
-import { compareExperiments, experimentWhy, measuredValue, sortExperiments, summarizeRun, type ExperimentComparison } from './report.js';
+import { experimentWhy, measuredValue, sortExperiments, summarizeRun, type ExperimentComparison } from './report.js';
+import { ledgerProgress, progressRange, type ProgressKind } from './progress-points.js';
 import { formatRelativeInterval } from './markdown.js';
 import { formatNumber, formatPercent } from '../config/units.js';
 
@@ -42,8 +43,6 @@ const ANNOTATION_CHARS = 30;
 const ANNOTATION_ANGLE = 28;
 /** Smallest distance in pixels between two parallel annotation baselines (the font is 10px). */
 const ANNOTATION_GAP = 12;
-/** Discarded changes (and interval ends) further than this many spans of the kept ones are drawn clamped at the edge, so one wild candidate cannot flatten the rest. */
-const OFFSCALE_SPANS = 1.5;
 
 /** Escapes text for SVG content and attribute values. */
 export function escapeXml(text: string): string {
@@ -110,27 +109,12 @@ interface Point {
   y: number | null;
   /** The interval of that change, in percent; null with one run per side or no judgement. */
   bar: { low: number; high: number } | null;
-  /** `held`: discarded though better beyond the noise (a guard regressed, a gain beyond `suspicious_effect`, a stale parent). */
-  kind: 'baseline' | 'keep' | 'discard' | 'held' | 'invalid';
+  kind: ProgressKind;
 }
 
-/** The points of the chart: each experiment against its parent ({@link compareExperiments}), in percent. */
+/** The points of the chart: each experiment against its parent ({@link ledgerProgress}), in percent. */
 function chartPoints(run: RunRecord, experiments: readonly ExperimentRecord[]): Point[] {
-  return compareExperiments(run, experiments).map(({ record, compared }) => {
-    const failed = record.status === 'crash' || record.status === 'invalid' || measuredValue(record) === null;
-    if (failed) return { record, compared, y: null, bar: null, kind: 'invalid' };
-    if (record.experiment === 0) return { record, compared, y: 0, bar: null, kind: 'baseline' };
-    const parent = compared.parent;
-    const interval = compared.interval;
-    const bar =
-      interval && parent !== null && parent !== 0 && Number.isFinite(interval.low) && Number.isFinite(interval.high)
-        ? { low: (100 * interval.low) / Math.abs(parent), high: (100 * interval.high) / Math.abs(parent) }
-        : null;
-    // Without a parent to compare with (a hand-written ledger without a baseline) it sits on the parent line.
-    const y = compared.deltaRelative === null ? 0 : 100 * compared.deltaRelative;
-    const kind = record.status === 'keep' ? 'keep' : compared.verdict === 'improved' ? 'held' : 'discard';
-    return { record, compared, y, bar, kind };
-  });
+  return ledgerProgress(run, experiments).map(({ record, compared, point }) => ({ record, compared, y: point.change, bar: point.interval, kind: point.kind }));
 }
 
 /**
@@ -155,21 +139,7 @@ export function renderProgressChart(run: RunRecord, experiments: readonly Experi
   const ends = (p: Point) => [p.y!, ...(p.bar ? [p.bar.low, p.bar.high] : [])];
   const core = [...(measured.length > 0 ? [0] : []), ...measured.filter((p) => p.kind === 'keep' || p.kind === 'baseline').flatMap(ends)];
   const others = measured.filter((p) => p.kind === 'discard' || p.kind === 'held').flatMap(ends);
-  let low = core.length ? Math.min(...core) : 0;
-  let high = core.length ? Math.max(...core) : 1;
-  if (high === low) {
-    // A flat run still needs a readable scale: ±10% of the value, at least ±1%.
-    const pad = Math.max(Math.abs(high) * 0.1, 1);
-    low -= pad;
-    high += pad;
-  }
-  const span = high - low;
-  for (const value of others) {
-    if (value >= low - OFFSCALE_SPANS * span && value <= high + OFFSCALE_SPANS * span) {
-      low = Math.min(low, value);
-      high = Math.max(high, value);
-    }
-  }
+  const { low, high } = progressRange(core, others);
   const hasInvalid = points.some((p) => p.kind === 'invalid');
   const margin = measured.length ? (high - low) * 0.06 : 0;
   // Leave room on the worse edge for the row of invalid markers.

@@ -1,14 +1,15 @@
 /**
  * The run pull request's body, the dashboard of an App run: its status, the best so far, the goal quoted as
- * data, the config, a chart of the metric per experiment and one table row per experiment, with the state
- * marker after it. Pure: run state in, Markdown out.
+ * data, the config, a chart of each experiment's change against its parent and one table row per experiment,
+ * with the state marker after it. Pure: run state in, Markdown out.
  */
 import { encodeState, StateError } from '../app/state-codec.js';
 import { bestExperiment, inFlight, isInFlight, runBaseline, type AppExperiment, type AppRunState } from '../app/state.js';
 import { finite } from '../judge/figures.js';
 import { bestSentence, confirmationSentence, STATE_WORDS } from './app-words.js';
 import { cell, change, code, link, oneLine, plural, quote, shortSha, value } from './markdown.js';
-import { renderMermaidSeries, type MermaidPoint } from './mermaid.js';
+import { renderMermaidSeries } from './mermaid.js';
+import { progressPoint, type ProgressPoint } from './progress-points.js';
 import { GITHUB_BODY_LIMIT, truncateMarkdown } from './truncate.js';
 
 /**
@@ -69,19 +70,24 @@ function experimentRow(experiment: AppExperiment, best: number | undefined): str
 }
 
 /**
- * The chart's points: the baseline as experiment 0 when measured, then every decided experiment with its
- * candidate value (none for invalid ones) and the best kept value so far.
+ * The chart's points ({@link progressPoint}): the baseline as experiment 0 when measured, then every decided experiment
+ * with its change against the parent measured beside it (no value for invalid ones). The state keeps no intervals.
  */
-function chartPoints(state: AppRunState, sorted: readonly AppExperiment[]): MermaidPoint[] {
+function chartPoints(state: AppRunState, sorted: readonly AppExperiment[]): ProgressPoint[] {
   const baseline = runBaseline(state);
-  const points: MermaidPoint[] = baseline === null ? [] : [{ x: 0, value: baseline, best: baseline }];
-  let best = baseline;
+  const points: ProgressPoint[] = baseline === null ? [] : [progressPoint({ experiment: 0, measured: true, kept: true, parent: null, deltaRelative: null, interval: null, verdict: null })];
   for (const experiment of sorted.filter((e) => !isInFlight(e))) {
-    const candidate = experiment.state === 'invalid' ? null : finite(experiment.candidate);
-    if (experiment.state === 'kept' && candidate !== null && (best === null || (state.metric.goal === 'minimize' ? candidate < best : candidate > best))) {
-      best = candidate;
-    }
-    points.push({ x: experiment.k, value: candidate, best });
+    points.push(
+      progressPoint({
+        experiment: experiment.k,
+        measured: experiment.state !== 'invalid' && finite(experiment.candidate) !== null,
+        kept: experiment.state === 'kept',
+        parent: finite(experiment.baseline),
+        deltaRelative: finite(experiment.deltaRelative),
+        interval: null,
+        verdict: experiment.verdict ?? null,
+      }),
+    );
   }
   return points;
 }
@@ -91,8 +97,8 @@ function chartPoints(state: AppRunState, sorted: readonly AppExperiment[]): Merm
  * a heading with the goal and the metric; the status (running, stopping, or finished and why); the run's result
  * against the base branch with its interval, once CI evaluated the run pull request (the headline figure); the best
  * so far against the baseline and the counts; who started it from where; the goal text quoted as data;
- * the config summary; a Mermaid chart of the metric per experiment with the running best; and one table
- * row per experiment (hypothesis, metric, Δ vs parent, verdict or `proposing…`/`evaluating…`, links).
+ * the config summary; a Mermaid chart of each experiment's change against its parent with the kept changes
+ * compounded; and one table row per experiment (hypothesis, metric, Δ vs parent, verdict or `proposing…`/`evaluating…`, links).
  * Truncated to `options.limit` (DASHBOARD_LIMIT).
  */
 export function renderDashboard(state: AppRunState, options: DashboardOptions): string {
@@ -123,7 +129,7 @@ export function renderDashboard(state: AppRunState, options: DashboardOptions): 
   if (options.configSummary.length) lines.push('### Config', '', ...options.configSummary.map((line) => `- ${oneLine(line)}`), '');
 
   lines.push('### Progress', '');
-  lines.push(renderMermaidSeries({ title: `autoloop #${state.issue}: ${name}`, name, goal, points: chartPoints(state, sorted) }));
+  lines.push(renderMermaidSeries({ name, goal, points: chartPoints(state, sorted) }));
 
   lines.push('### Experiments', '');
   if (sorted.length === 0) {

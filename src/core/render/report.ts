@@ -137,20 +137,6 @@ export function summarizeRun(run: RunRecord, experiments: readonly ExperimentRec
 }
 
 /**
- * The best primary metric after each experiment, in experiment order: the ledger's own `best` when it is
- * recorded, else the best kept value so far (a hand-written ledger); null until one is known.
- */
-export function runningBest(run: RunRecord, experiments: readonly ExperimentRecord[]): { experiment: number; best: number | null }[] {
-  let best: number | null = null;
-  return sortExperiments(experiments).map((record) => {
-    const value = measuredValue(record);
-    if (typeof record.best === 'number' && Number.isFinite(record.best)) best = record.best;
-    else if (record.status === 'keep' && value !== null && (best === null || isBetter(value, best, run.metric.goal))) best = value;
-    return { experiment: record.experiment, best };
-  });
-}
-
-/**
  * What an experiment was compared with, and how it came out: the candidate against its parent *as measured in that
  * experiment* (the judge's baseline mean: measured beside the candidate, so a machine that slowed down since the parent
  * was kept moves both), never against the best as it was measured when kept. Every line and row of an experiment shows

@@ -33,21 +33,45 @@ describe('renderDashboard', () => {
     expect(dashboard()).toContain('### Goal\n\n> Lower the validation loss without using more memory.\n\n### Config\n\n- evaluate: `node eval.js`, 3 repeats, timeout 5m\n- scope: edit params.json\n');
   });
 
-  it('charts the baseline and every decided experiment with the running best', () => {
+  it('charts the baseline and every decided experiment against its parent, with the kept changes compounded', () => {
     const text = dashboard();
     expect(text).toContain(
       [
         '```mermaid',
         'xychart-beta',
-        '  title "autoloop #12: val_loss"',
+        '  title "val_loss: % change vs parent (bars), kept compounded (line)"',
         '  x-axis "experiment" [0, 1, 2, 3, 4]',
-        '  y-axis "val_loss (lower is better)" 0.38 --> 0.52',
-        '  bar [0.5, 0.45, 0.46, 0.45, 0.4]',
-        '  line [0.5, 0.45, 0.45, 0.45, 0.4]',
+        '  y-axis "% change in val_loss (lower is better)" -25 --> 5',
+        '  bar [0, -10, 2.222, 0, -11.11]',
+        '  line [0, -10, -10, -10, -20]',
         '```',
       ].join('\n'),
     );
-    expect(text).toContain('No value for experiment 3 (crashed or invalid)');
+    expect(text).toContain('Kept: experiments 1, 4. No value for experiment 3 (crashed or invalid): bar drawn at 0%.');
+  });
+
+  it('never charts a discarded candidate as beating the kept line when only the runner got faster', () => {
+    // Experiment 2's candidate measured 92.4, below the kept 109.5, because its parent measured 154.2 beside it:
+    // a change of −40.1%, less than experiment 1's −45.25%, and within the noise.
+    const base = fakeSha(0, 'b');
+    const state = makeAppRunState({
+      metric: { name: 'sort_ms', goal: 'minimize' },
+      experiments: [
+        makeAppExperiment({ k: 1, state: 'kept', parentSha: base, baseline: 200, candidate: 109.5, delta: -90.5, deltaRelative: -90.5 / 200, verdict: 'improved' }),
+        makeAppExperiment({ k: 2, state: 'discarded', parentSha: fakeSha(1, 'f'), baseline: 154.2, candidate: 92.4, delta: -61.8, deltaRelative: -61.8 / 154.2, verdict: 'no-change' }),
+        makeAppExperiment({ k: 3, state: 'needs-review', parentSha: fakeSha(1, 'f'), baseline: 110, candidate: 40, delta: -70, deltaRelative: -70 / 110, verdict: 'improved' }),
+      ],
+    });
+    const text = renderDashboard(state, { configSummary: [] });
+    const series = (kind: string) => JSON.parse(rowOf(text, `  ${kind} [`).slice(kind.length + 3)) as number[];
+    const bars = series('bar');
+    const line = series('line');
+    expect(bars).toEqual([0, -45.25, -40.08, -63.64]);
+    expect(line).toEqual([0, -45.25, -45.25, -45.25]);
+    expect(bars[2]).toBeGreaterThan(line[2]!);
+    expect(text).not.toMatch(/bar \[[^\]]*92\.4/);
+    // Better beyond the noise but not kept (left for a human) is named apart from the discard within the noise.
+    expect(text).toContain('Better but not kept (the table says why): experiment 3. Discarded on the better side of 0%, within the noise or below `min_effect`: experiment 2.');
   });
 
   it('has one table row per experiment: hypothesis, metric, Δ vs parent, verdict or state word, links', () => {
