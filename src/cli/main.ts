@@ -30,6 +30,7 @@ import { createProposer } from '../proposers/index.js';
 import { ProgressPrinter, type Output } from './progress.js';
 import type { LoopEvent } from '../engine/run-options.js';
 import { commandInit } from './init.js';
+import { commandSentinel } from './sentinel.js';
 
 /** Exit codes, documented in the README (defined with the errors that carry them). */
 export { EXIT };
@@ -62,6 +63,7 @@ Usage:
   autoloop verify [RUN_DIR] [--tag TAG] [--json]
   autoloop demo [--dir DIR] [--experiments N] [--json]
   autoloop clean [--runs] [--dry-run] [--json]
+  autoloop sentinel [--config PATH] [--head REF] [--reference REF] [--repeats N] [--json]
 
 Commands:
   run       run the loop in this repository: kept experiments become commits on autoloop/<tag>/run
@@ -75,6 +77,8 @@ Commands:
             record was edited, deleted, inserted or reordered, or the chain rebuilt after an edit
   demo      copy the bundled example to a temp repository and optimise it, offline
   clean     remove autoloop's worktrees (.git/autoloop/) and old demo repositories; --runs: runs' traces too
+  sentinel  measure HEAD against the recorded reference, append it to the history (branch autoloop/sentinel),
+            and confirm and bisect a new change point to its commit
 
 Each command's own options: autoloop COMMAND --help (or autoloop help COMMAND).
 
@@ -535,6 +539,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> =
   verify: commandVerify,
   demo: commandDemo,
   clean: commandClean,
+  sentinel: commandSentinel,
 };
 
 function defaultIO(): CliIO {
