@@ -5,10 +5,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const UNIT = ['test/core/**/*.test.ts', 'test/cli/help.test.ts', 'test/cli/progress.test.ts'];
 
 /**
- * Tests that measure the wall or CPU time of real commands against a margin: they run after all others, one
+ * Tests that measure the wall or CPU time of real commands, or a ratio of timings, against a margin: they run after all others, one
  * file at a time, so that the other tests' processes do not take the CPU they measure.
  */
-const TIMING = ['test/redteam/timing.test.ts', 'test/engine/process-cpu.test.ts'];
+const TIMING = ['test/redteam/timing.test.ts', 'test/engine/process-cpu.test.ts', 'test/core/render/inert.test.ts', 'test/core/env/encoded-secrets.test.ts'];
 
 /** The GitHub App and Action against a fake GitHub (module mocks, nock, servers): each file in a fresh process. */
 const APP = ['test/app/**/*.test.ts', 'test/action/**/*.test.ts', 'test/redteam/app-*.test.ts'];
@@ -37,7 +37,7 @@ export default defineConfig({
         },
       },
       { extends: true, test: { name: 'integration-app', include: APP } },
-      { extends: true, test: { name: 'unit', include: UNIT, isolate: false } },
+      { extends: true, test: { name: 'unit', include: UNIT, exclude: [...configDefaults.exclude, ...TIMING], isolate: false } },
       { extends: true, test: { name: 'timing', include: TIMING, maxWorkers: 1, sequence: { groupOrder: 1 } } },
     ],
   },
